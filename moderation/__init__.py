@@ -1,0 +1,169 @@
+"""Realtime moderation and input collection for live hybrid sessions.
+
+``create_app`` builds one application: settings, database, plugins, the
+command service, Socket.IO and the pages. Nothing here depends on the async
+mode: eventlet or gevent is chosen (and monkey-patched) by ``run.py``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify
+from flask_socketio import SocketIO
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import text
+
+__version__ = "0.1.0"
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
+
+
+class OriginPolicy:
+    """Socket.IO origin check: the page's own origin, plus configured ones.
+    Never ``*``: sessions ride on cookies."""
+
+    def __init__(self, extra: list[str]):
+        self.extra = {origin.rstrip("/") for origin in extra}
+
+    def __call__(self, origin, environ=None) -> bool:
+        if origin in self.extra:
+            return True
+        if environ is None:
+            return False
+        host = environ.get("HTTP_X_FORWARDED_HOST", environ.get("HTTP_HOST", "")).split(",")[0].strip()
+        scheme = environ.get("HTTP_X_FORWARDED_PROTO", environ.get("wsgi.url_scheme", "http")).split(",")[0]
+        return origin == f"{scheme.strip()}://{host}"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    from . import api, web
+    from .config import load_settings
+    from .db import Database
+    from .plugins import agenda_item_types, make_plugin_manager
+    from .realtime import Realtime
+    from .service import Service
+
+    config = dict(config or {})
+    instance_path = config.pop("INSTANCE_PATH", None) or os.environ.get("MODERATION_INSTANCE_PATH") \
+        or str(ROOT / "instance")
+    app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=True,
+                template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    settings = load_settings(app.instance_path, config)
+    app.config.update(settings)
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings["SESSION_COOKIE_SECURE"],
+        SESSION_COOKIE_NAME="moderation_session",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+        MAX_CONTENT_LENGTH=settings["MAX_PAYLOAD_BYTES"],
+        WTF_CSRF_TIME_LIMIT=None,
+        JSON_SORT_KEYS=False,
+    )
+    logging.getLogger("moderation").setLevel(settings["LOG_LEVEL"])
+
+    db = Database(settings["DATABASE_URL"])
+    if settings["AUTO_UPGRADE"]:
+        db.upgrade()
+    plugins = make_plugin_manager(settings["PLUGINS"], tuple(config.get("PLUGIN_OBJECTS", ())))
+    agenda_item_types(plugins)  # fail early on clashing plugins
+    service = Service(app, db, plugins)
+    app.extensions["db"] = db
+    app.extensions["moderation"] = service
+    app.extensions["plugins"] = plugins
+
+    socketio = SocketIO(
+        app,
+        async_mode=settings["ASYNC_MODE"],
+        message_queue=settings["MESSAGE_QUEUE"],
+        cors_allowed_origins=OriginPolicy(settings["ALLOWED_ORIGINS"]),
+        max_http_buffer_size=settings["MAX_PAYLOAD_BYTES"],
+        ping_interval=20,
+        ping_timeout=20,
+        json=_JSON,
+    )
+    app.extensions["realtime"] = Realtime(socketio, service)
+
+    csrf = CSRFProtect(app)
+    csrf.exempt(api.bp)  # the API checks CSRF itself for cookie sessions, bearer tokens need none
+    app.register_blueprint(web.bp)
+    app.register_blueprint(api.bp)
+    for blueprints in plugins.hook.register_blueprints(app=app):
+        for blueprint in blueprints or ():
+            app.register_blueprint(blueprint)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc):
+        from flask import render_template
+
+        from .errors import CommandError
+        error = CommandError("forbidden", "This form has expired. Reload the page and try again.")
+        return render_template("error.html", error=error), 400
+
+    @app.get("/healthz")
+    def healthz():
+        return _health(app)
+
+    @app.after_request
+    def _security_headers(response):
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Content-Security-Policy",
+                           "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; "
+                           "form-action 'self'; object-src 'none'")
+        if settings["SESSION_COOKIE_SECURE"]:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response
+
+    @app.context_processor
+    def _template_globals():
+        from flask_wtf.csrf import generate_csrf
+        return {"csrf_token": generate_csrf, "app_version": __version__}
+
+    return app
+
+
+class _JSON:
+    """Compact JSON for Socket.IO payloads (every byte goes to every client)."""
+
+    @staticmethod
+    def dumps(obj, **kwargs):
+        import json
+        kwargs.setdefault("separators", (",", ":"))
+        return json.dumps(obj, **kwargs)
+
+    @staticmethod
+    def loads(text_, **kwargs):
+        import json
+        return json.loads(text_, **kwargs)
+
+
+def _health(app: Flask):
+    status: dict[str, Any] = {"status": "ok", "version": __version__}
+    db = app.extensions["db"]
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        status["database"] = {"status": "ok", "schema_current": db.is_current()}
+    except Exception as exc:  # report, never raise
+        status["database"] = {"status": "error", "error": type(exc).__name__}
+        status["status"] = "error"
+    queue = app.config.get("MESSAGE_QUEUE")
+    if queue:
+        try:
+            import redis
+            redis.Redis.from_url(queue, socket_timeout=2, socket_connect_timeout=2).ping()
+            status["message_queue"] = {"status": "ok"}
+        except Exception as exc:
+            status["message_queue"] = {"status": "error", "error": type(exc).__name__}
+            status["status"] = "error"
+    else:
+        status["message_queue"] = {"status": "not configured"}
+    return jsonify(status), (200 if status["status"] == "ok" else 503)

@@ -1,0 +1,315 @@
+"""Who may take part: participants, access links, API tokens, role
+assignments, joining with a code, and user accounts."""
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+from sqlalchemy import select
+
+from .auth import hash_password, hash_token, new_token
+from .commands import Context, DialoguePayload, Payload, command
+from .errors import CommandError
+from .models import (CATEGORY_LABELS, Category, Channel, Credential, Organization, Participant,
+                     Role, RoleAssignment, User)
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Label = Annotated[str, Field(max_length=200)]
+ChannelName = Literal["room", "online"]
+CategoryName = Literal["ngo_ecosoc", "ngo", "academia", "private_sector", "state_party", "igo", "other"]
+Email = Annotated[str, Field(max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+def participant_view(participant: Participant, *, with_personal: bool = False) -> dict[str, Any]:
+    org = participant.organization
+    category = org.category if org else Category.OTHER.value
+    view = {
+        "id": participant.id,
+        "name": participant.name,
+        "organization": org.name if org else "",
+        "category": category,
+        "category_label": CATEGORY_LABELS.get(Category(category), category),
+        "channel": participant.channel,
+    }
+    if with_personal:
+        view["email"] = participant.email
+    return view
+
+
+def participants_section(session, dialogue, now, plugins, *, with_personal: bool = False):
+    rows = session.scalars(select(Participant).where(Participant.dialogue_id == dialogue.id)
+                           .order_by(Participant.name))
+    return [participant_view(p, with_personal=with_personal) for p in rows]
+
+
+def find_or_create_organization(session, name: str, category: str, country: str = "") -> Organization:
+    org = session.scalar(select(Organization).where(Organization.name == name,
+                                                    Organization.category == category))
+    if org is None:
+        org = Organization(name=name, category=category, country=country)
+        session.add(org)
+        session.flush()
+    return org
+
+
+def _issue(ctx: Context, role: Role, *, kind: str = "link", participant_id: int | None = None,
+           label: str = "", user_id: int | None = None, dialogue_id: int | None = None) -> dict[str, Any]:
+    token = new_token()
+    if dialogue_id is None and user_id is None:
+        dialogue_id = ctx.require_dialogue().id
+    credential = Credential(token_hash=hash_token(token), kind=kind, role=role.value,
+                            dialogue_id=dialogue_id,
+                            participant_id=participant_id, user_id=user_id, label=label, created_at=ctx.now)
+    ctx.session.add(credential)
+    ctx.session.flush()
+    return {"credential_id": credential.id, "token": token}
+
+
+def _participant(ctx: Context, participant_id: int) -> Participant:
+    participant = ctx.session.get(Participant, participant_id)
+    if participant is None or participant.dialogue_id != ctx.require_dialogue().id:
+        raise CommandError("not_found", f"Participant {participant_id} is not registered for this dialogue.")
+    return participant
+
+
+class OrganizationFields(Payload):
+    name: Annotated[str, Field(min_length=1, max_length=300)]
+    category: CategoryName
+    country: Annotated[str, Field(max_length=100)] = ""
+
+
+class RegisterPayload(DialoguePayload):
+    name: Name
+    email: Email = ""
+    channel: ChannelName = "online"
+    organization: OrganizationFields | None = None
+
+
+@command("participant.register", payload=RegisterPayload, roles={Role.SECRETARIAT},
+         operation_id="registerParticipant", http_path="/dialogues/{dialogue_id}/participants")
+def register_participant(ctx: Context, p: RegisterPayload):
+    """Register a participant and issue their personal invitation link."""
+    org = find_or_create_organization(ctx.session, p.organization.name, p.organization.category,
+                                      p.organization.country) if p.organization else None
+    participant = Participant(dialogue_id=ctx.require_dialogue().id, name=p.name, email=p.email,
+                              channel=p.channel, organization_id=org.id if org else None, created_at=ctx.now)
+    ctx.session.add(participant)
+    ctx.session.flush()
+    ctx.touch("participants")
+    return {"participant_id": participant.id,
+            **_issue(ctx, Role.PARTICIPANT, participant_id=participant.id, label=p.name)}
+
+
+class IssueLinkPayload(DialoguePayload):
+    role: Literal["moderator", "rapporteur", "display", "participant"]
+    participant_id: int | None = None
+    label: Label = ""
+
+
+@command("access.issue_link", payload=IssueLinkPayload, roles={Role.SECRETARIAT},
+         operation_id="issueAccessLink", http_path="/dialogues/{dialogue_id}/links")
+def issue_link(ctx: Context, p: IssueLinkPayload):
+    """Issue a personal access link for a role (participants: for a registered participant)."""
+    role = Role(p.role)
+    if (role is Role.PARTICIPANT) != (p.participant_id is not None):
+        raise CommandError("invalid_payload", "A participant link needs participant_id; other roles take none.",
+                           [{"field": "participant_id", "message": "required exactly for role participant"}])
+    label = p.label
+    if p.participant_id is not None:
+        label = label or _participant(ctx, p.participant_id).name
+    return _issue(ctx, role, participant_id=p.participant_id, label=label or role.value)
+
+
+class ApiTokenPayload(DialoguePayload):
+    role: Literal["secretariat", "moderator", "rapporteur", "display"]
+    label: Label = ""
+
+
+@command("access.issue_api_token", payload=ApiTokenPayload, roles={Role.SECRETARIAT},
+         operation_id="issueApiToken", http_path="/dialogues/{dialogue_id}/api-tokens")
+def issue_api_token(ctx: Context, p: ApiTokenPayload):
+    """Issue a bearer token for API clients, limited to one dialogue and one role."""
+    return _issue(ctx, Role(p.role), kind="api", label=p.label or f"API ({p.role})")
+
+
+class RevokePayload(DialoguePayload):
+    credential_id: int
+
+
+@command("access.revoke", payload=RevokePayload, roles={Role.SECRETARIAT}, operation_id="revokeCredential",
+         http_path="/dialogues/{dialogue_id}/credentials/revoke")
+def revoke(ctx: Context, p: RevokePayload):
+    """Revoke an access link or API token; its open connections are closed."""
+    credential = ctx.session.get(Credential, p.credential_id)
+    if credential is None or credential.dialogue_id != ctx.require_dialogue().id:
+        raise CommandError("not_found", "No such link or token in this dialogue.")
+    if credential.revoked_at is None:
+        credential.revoked_at = ctx.now
+    ctx.after_commit("disconnect_credential", credential.id)
+    return {"credential_id": credential.id}
+
+
+class AssignPayload(DialoguePayload):
+    username: Annotated[str, Field(min_length=1, max_length=80)]
+    role: Literal["moderator", "rapporteur"]
+
+
+def _user(ctx: Context, username: str) -> User:
+    user = ctx.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise CommandError("not_found", f"There is no user named {username!r}.")
+    return user
+
+
+@command("access.assign_role", payload=AssignPayload, roles={Role.SECRETARIAT}, operation_id="assignRole",
+         http_path="/dialogues/{dialogue_id}/roles/assign")
+def assign_role(ctx: Context, p: AssignPayload):
+    """Give a user account the moderator or rapporteur role in this dialogue."""
+    user = _user(ctx, p.username)
+    exists = ctx.session.scalar(select(RoleAssignment).where(
+        RoleAssignment.user_id == user.id, RoleAssignment.dialogue_id == p.dialogue_id,
+        RoleAssignment.role == p.role))
+    if exists is None:
+        ctx.session.add(RoleAssignment(user_id=user.id, dialogue_id=p.dialogue_id, role=p.role))
+    return {"user_id": user.id, "role": p.role}
+
+
+@command("access.unassign_role", payload=AssignPayload, roles={Role.SECRETARIAT}, operation_id="unassignRole",
+         http_path="/dialogues/{dialogue_id}/roles/unassign")
+def unassign_role(ctx: Context, p: AssignPayload):
+    """Take the moderator or rapporteur role in this dialogue away from a user."""
+    user = _user(ctx, p.username)
+    assignment = ctx.session.scalar(select(RoleAssignment).where(
+        RoleAssignment.user_id == user.id, RoleAssignment.dialogue_id == p.dialogue_id,
+        RoleAssignment.role == p.role))
+    if assignment is None:
+        raise CommandError("not_found", f"{p.username} does not hold that role here.")
+    ctx.session.delete(assignment)
+    ctx.after_commit("refresh_user", user.id)
+    return {"user_id": user.id, "role": p.role}
+
+
+class JoinPayload(DialoguePayload):
+    code: Annotated[str, Field(min_length=1, max_length=40)]
+    name: Name
+    organization: Annotated[str, Field(min_length=1, max_length=300)]
+    category: CategoryName = "other"
+    channel: ChannelName = "online"
+
+
+@command("participant.join_with_code", payload=JoinPayload, public=True, operation_id="joinWithCode",
+         http_path="/dialogues/{dialogue_id}/join", redact=("code",))
+def join_with_code(ctx: Context, p: JoinPayload):
+    """Join a dialogue with its join code, a name and an organization."""
+    dialogue = ctx.require_dialogue()
+    given = hash_token(p.code.strip().upper())
+    if not dialogue.join_enabled or not dialogue.join_code_hash \
+            or not hmac.compare_digest(given, dialogue.join_code_hash):
+        raise CommandError("forbidden", "This join code is not valid for this dialogue.")
+    org = find_or_create_organization(ctx.session, p.organization, p.category)
+    participant = Participant(dialogue_id=dialogue.id, name=p.name, channel=p.channel, organization_id=org.id,
+                              self_registered=True, created_at=ctx.now)
+    ctx.session.add(participant)
+    ctx.session.flush()
+    ctx.touch("participants")
+    return {"participant_id": participant.id,
+            **_issue(ctx, Role.PARTICIPANT, participant_id=participant.id, label=p.name)}
+
+
+class ChannelPayload(DialoguePayload):
+    channel: ChannelName
+    participant_id: int | None = Field(default=None, description="Default: yourself (participants).")
+
+
+@command("participant.set_channel", payload=ChannelPayload,
+         roles={Role.PARTICIPANT, Role.SECRETARIAT, Role.MODERATOR}, operation_id="setParticipantChannel",
+         http_path="/dialogues/{dialogue_id}/participants/channel")
+def set_channel(ctx: Context, p: ChannelPayload):
+    """Switch a participant between the room and online."""
+    target = p.participant_id or ctx.actor.participant_id
+    if target is None:
+        raise CommandError("invalid_payload", "Say which participant.", [{"field": "participant_id",
+                                                                           "message": "required"}])
+    if not ctx.actor.has(Role.SECRETARIAT, Role.MODERATOR) and target != ctx.actor.participant_id:
+        raise CommandError("forbidden", "You may only change your own channel.")
+    participant = _participant(ctx, target)
+    participant.channel = Channel(p.channel).value
+    ctx.touch("participants")
+    ctx.after_commit("participant_changed", participant.id)
+    return {"participant_id": participant.id, "channel": participant.channel}
+
+
+class CreateUserPayload(Payload):
+    username: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")]
+    password: Annotated[str, Field(min_length=10, max_length=200)]
+    display_name: Annotated[str, Field(max_length=200)] = ""
+    is_admin: bool = False
+
+
+@command("user.create", payload=CreateUserPayload, roles={Role.SECRETARIAT}, operation_id="createUser",
+         http_path="/users", redact=("password",))
+def create_user(ctx: Context, p: CreateUserPayload):
+    """Create a user account (secretariat staff, moderators, rapporteurs)."""
+    if not ctx.actor.is_admin:
+        raise CommandError("forbidden", "Only the secretariat may create accounts.")
+    if ctx.session.scalar(select(User).where(User.username == p.username)) is not None:
+        raise CommandError("conflict", f"The username {p.username!r} is taken.")
+    user = User(username=p.username, display_name=p.display_name or p.username,
+                password_hash=hash_password(p.password), is_admin=p.is_admin, session_epoch=0,
+                created_at=ctx.now)
+    ctx.session.add(user)
+    ctx.session.flush()
+    return {"user_id": user.id}
+
+
+class EndSessionsPayload(Payload):
+    username: Annotated[str, Field(min_length=1, max_length=80)]
+
+
+@command("user.end_sessions", payload=EndSessionsPayload, roles={Role.SECRETARIAT},
+         operation_id="endUserSessions", http_path="/users/end-sessions")
+def end_sessions(ctx: Context, p: EndSessionsPayload):
+    """End every open session of a user account (after a lost laptop, say)."""
+    if not ctx.actor.is_admin:
+        raise CommandError("forbidden", "Only the secretariat may end sessions.")
+    user = _user(ctx, p.username)
+    user.session_epoch += 1
+    ctx.after_commit("refresh_user", user.id)
+    return {"user_id": user.id}
+
+
+class SetPasswordPayload(Payload):
+    username: Annotated[str, Field(min_length=1, max_length=80)]
+    password: Annotated[str, Field(min_length=10, max_length=200)]
+
+
+@command("user.set_password", payload=SetPasswordPayload, roles={Role.SECRETARIAT},
+         operation_id="setUserPassword", http_path="/users/password", redact=("password",))
+def set_password(ctx: Context, p: SetPasswordPayload):
+    """Set a user's password; their open sessions end."""
+    if not ctx.actor.is_admin:
+        raise CommandError("forbidden", "Only the secretariat may set passwords.")
+    user = _user(ctx, p.username)
+    user.password_hash = hash_password(p.password)
+    user.session_epoch += 1
+    ctx.after_commit("refresh_user", user.id)
+    return {"user_id": user.id}
+
+
+class SignInLinkPayload(Payload):
+    username: Annotated[str, Field(min_length=1, max_length=80)]
+
+
+@command("user.issue_sign_in_link", payload=SignInLinkPayload, roles={Role.SECRETARIAT},
+         operation_id="issueSignInLink", http_path="/users/sign-in-link")
+def issue_sign_in_link(ctx: Context, p: SignInLinkPayload):
+    """Issue a personal sign-in link for a secretariat account (instead of a password)."""
+    if not ctx.actor.is_admin:
+        raise CommandError("forbidden", "Only the secretariat may issue sign-in links.")
+    user = _user(ctx, p.username)
+    if not user.is_admin:
+        raise CommandError("invalid_payload", "Sign-in links are for secretariat accounts; give others a "
+                                              "role in a dialogue and a personal link.")
+    return _issue(ctx, Role.SECRETARIAT, user_id=user.id, label=f"sign-in link for {user.username}",
+                  dialogue_id=None)

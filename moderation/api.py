@@ -1,0 +1,227 @@
+"""The JSON API under ``/api/v1``: one route per command plus a few reads,
+and the OpenAPI 3 document generated from the same registry."""
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+from flask_wtf.csrf import CSRFError, validate_csrf
+
+from . import __version__
+from .auth import Principal, credential_for_token
+from .commands import REGISTRY, CommandSpec, load_domain
+from .errors import CommandError
+from .models import Dialogue, Role
+from .realtime import principal_from_session
+from .service import Service
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def service() -> Service:
+    return current_app.extensions["moderation"]
+
+
+def error_response(exc: CommandError):
+    response = jsonify({"ok": False, "error": exc.to_dict()})
+    response.status_code = exc.status
+    return response
+
+
+def api_principal() -> Principal:
+    """Bearer token (API clients) or the session cookie (the app's own pages,
+    which must then send the CSRF token on writes)."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise CommandError("unauthenticated", "Use 'Authorization: Bearer <token>'.")
+        with service().db.session() as s:
+            credential = credential_for_token(s, token.strip(), kind="api")
+            if credential is None:
+                raise CommandError("unauthenticated", "This API token is not valid (any more).")
+            return Principal(credential_id=credential.id)
+    principal = principal_from_session()
+    if not principal.anonymous and request.method in UNSAFE:
+        try:
+            validate_csrf(request.headers.get("X-CSRFToken", ""))
+        except CSRFError as exc:
+            raise CommandError("forbidden", f"CSRF check failed: {exc.description}") from None
+        except Exception:
+            raise CommandError("forbidden", "CSRF check failed: send the X-CSRFToken header.") from None
+    return principal
+
+
+@bp.errorhandler(CommandError)
+def _command_error(exc: CommandError):
+    return error_response(exc)
+
+
+def _json_body() -> dict[str, Any]:
+    if not request.content_length:
+        return {}
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise CommandError("invalid_payload", "The body must be a JSON object (Content-Type: application/json).")
+    return data
+
+
+def _command_view(spec: CommandSpec):
+    def view(**path):
+        payload = _json_body()
+        for key, value in path.items():
+            if key in payload and payload[key] != value:
+                raise CommandError("invalid_payload", f"{key} in the body differs from the path.")
+            payload[key] = value
+        outcome = service().dispatch(api_principal(), spec.name, payload,
+                                     request.headers.get("Idempotency-Key"))
+        return jsonify(outcome.ack())
+    view.__name__ = spec.operation_id
+    return view
+
+
+def flask_rule(http_path: str) -> str:
+    return re.sub(r"\{(\w+_id)\}", r"<int:\1>", http_path)
+
+
+load_domain()
+for _spec in REGISTRY.values():
+    bp.add_url_rule(flask_rule(_spec.http_path), endpoint=_spec.operation_id,
+                    view_func=_command_view(_spec), methods=["POST"])
+
+
+@bp.get("/dialogues")
+def listDialogues():  # noqa: N802 - the endpoint is the operationId
+    principal = api_principal()
+    if principal.anonymous:
+        raise CommandError("unauthenticated", "Sign in or send a bearer token.")
+    svc = service()
+    with svc.db.session() as s:
+        dialogues = s.query(Dialogue).order_by(Dialogue.starts_at, Dialogue.id).all()
+        visible = []
+        for dialogue in dialogues:
+            try:
+                roles = svc.actor(principal, dialogue.id).roles
+            except CommandError:
+                roles = frozenset()
+            if roles:
+                visible.append({"id": dialogue.id, "title": dialogue.title, "topic": dialogue.topic,
+                                "kind": dialogue.kind, "version": dialogue.version,
+                                "starts_at": dialogue.starts_at.isoformat() if dialogue.starts_at else None,
+                                "roles": sorted(r.value for r in roles)})
+    return jsonify({"ok": True, "dialogues": visible})
+
+
+@bp.get("/dialogues/<int:dialogue_id>/snapshot")
+def getSnapshot(dialogue_id: int):  # noqa: N802
+    role = request.args.get("role")
+    return jsonify({"ok": True, "snapshot": service().snapshot(api_principal(), dialogue_id, role)})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.app_errorhandler(413)
+def _too_large(_exc):
+    if request.path.startswith("/api/"):
+        return error_response(CommandError("too_large", "The request body is too large."))
+    return "The request is too large.", 413
+
+
+# -- OpenAPI -----------------------------------------------------------------------
+ERROR_SCHEMA = {
+    "type": "object", "required": ["ok", "error"],
+    "properties": {"ok": {"type": "boolean", "enum": [False]},
+                   "error": {"type": "object", "required": ["code", "message"],
+                             "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                                            "details": {}}}},
+}
+ACK_SCHEMA = {
+    "type": "object", "required": ["ok", "version", "result", "replayed"],
+    "properties": {"ok": {"type": "boolean", "enum": [True]},
+                   "version": {"type": ["integer", "null"]},
+                   "result": {"type": "object"}, "replayed": {"type": "boolean"}},
+}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {400: "Bad request", 401: "Not signed in, or the token was revoked", 403: "Not allowed",
+            404: "Not found", 409: "Conflicts with the current state", 413: "Too large",
+            422: "Invalid payload", 429: "Too many requests", 503: "Unavailable"}
+    return {str(code): {"description": text[code],
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            for code in codes}
+
+
+def _body_schema(spec: CommandSpec, components: dict[str, Any]) -> dict[str, Any]:
+    schema = copy.deepcopy(spec.payload.model_json_schema(ref_template="#/components/schemas/{model}"))
+    for name, definition in schema.pop("$defs", {}).items():
+        components[name] = definition
+    for path_param in re.findall(r"\{(\w+)\}", spec.http_path):
+        schema.get("properties", {}).pop(path_param, None)
+        if path_param in schema.get("required", []):
+            schema["required"].remove(path_param)
+    if not schema.get("required"):
+        schema.pop("required", None)
+    name = spec.payload.__name__ if spec.payload.__name__ not in components else spec.operation_id + "Body"
+    components[name] = schema
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _path_params(path: str) -> list[dict[str, Any]]:
+    return [{"name": p, "in": "path", "required": True, "schema": {"type": "integer"}}
+            for p in re.findall(r"\{(\w+)\}", path)]
+
+
+def openapi_document() -> dict[str, Any]:
+    components: dict[str, Any] = {"Error": ERROR_SCHEMA, "Ack": ACK_SCHEMA}
+    paths: dict[str, Any] = {
+        "/dialogues": {"get": {
+            "operationId": "listDialogues", "summary": "Dialogues the caller holds a role in.",
+            "responses": {"200": {"description": "The dialogues", "content": {"application/json": {
+                "schema": {"type": "object", "required": ["ok", "dialogues"],
+                           "properties": {"ok": {"type": "boolean"}, "dialogues": {"type": "array",
+                                                                                     "items": {"type": "object"}}}}}}},
+                **_errors(401)}}},
+        "/dialogues/{dialogue_id}/snapshot": {"get": {
+            "operationId": "getSnapshot",
+            "summary": "The dialogue's current state as one role sees it, with its version.",
+            "parameters": _path_params("/dialogues/{dialogue_id}") + [
+                {"name": "role", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": [r.value for r in Role]}}],
+            "responses": {"200": {"description": "The snapshot", "content": {"application/json": {
+                "schema": {"type": "object", "required": ["ok", "snapshot"],
+                           "properties": {"ok": {"type": "boolean"}, "snapshot": {"type": "object"}}}}}},
+                **_errors(401, 403, 404, 422)}}},
+    }
+    for spec in sorted(REGISTRY.values(), key=lambda s: s.http_path):
+        roles = "anyone with the code" if spec.public else ", ".join(sorted(r.value for r in spec.roles))
+        paths.setdefault(spec.http_path, {})["post"] = {
+            "operationId": spec.operation_id,
+            "summary": spec.summary,
+            "description": f"Command `{spec.name}`. Roles: {roles}. Socket.IO event: `{spec.name}`.",
+            "parameters": _path_params(spec.http_path) + [
+                {"name": "Idempotency-Key", "in": "header", "required": False,
+                 "description": "Repeat a write safely: the same key returns the first answer.",
+                 "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_.:\-]{8,100}$"}}],
+            "requestBody": {"required": False, "content": {"application/json": {
+                "schema": _body_schema(spec, components)}}},
+            "responses": {"200": {"description": "Committed (or replayed)", "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Ack"}}}},
+                **_errors(401, 403, 404, 409, 413, 422, 503)},
+        }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Moderation API", "version": __version__,
+                 "description": "Every write is a named command; the same commands are Socket.IO events."},
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {"schemas": components,
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }

@@ -1,0 +1,218 @@
+"""The command layer: every change of state is one named command.
+
+A command declares who may run it, the shape of its payload (a pydantic
+model), and how it is reached over HTTP. ``execute`` does the rest in one
+place, in this order: validate, open one transaction, take the dialogue's write
+lock by incrementing its version, resolve the actor from the database and
+authorize, replay a stored answer for a repeated idempotency key, run the
+handler, write the audit entry and the idempotency record, commit. Nothing is
+acknowledged before the commit; an error rolls everything back.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from .auth import Actor, Principal, resolve_actor
+from .errors import CommandError, validation_details
+from .models import AuditEntry, Dialogue, IdempotencyRecord, Role, utcnow
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{8,100}$")
+
+
+class Payload(BaseModel):
+    """Base for command payloads: unknown fields and type coercion are refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+
+class DialoguePayload(Payload):
+    dialogue_id: int
+
+
+@dataclass
+class CommandSpec:
+    name: str
+    handler: Callable[["Context", Any], dict | None]
+    payload: type[Payload]
+    roles: frozenset[Role]
+    operation_id: str
+    summary: str
+    http_path: str
+    public: bool = False          # no role needed (the payload proves the right, e.g. a join code)
+    redact: tuple[str, ...] = ()  # payload fields kept out of the audit log
+
+    @property
+    def dialogue_scoped(self) -> bool:
+        return "dialogue_id" in self.payload.model_fields
+
+
+REGISTRY: dict[str, CommandSpec] = {}
+
+
+def command(name: str, *, payload: type[Payload], roles: set[Role] | frozenset[Role] = frozenset(),
+            operation_id: str, http_path: str, public: bool = False,
+            redact: tuple[str, ...] = ()):
+    """Register a command handler. The handler's docstring is its summary in
+    the protocol and OpenAPI documents."""
+
+    def register(handler):
+        if name in REGISTRY:
+            raise ValueError(f"command {name!r} registered twice")
+        if not roles and not public:
+            raise ValueError(f"command {name!r} names no role")
+        REGISTRY[name] = CommandSpec(
+            name=name, handler=handler, payload=payload, roles=frozenset(roles),
+            operation_id=operation_id, summary=(handler.__doc__ or name).strip().split("\n")[0],
+            http_path=http_path, public=public, redact=redact)
+        return handler
+
+    return register
+
+
+@dataclass
+class Context:
+    """What a handler gets: the open session, who is acting, the locked
+    dialogue, the time of the command, and where to record what changed."""
+
+    session: Session
+    actor: Actor
+    dialogue: Dialogue | None
+    now: dt.datetime
+    plugins: Any
+    touched: set[str] = field(default_factory=set)
+    effects: list[tuple[str, Any]] = field(default_factory=list)
+
+    def touch(self, *sections: str) -> None:
+        """Mark snapshot sections that this command changed."""
+        self.touched.update(sections)
+
+    def after_commit(self, effect: str, value: Any) -> None:
+        """Ask the adapters to do something once committed (e.g. disconnect)."""
+        self.effects.append((effect, value))
+
+    def require_dialogue(self) -> Dialogue:
+        assert self.dialogue is not None
+        return self.dialogue
+
+
+@dataclass
+class Outcome:
+    """What a committed (or replayed) command changed."""
+
+    command: str
+    dialogue_id: int | None
+    version: int | None
+    result: dict[str, Any]
+    touched: frozenset[str] = frozenset()
+    effects: tuple[tuple[str, Any], ...] = ()
+    replayed: bool = False
+    changes: Any = None  # what ``describe`` made of the change, inside the transaction
+
+    def ack(self) -> dict[str, Any]:
+        return {"ok": True, "version": self.version, "result": self.result, "replayed": self.replayed}
+
+
+class _Replay(Exception):
+    def __init__(self, response: dict):
+        self.response = response
+
+
+def validate(spec: CommandSpec, payload: Any) -> Payload:
+    if not isinstance(payload, dict):
+        raise CommandError("invalid_payload", "The payload must be a JSON object.")
+    try:
+        return spec.payload.model_validate(payload)
+    except ValidationError as exc:
+        raise CommandError("invalid_payload", "Some fields are missing or invalid.",
+                           validation_details(exc)) from None
+
+
+def get_spec(name: Any) -> CommandSpec:
+    spec = REGISTRY.get(name) if isinstance(name, str) else None
+    if spec is None:
+        raise CommandError("unknown_command", f"There is no command named {str(name)[:80]!r}.")
+    return spec
+
+
+def execute(sessions, plugins, principal: Principal, name: str, payload: Any,
+            idempotency_key: str | None = None,
+            describe: Callable[[Session, Dialogue, int, frozenset[str]], Any] | None = None) -> Outcome:
+    """Run one command in one transaction. See the module docstring.
+
+    ``describe`` (the realtime layer's change builder) runs inside the
+    transaction, so what is broadcast is exactly the state at ``version``."""
+    spec = get_spec(name)
+    if idempotency_key is not None and (not isinstance(idempotency_key, str)
+                                        or not IDEMPOTENCY_KEY.match(idempotency_key)):
+        raise CommandError("invalid_payload", "The idempotency key must be 8 to 100 letters, digits or _.:-")
+    data = validate(spec, payload)
+    dialogue_id = getattr(data, "dialogue_id", None) if spec.dialogue_scoped else None
+    now = utcnow()
+    try:
+        with sessions.begin() as session:
+            version = None
+            if dialogue_id is not None:
+                # The version increment comes first: it takes the dialogue's
+                # write lock (row lock on PostgreSQL, the database lock on
+                # SQLite) so that concurrent commands on one dialogue run one
+                # after the other.
+                version = session.execute(
+                    update(Dialogue).where(Dialogue.id == dialogue_id)
+                    .values(version=Dialogue.version + 1).returning(Dialogue.version)).scalar()
+                if version is None:
+                    raise CommandError("not_found", f"Dialogue {dialogue_id} does not exist.")
+            actor = resolve_actor(session, principal, dialogue_id)
+            if not spec.public and not actor.roles.intersection(spec.roles):
+                if principal.anonymous:
+                    raise CommandError("unauthenticated", "Please sign in or open your personal link first.")
+                raise CommandError("forbidden", "Your role may not do this.")
+            if idempotency_key is not None:
+                record = session.scalar(select(IdempotencyRecord).where(
+                    IdempotencyRecord.scope == principal.scope, IdempotencyRecord.key == idempotency_key))
+                if record is not None:
+                    if record.command != spec.name:
+                        raise CommandError("conflict", "This idempotency key was used for another command.")
+                    raise _Replay(record.response)
+            dialogue = session.get(Dialogue, dialogue_id) if dialogue_id is not None else None
+            ctx = Context(session=session, actor=actor, dialogue=dialogue, now=now, plugins=plugins)
+            result = spec.handler(ctx, data) or {}
+            if dialogue is None and ctx.dialogue is not None:  # a command that created one
+                dialogue_id, version = ctx.dialogue.id, ctx.dialogue.version
+            audit_payload = data.model_dump(mode="json", exclude=set(spec.redact))
+            session.add(AuditEntry(dialogue_id=dialogue_id, version=version, command=spec.name,
+                                   actor=actor.label[:200], role=(actor.primary_role() or Role.PARTICIPANT).value
+                                   if actor.roles else "anonymous", payload=audit_payload, created_at=now))
+            outcome = Outcome(spec.name, dialogue_id, version, result,
+                              frozenset(ctx.touched), tuple(ctx.effects))
+            if describe is not None and ctx.dialogue is not None:
+                session.flush()
+                outcome.changes = describe(session, ctx.dialogue, version, outcome.touched)
+            if idempotency_key is not None:
+                session.add(IdempotencyRecord(scope=principal.scope, key=idempotency_key,
+                                              command=spec.name, response=_stored(outcome), created_at=now))
+    except _Replay as replay:
+        stored = replay.response
+        return Outcome(spec.name, stored.get("dialogue_id"), stored.get("version"),
+                       stored.get("result", {}), replayed=True)
+    except IntegrityError:
+        raise CommandError("conflict", "This conflicts with data stored meanwhile; reload and try again.") from None
+    except OperationalError:
+        raise CommandError("unavailable", "The database cannot be reached just now; try again shortly.") from None
+    return outcome
+
+
+def _stored(outcome: Outcome) -> dict[str, Any]:
+    return {"dialogue_id": outcome.dialogue_id, "version": outcome.version, "result": outcome.result}
+
+
+def load_domain() -> None:
+    """Import the modules that register commands (idempotent)."""
+    from . import access, agenda, dialogues  # noqa: F401

@@ -1,0 +1,124 @@
+"""Settings: defaults, an optional instance config file, then ``MODERATION_*``
+environment variables, then the mapping given to ``create_app``.
+
+Every setting is listed in ``SETTINGS`` with its type, default and meaning, so
+that the README's configuration table and the loader cannot drift apart.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+ENV_PREFIX = "MODERATION_"
+ASYNC_MODES = ("eventlet", "gevent", "threading")
+
+
+def _as_list(value: Any) -> list[str] | None:
+    if value is None or isinstance(value, list):
+        return value
+    text = str(value).strip()
+    if text in ("", "*"):
+        return None if text == "*" else []
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _as_int(value: Any) -> int:
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    convert: Callable[[Any], Any]
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATABASE_URL", None, str,
+            "SQLAlchemy database URL. Default: SQLite file `moderation.sqlite3` in the instance folder."),
+    Setting("SECRET_KEY", None, str,
+            "Key that signs session cookies. Default: generated once and kept in `instance/secret_key`."),
+    Setting("ASYNC_MODE", "eventlet", str,
+            "Socket.IO async mode: `eventlet`, `gevent` or `threading`."),
+    Setting("MESSAGE_QUEUE", None, str,
+            "Socket.IO message queue URL (e.g. `redis://127.0.0.1:6379/0`) for several processes. Default: none."),
+    Setting("PLUGINS", None, _as_list,
+            "Comma-separated allow-list of third-party plugin entry-point names; `*` or unset allows all installed."),
+    Setting("ALLOWED_ORIGINS", [], _as_list,
+            "Extra origins allowed to open Socket.IO connections (comma-separated). Same origin is always allowed; `*` is refused."),
+    Setting("PUBLIC_URL", None, str,
+            "Base URL used in printed and e-mailed links, e.g. `https://dialogue.example.org`. Default: the request's host."),
+    Setting("MAX_PAYLOAD_BYTES", 64_000, _as_int,
+            "Largest Socket.IO message or JSON body accepted, in bytes."),
+    Setting("SESSION_COOKIE_SECURE", False, _as_bool,
+            "Send cookies only over HTTPS. Turn on behind TLS."),
+    Setting("AUTO_UPGRADE", False, _as_bool,
+            "Upgrade the database schema at start instead of refusing to start on an old schema."),
+    Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
+)
+SETTING_NAMES = frozenset(s.name for s in SETTINGS)
+
+
+def load_settings(instance_path: str | os.PathLike, overrides: dict | None = None,
+                  environ: dict | None = None) -> dict[str, Any]:
+    """Return the effective settings, later sources winning over earlier ones."""
+    environ = os.environ if environ is None else environ
+    instance = Path(instance_path)
+    values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+
+    config_file = environ.get(ENV_PREFIX + "CONFIG") or str(instance / "config.py")
+    if os.path.exists(config_file):
+        namespace: dict[str, Any] = {}
+        with open(config_file, encoding="utf-8") as handle:
+            exec(compile(handle.read(), config_file, "exec"), namespace)
+        values.update({k: v for k, v in namespace.items() if k in SETTING_NAMES})
+
+    for setting in SETTINGS:
+        raw = environ.get(ENV_PREFIX + setting.name)
+        if raw is not None and raw != "":
+            values[setting.name] = raw
+    extra = dict(overrides or {})
+    values.update({k: v for k, v in extra.items() if k in SETTING_NAMES})
+
+    for setting in SETTINGS:
+        if values[setting.name] is not None:
+            values[setting.name] = setting.convert(values[setting.name])
+
+    if values["ASYNC_MODE"] not in ASYNC_MODES:
+        raise ValueError(f"MODERATION_ASYNC_MODE must be one of {', '.join(ASYNC_MODES)}")
+    if values["ALLOWED_ORIGINS"] is None:
+        raise ValueError("MODERATION_ALLOWED_ORIGINS='*' is refused: list the origins instead")
+    if not values["DATABASE_URL"]:
+        instance.mkdir(parents=True, exist_ok=True)
+        values["DATABASE_URL"] = f"sqlite:///{instance / 'moderation.sqlite3'}"
+    if not values["SECRET_KEY"]:
+        values["SECRET_KEY"] = _instance_secret(instance)
+    # Keys that are not settings (TESTING, PLUGIN_OBJECTS, ...) pass through.
+    values.update({k: v for k, v in extra.items() if k not in SETTING_NAMES})
+    return values
+
+
+def _instance_secret(instance: Path) -> str:
+    """A secret generated on first start and kept, so sessions survive restarts."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key)
+    return key

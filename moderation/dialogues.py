@@ -1,0 +1,158 @@
+"""Dialogues: creating them, their settings, and what every screen shows of them."""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import Field, field_validator
+
+from .agenda import ms
+from .auth import hash_token
+from .commands import Context, DialoguePayload, Payload, command
+from .errors import CommandError
+from .models import TOPICS, Dialogue, DialogueKind, Format, Role
+
+Kind = Literal["preparation_day", "constructive_dialogue"]
+FormatName = Literal["hybrid", "in_person", "online"]
+
+
+def topic_label(topic: str) -> str:
+    return TOPICS.get(topic, topic)
+
+
+def default_title(kind: str, topic: str) -> str:
+    prefix = "Multistakeholder Preparation Day" if kind == DialogueKind.PREPARATION_DAY.value \
+        else "Constructive Dialogue"
+    return f"{prefix} on {topic_label(topic)}"
+
+
+def local_start(dialogue: Dialogue) -> dt.datetime | None:
+    if dialogue.starts_at is None:
+        return None
+    return dialogue.starts_at.astimezone(ZoneInfo(dialogue.timezone))
+
+
+def dialogue_section(session, dialogue: Dialogue, now, plugins, role=None) -> dict[str, Any]:
+    start = local_start(dialogue)
+    return {
+        "id": dialogue.id,
+        "title": dialogue.title,
+        "topic": dialogue.topic,
+        "topic_label": topic_label(dialogue.topic),
+        "kind": dialogue.kind,
+        "prepares_id": dialogue.prepares_id,
+        "starts_at": ms(dialogue.starts_at),
+        "local_start": start.isoformat() if start else None,
+        "timezone": dialogue.timezone,
+        "venue": dialogue.venue,
+        "format": dialogue.format,
+        "join_enabled": dialogue.join_enabled,
+    }
+
+
+class DialogueFields(Payload):
+    title: Annotated[str, Field(max_length=300)] | None = None
+    topic: Annotated[str, Field(min_length=1, max_length=200,
+                                description="One of " + ", ".join(TOPICS) + ", or free text.")] | None = None
+    kind: Kind | None = None
+    prepares_id: int | None = Field(default=None, description="For a Preparation Day: the dialogue it prepares.")
+    local_start: dt.datetime | None = Field(
+        default=None, description="Local date and time of the start (ISO 8601, no offset), in `timezone`.")
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+    venue: Annotated[str, Field(max_length=300)] | None = None
+    format: FormatName | None = None
+
+    model_config = {**Payload.model_config, "strict": False}
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value):
+        if value is not None and value not in available_timezones():
+            raise ValueError("not a known IANA time zone (for example Europe/Vienna)")
+        return value
+
+    @field_validator("local_start", mode="before")
+    @classmethod
+    def _iso_only(cls, value):
+        if value is not None and not isinstance(value, str):
+            raise ValueError("give an ISO 8601 string such as 2026-06-03T10:00")
+        return value
+
+
+class CreateDialoguePayload(DialogueFields):
+    topic: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class UpdateDialoguePayload(DialogueFields, DialoguePayload):
+    pass
+
+
+def _apply(ctx: Context, dialogue: Dialogue, p: DialogueFields) -> None:
+    for name in ("topic", "kind", "venue", "format", "timezone"):
+        value = getattr(p, name)
+        if value is not None:
+            setattr(dialogue, name, value)
+    if p.prepares_id is not None:
+        target = ctx.session.get(Dialogue, p.prepares_id)
+        if target is None or target.id == dialogue.id:
+            raise CommandError("invalid_payload", "The dialogue to prepare does not exist.",
+                               [{"field": "prepares_id", "message": "unknown dialogue"}])
+        dialogue.prepares_id = target.id
+    if p.local_start is not None:
+        try:
+            zone = ZoneInfo(dialogue.timezone)
+        except ZoneInfoNotFoundError:  # pragma: no cover - validated above
+            raise CommandError("invalid_payload", "Unknown time zone.") from None
+        local = p.local_start.replace(tzinfo=None) if p.local_start.tzinfo else p.local_start
+        dialogue.starts_at = local.replace(tzinfo=zone).astimezone(dt.timezone.utc)
+    if p.title:
+        dialogue.title = p.title
+    elif not dialogue.title:
+        dialogue.title = default_title(dialogue.kind, dialogue.topic)
+
+
+@command("dialogue.create", payload=CreateDialoguePayload, roles={Role.SECRETARIAT},
+         operation_id="createDialogue", http_path="/dialogues")
+def create_dialogue(ctx: Context, p: CreateDialoguePayload):
+    """Create a dialogue (a Constructive Dialogue or a Preparation Day)."""
+    if not ctx.actor.is_admin:
+        raise CommandError("forbidden", "Only the secretariat may create dialogues.")
+    dialogue = Dialogue(title="", topic=p.topic, kind=p.kind or DialogueKind.CONSTRUCTIVE_DIALOGUE.value,
+                        timezone=p.timezone or "Europe/Vienna", format=p.format or Format.HYBRID.value,
+                        venue=p.venue or "", version=1, join_enabled=False, created_at=ctx.now)
+    _apply(ctx, dialogue, p)
+    ctx.session.add(dialogue)
+    ctx.session.flush()
+    ctx.dialogue = dialogue
+    return {"dialogue_id": dialogue.id}
+
+
+@command("dialogue.update", payload=UpdateDialoguePayload, roles={Role.SECRETARIAT},
+         operation_id="updateDialogue", http_path="/dialogues/{dialogue_id}/settings")
+def update_dialogue(ctx: Context, p: UpdateDialoguePayload):
+    """Change a dialogue's title, topic, date, time zone, venue or format."""
+    _apply(ctx, ctx.require_dialogue(), p)
+    ctx.touch("dialogue", "agenda")
+    return {"dialogue_id": p.dialogue_id}
+
+
+class JoinCodePayload(DialoguePayload):
+    enabled: bool
+    code: Annotated[str, Field(min_length=6, max_length=40, pattern=r"^[A-Za-z0-9-]+$")] | None = Field(
+        default=None, description="The code to give out; default: a new random 8-character code.")
+
+
+@command("dialogue.configure_join", payload=JoinCodePayload, roles={Role.SECRETARIAT},
+         operation_id="configureJoinCode", http_path="/dialogues/{dialogue_id}/join-code", redact=("code",))
+def configure_join(ctx: Context, p: JoinCodePayload):
+    """Allow or stop joining with a code plus name and organization."""
+    dialogue = ctx.require_dialogue()
+    dialogue.join_enabled = p.enabled
+    code = None
+    if p.enabled:
+        code = p.code or "".join(secrets.choice("ABCDEFGHJKMNPQRSTUVWXYZ23456789") for _ in range(8))
+        dialogue.join_code_hash = hash_token(code.upper())
+    ctx.touch("dialogue")
+    return {"enabled": p.enabled, "code": code}

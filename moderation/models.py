@@ -1,0 +1,251 @@
+"""The data model. Every table is created by an Alembic migration
+(``moderation/migrations``); ``tests/test_migrations.py`` checks that the
+migrations and these classes agree."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any, Optional
+
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer,
+                        MetaData, String, Text, TypeDecorator, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, returns aware UTC: SQLite keeps no time zone."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use aware UTC")
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Role(str, enum.Enum):
+    SECRETARIAT = "secretariat"
+    MODERATOR = "moderator"
+    RAPPORTEUR = "rapporteur"
+    PARTICIPANT = "participant"
+    DISPLAY = "display"
+
+
+class Channel(str, enum.Enum):
+    ROOM = "room"
+    ONLINE = "online"
+
+
+class Category(str, enum.Enum):
+    """Stakeholder categories used for attendance and statistics."""
+
+    NGO_ECOSOC = "ngo_ecosoc"
+    NGO = "ngo"
+    ACADEMIA = "academia"
+    PRIVATE_SECTOR = "private_sector"
+    STATE_PARTY = "state_party"
+    IGO = "igo"
+    OTHER = "other"
+
+
+CATEGORY_LABELS = {
+    Category.NGO_ECOSOC: "NGO with ECOSOC consultative status",
+    Category.NGO: "NGO without ECOSOC status",
+    Category.ACADEMIA: "Academia",
+    Category.PRIVATE_SECTOR: "Private sector",
+    Category.STATE_PARTY: "State party",
+    Category.IGO: "Intergovernmental organization",
+    Category.OTHER: "Other",
+}
+
+
+class DialogueKind(str, enum.Enum):
+    PREPARATION_DAY = "preparation_day"
+    CONSTRUCTIVE_DIALOGUE = "constructive_dialogue"
+
+
+class Format(str, enum.Enum):
+    HYBRID = "hybrid"
+    IN_PERSON = "in_person"
+    ONLINE = "online"
+
+
+TOPICS = {
+    "firearms": "Firearms",
+    "technical_assistance": "Technical Assistance",
+    "international_cooperation": "International Cooperation",
+    "trafficking_in_persons": "Trafficking in Persons",
+    "smuggling_of_migrants": "Smuggling of Migrants",
+}
+
+
+class ItemStatus(str, enum.Enum):
+    PENDING = "pending"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(300))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Bumped to end every session of this user at once.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    category: Mapped[str] = mapped_column(String(30), default=Category.OTHER.value)
+    country: Mapped[str] = mapped_column(String(100), default="")
+    website: Mapped[str] = mapped_column(String(300), default="")
+
+
+class Dialogue(Base):
+    __tablename__ = "dialogues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    topic: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30), default=DialogueKind.CONSTRUCTIVE_DIALOGUE.value)
+    # A Preparation Day points at the dialogue it prepares.
+    prepares_id: Mapped[Optional[int]] = mapped_column(ForeignKey("dialogues.id"), nullable=True)
+    starts_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Vienna")
+    venue: Mapped[str] = mapped_column(String(300), default="")
+    format: Mapped[str] = mapped_column(String(20), default=Format.HYBRID.value)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    join_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    join_code_hash: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    items: Mapped[list["AgendaItem"]] = relationship(
+        back_populates="dialogue", order_by="AgendaItem.position",
+        cascade="all, delete-orphan")
+
+
+class AgendaItem(Base):
+    __tablename__ = "agenda_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dialogue_id: Mapped[int] = mapped_column(ForeignKey("dialogues.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    item_type: Mapped[str] = mapped_column(String(50))
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    planned_seconds: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default=ItemStatus.PENDING.value)
+    started_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    ended_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    # While running: when the current run began. Elapsed time of earlier runs
+    # (before pauses) is kept in elapsed_seconds, so the timer is exact.
+    run_started_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    elapsed_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+    dialogue: Mapped[Dialogue] = relationship(back_populates="items")
+
+
+class Participant(Base):
+    __tablename__ = "participants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dialogue_id: Mapped[int] = mapped_column(ForeignKey("dialogues.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organizations.id"), nullable=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), default="")
+    channel: Mapped[str] = mapped_column(String(10), default=Channel.ONLINE.value)
+    self_registered: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    organization: Mapped[Optional[Organization]] = relationship()
+
+
+class RoleAssignment(Base):
+    """A user account holding a role (moderator, rapporteur) in one dialogue."""
+
+    __tablename__ = "role_assignments"
+    __table_args__ = (UniqueConstraint("user_id", "dialogue_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    dialogue_id: Mapped[int] = mapped_column(ForeignKey("dialogues.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+
+
+class Credential(Base):
+    """A secret that grants one role: a personal access link (``kind='link'``)
+    or an API bearer token (``kind='api'``). Only the SHA-256 of the token is
+    stored; the token itself is shown once."""
+
+    __tablename__ = "credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(10), default="link")
+    role: Mapped[str] = mapped_column(String(20))
+    dialogue_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("dialogues.id", ondelete="CASCADE"), nullable=True, index=True)
+    participant_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), nullable=True)
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dialogue_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True, index=True)
+    version: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    command: Mapped[str] = mapped_column(String(80))
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class IdempotencyRecord(Base):
+    """The stored answer to a write, so that a retry gets the same answer."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str] = mapped_column(String(100))
+    command: Mapped[str] = mapped_column(String(80))
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,61 @@
+"""The plugin manager: one per app, built from the ``moderation.plugins``
+entry points (filtered by the ``PLUGINS`` allow-list) plus any plugin objects
+handed to ``create_app`` (for tests and embedding)."""
+from __future__ import annotations
+
+import importlib
+import logging
+from importlib.metadata import entry_points
+
+import pluggy
+
+from . import hookspecs
+from .hookspecs import AgendaItemType, hookimpl  # noqa: F401  (public API)
+
+ENTRY_POINT_GROUP = "moderation.plugins"
+# The built-ins, by entry-point name, for when the package runs from a source
+# tree that was never installed (no entry-point metadata).
+BUILTINS = {
+    "agenda_types": "moderation.plugins.agenda_types",
+    "integrations": "moderation.plugins.integrations",
+}
+log = logging.getLogger(__name__)
+
+
+class PluginError(RuntimeError):
+    pass
+
+
+def make_plugin_manager(allow: list[str] | None = None, extra: tuple = ()) -> pluggy.PluginManager:
+    """Built-ins always load; third-party entry points load when ``allow`` is
+    None (all) or names them."""
+    pm = pluggy.PluginManager("moderation")
+    pm.add_hookspecs(hookspecs)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        builtin = BUILTINS.get(ep.name) == ep.value
+        if pm.has_plugin(ep.name) or (not builtin and allow is not None and ep.name not in allow):
+            continue
+        try:
+            pm.register(ep.load(), name=ep.name)
+        except Exception as exc:  # a broken third-party plugin must not hide the others
+            raise PluginError(f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
+    for name, module in BUILTINS.items():
+        if not pm.has_plugin(name):
+            pm.register(importlib.import_module(module), name=name)
+    for plugin in extra:
+        pm.register(plugin)
+    return pm
+
+
+def agenda_item_types(pm: pluggy.PluginManager) -> dict[str, AgendaItemType]:
+    """All agenda-item types by name; a name offered twice is an error."""
+    types: dict[str, AgendaItemType] = {}
+    owners: dict[str, str] = {}
+    for impl in reversed(pm.hook.agenda_item_types.get_hookimpls()):
+        for item_type in impl.function() or ():
+            if item_type.name in types:
+                raise PluginError(f"agenda-item type {item_type.name!r} is offered by both "
+                                  f"{owners[item_type.name]!r} and {impl.plugin_name!r}")
+            types[item_type.name] = item_type
+            owners[item_type.name] = impl.plugin_name
+    return types

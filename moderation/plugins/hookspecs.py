@@ -1,0 +1,61 @@
+"""Every plugin hook, documented in one place.
+
+A plugin is a module or object with functions marked ``@hookimpl`` whose names
+match the specifications below. Plugins are found through the entry-point
+group ``moderation.plugins``; the built-in behaviour is registered the same
+way (see ``setup.cfg``). ``docs/plugins.md`` describes each hook again with an
+example, and ``tests/test_plugins.py`` checks that every hook here is
+documented there and exercised by a test.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("moderation")
+hookimpl = pluggy.HookimplMarker("moderation")
+
+
+@dataclass(frozen=True)
+class AgendaItemType:
+    """A kind of agenda item and how screens show it.
+
+    ``name`` is stored with each item; ``label`` is what people read;
+    ``default_minutes`` fills the planned duration when none is given;
+    ``shows`` lists what the participant page and the display put under the
+    item's title and timer (``"speakers"``: the speaker queue, ``"inputs"``:
+    the input form and list, ``"panel"``: the panellists).
+    """
+
+    name: str
+    label: str
+    default_minutes: int
+    description: str = ""
+    shows: tuple[str, ...] = ()
+
+
+@hookspec
+def agenda_item_types() -> list[AgendaItemType]:
+    """Return the agenda-item types this plugin provides.
+
+    Names must be unique across plugins; a clash stops the app from starting
+    with a message naming both plugins."""
+
+
+@hookspec
+def register_blueprints(app) -> list:
+    """Return Flask blueprints with extra routes and pages to mount on ``app``.
+
+    Called once by ``create_app``. Routes added this way should check roles
+    with ``moderation.web.current_actor``, like the built-in pages."""
+
+
+@hookspec
+def dialogue_changed(app, outcome) -> None:
+    """Called after a command has been committed, with its ``Outcome``
+    (command name, dialogue id, new version, result, touched sections).
+
+    Use it for integrations (a webhook, a log shipper, a stream overlay). It
+    runs after the commit and after the broadcast; an exception here is
+    logged and never undoes the change."""

@@ -1,0 +1,184 @@
+"""Socket.IO: a thin adapter over the service.
+
+A connection belongs to one dialogue and one role, chosen at connect and
+checked against the database. It joins the room of that role in that
+dialogue, a room for its credential or user (so that revoking ends it) and,
+for a participant, a private room. Every event is re-authorized by the command
+layer. Commands arrive as events named after the command and are acknowledged
+only after commit.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from flask import request, session
+from flask_socketio import SocketIO, emit, join_room
+
+from .auth import Principal, credential_for_token
+from .commands import REGISTRY, Outcome
+from .errors import CommandError
+from .models import Role, User
+from .service import Service, choose_role
+from .snapshot import me_section
+
+log = logging.getLogger(__name__)
+
+
+def role_room(dialogue_id: int, role: Role | str) -> str:
+    return f"d{dialogue_id}/{Role(role).value}"
+
+
+def participant_room(participant_id: int) -> str:
+    return f"p{participant_id}"
+
+
+def principal_room(principal: Principal) -> str:
+    return principal.scope
+
+
+@dataclass
+class Connection:
+    principal: Principal
+    dialogue_id: int
+    role: Role
+    participant_id: int | None
+
+
+def principal_from_session() -> Principal:
+    """What the signed session cookie says (checked against the database later)."""
+    if isinstance(session.get("uid"), int):
+        return Principal(user_id=session["uid"], session_epoch=session.get("epoch"))
+    if isinstance(session.get("cid"), int):
+        return Principal(credential_id=session["cid"])
+    return Principal()
+
+
+def error_ack(exc: CommandError) -> dict[str, Any]:
+    return {"ok": False, "error": exc.to_dict()}
+
+
+INTERNAL = {"ok": False, "error": {"code": "internal",
+                                   "message": "Something went wrong on the server. Nothing was changed; "
+                                              "please try again."}}
+
+
+class Realtime:
+    """Registers the Socket.IO handlers for one app and broadcasts outcomes."""
+
+    def __init__(self, socketio: SocketIO, service: Service):
+        self.socketio = socketio
+        self.service = service
+        self.connections: dict[str, Connection] = {}
+        service.listeners.append(self.broadcast)
+        socketio.on_event("connect", self.on_connect)
+        socketio.on_event("disconnect", self.on_disconnect)
+        socketio.on_event("snapshot", self.on_snapshot)
+        for name in REGISTRY:
+            socketio.on_event(name, self._command_handler(name))
+        socketio.on_error_default(self.on_error)
+
+    # -- connections -----------------------------------------------------------
+    def _principal(self, auth: dict) -> Principal:
+        token = auth.get("token")
+        if isinstance(token, str) and token:
+            with self.service.db.session() as s:
+                credential = credential_for_token(s, token)
+                if credential is None:
+                    raise CommandError("link_revoked", "This link or token is not valid (any more).")
+                if credential.user_id is not None:
+                    user = s.get(User, credential.user_id)
+                    return Principal(user_id=user.id, session_epoch=user.session_epoch)
+                return Principal(credential_id=credential.id)
+        return principal_from_session()
+
+    def on_connect(self, auth=None):
+        auth = auth if isinstance(auth, dict) else {}
+        try:
+            dialogue_id = auth.get("dialogue_id")
+            if not isinstance(dialogue_id, int) or isinstance(dialogue_id, bool):
+                raise CommandError("invalid_payload", "Connect with auth {dialogue_id: <number>}.")
+            principal = self._principal(auth)
+            actor = self.service.actor(principal, dialogue_id)
+            role = choose_role(actor, auth.get("role"))
+            snapshot = self.service.snapshot(principal, dialogue_id, role)
+        except CommandError as exc:
+            raise ConnectionRefusedError(exc.to_dict()) from None
+        sid = request.sid
+        self.connections[sid] = Connection(principal, dialogue_id, role, actor.participant_id)
+        join_room(role_room(dialogue_id, role))
+        join_room(principal_room(principal))
+        if actor.participant_id is not None:
+            join_room(participant_room(actor.participant_id))
+        emit("snapshot", snapshot)
+
+    def on_disconnect(self, reason=None):
+        self.connections.pop(request.sid, None)
+
+    def _connection(self) -> Connection:
+        connection = self.connections.get(request.sid)
+        if connection is None:
+            raise CommandError("unauthenticated", "This connection is not set up; reconnect.")
+        return connection
+
+    def on_snapshot(self, data=None):
+        """A client asks for the whole state again (at start, or after a gap)."""
+        try:
+            c = self._connection()
+            return {"ok": True, "snapshot": self.service.snapshot(c.principal, c.dialogue_id, c.role)}
+        except CommandError as exc:
+            return error_ack(exc)
+
+    def _command_handler(self, name: str):
+        def handle(data=None):
+            try:
+                c = self._connection()
+                if not isinstance(data, dict):
+                    raise CommandError("invalid_payload", "Send {payload: {...}, idempotency_key: '...'}.")
+                payload = data.get("payload", {})
+                if not isinstance(payload, dict):
+                    raise CommandError("invalid_payload", "The payload must be an object.")
+                spec = REGISTRY[name]
+                if spec.dialogue_scoped:
+                    given = payload.setdefault("dialogue_id", c.dialogue_id)
+                    if given != c.dialogue_id:
+                        raise CommandError("forbidden", "This connection belongs to another dialogue.")
+                outcome = self.service.dispatch(c.principal, name, payload, data.get("idempotency_key"))
+                return outcome.ack()
+            except CommandError as exc:
+                return error_ack(exc)
+        handle.__name__ = "on_" + name.replace(".", "_")
+        return handle
+
+    def on_error(self, exc):
+        log.exception("unhandled error in a Socket.IO handler: %s", exc)
+        return INTERNAL
+
+    # -- broadcasting ----------------------------------------------------------
+    def broadcast(self, outcome: Outcome) -> None:
+        if outcome.dialogue_id is not None and outcome.changes:
+            for role, message in outcome.changes.items():
+                self.socketio.emit("change", message, to=role_room(outcome.dialogue_id, role))
+        for effect, value in outcome.effects:
+            if effect == "disconnect_credential":
+                self.end_connections(Principal(credential_id=value).scope, "Your access link was revoked.")
+            elif effect == "refresh_user":
+                self.end_connections(f"u{value}", "Your roles changed; reconnecting.")
+            elif effect == "participant_changed":
+                self._send_me(outcome, value)
+
+    def _send_me(self, outcome: Outcome, participant_id: int) -> None:
+        with self.service.db.session() as s:
+            me = me_section(s, Role.PARTICIPANT, participant_id, "")
+        self.socketio.emit("private", {"dialogue_id": outcome.dialogue_id, "version": outcome.version,
+                                       "sections": {"me": me}}, to=participant_room(participant_id))
+
+    def end_connections(self, room: str, reason: str) -> None:
+        """Tell every connection in ``room`` (in any process) that it has ended,
+        then close the ones this process holds. A client told so stops
+        reconnecting; every later event would be refused anyway."""
+        self.socketio.emit("session_ended", {"reason": reason}, to=room)
+        server = self.socketio.server
+        for sid, _ in list(server.manager.get_participants("/", room)):
+            server.disconnect(sid, namespace="/")

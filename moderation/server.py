@@ -1,0 +1,78 @@
+"""Server wiring: start the Socket.IO server for the chosen async mode.
+
+Monkey-patching is done by ``run.py`` before anything else is imported; this
+module only starts the server and never imports eventlet or gevent itself.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import sys
+
+from . import create_app
+from .db import SchemaBehind
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="run.py", description="Start the moderation server.")
+    parser.add_argument("--host", default=os.environ.get("MODERATION_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("MODERATION_PORT", "5000")))
+    parser.add_argument("--demo", action="store_true",
+                        help="seed the demo dialogue (upgrading the database if needed) and print its links")
+    parser.add_argument("--demo-json", metavar="FILE",
+                        help="with --demo: also write the links as JSON to FILE")
+    parser.add_argument("--async-mode", choices=("eventlet", "gevent", "threading"),
+                        default=os.environ.get("MODERATION_ASYNC_MODE", "eventlet"))
+    return parser.parse_args(argv)
+
+
+def raise_open_files_limit() -> None:
+    """Each connection is a file descriptor; a room of hundreds needs more than 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=os.environ.get("MODERATION_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = {"ASYNC_MODE": args.async_mode}
+    if args.demo:
+        config["AUTO_UPGRADE"] = True
+    try:
+        app = create_app(config)
+        app.extensions["db"].require_current()
+    except SchemaBehind as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    base_url = app.config.get("PUBLIC_URL") or f"http://{args.host}:{args.port}"
+    if args.demo:
+        from .demo import seed_demo
+        demo = seed_demo(app, base_url)
+        print_demo(demo)
+        if args.demo_json:
+            with open(args.demo_json, "w", encoding="utf-8") as handle:
+                json.dump(demo, handle, indent=2)
+    raise_open_files_limit()
+    socketio = app.extensions["socketio"]
+    print(f"Serving on http://{args.host}:{args.port} ({args.async_mode})", flush=True)
+    options = {"host": args.host, "port": args.port, "log_output": False}
+    if args.async_mode == "eventlet":
+        options["max_size"] = 10_000  # eventlet's default of 1,024 connections is too few
+    elif args.async_mode == "threading":
+        options["allow_unsafe_werkzeug"] = True
+    socketio.run(app, **options)
+    return 0
+
+
+def print_demo(demo: dict) -> None:
+    print("Demo dialogue ready. Open one link per role (each in its own browser or private window):")
+    for role, url in demo["links"].items():
+        print(f"  {role:<19} {url}")
+    print(f"  join with code      {demo['join_url']}  (code {demo['join_code']})")
+    print(f"  secretariat sign-in username {demo['admin']['username']!r}, "
+          f"password {demo['admin']['password']!r}", flush=True)

@@ -1,0 +1,98 @@
+"""The one entry point adapters call: ``dispatch`` a command, read a
+``snapshot``. It runs the command, hands the committed outcome to the
+listeners (the realtime broadcaster) while still holding the dialogue's
+process-local lock, so that one process broadcasts a dialogue's versions in
+order, then calls the ``dialogue_changed`` plugin hook."""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from contextlib import contextmanager
+from typing import Any, Callable
+
+from .auth import Principal, resolve_actor
+from .commands import Outcome, execute, load_domain
+from .errors import CommandError
+from .models import Dialogue, Role
+from .snapshot import build_changes, build_snapshot
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    def __init__(self, app, db, plugins):
+        load_domain()
+        self.app = app
+        self.db = db
+        self.plugins = plugins
+        self.listeners: list[Callable[[Outcome], None]] = []
+        # SQLite has one writer: one lock for the process avoids waiting on the
+        # database. Elsewhere the lock is per dialogue.
+        self._single_writer = db.url.startswith("sqlite")
+        self._guard = threading.Lock()
+        self._locks: dict[Any, threading.Lock] = defaultdict(threading.Lock)
+
+    @contextmanager
+    def _lock(self, dialogue_id: Any):
+        key = "all" if self._single_writer or not isinstance(dialogue_id, int) else dialogue_id
+        with self._guard:
+            lock = self._locks[key]
+        with lock:
+            yield
+
+    def dispatch(self, principal: Principal, name: str, payload: Any,
+                 idempotency_key: str | None = None) -> Outcome:
+        dialogue_id = payload.get("dialogue_id") if isinstance(payload, dict) else None
+        with self._lock(dialogue_id):
+            outcome = execute(self.db.sessions, self.plugins, principal, name, payload,
+                              idempotency_key, describe=self._describe)
+            if not outcome.replayed:
+                for listener in self.listeners:
+                    try:
+                        listener(outcome)
+                    except Exception:  # the change is committed; a failed broadcast is resynced
+                        log.exception("listener failed after %s", outcome.command)
+        if not outcome.replayed:
+            try:
+                self.plugins.hook.dialogue_changed(app=self.app, outcome=outcome)
+            except Exception:
+                log.exception("dialogue_changed hook failed after %s", outcome.command)
+        return outcome
+
+    def _describe(self, session, dialogue, version, touched):
+        return build_changes(session, dialogue, version, touched, self.plugins)
+
+    def snapshot(self, principal: Principal, dialogue_id: int, role: Role | str | None = None) -> dict[str, Any]:
+        """The state of one dialogue as ``role`` sees it (default: the
+        principal's highest role there)."""
+        with self.db.session() as session:
+            dialogue = session.get(Dialogue, dialogue_id)
+            if dialogue is None:
+                raise CommandError("not_found", f"Dialogue {dialogue_id} does not exist.")
+            actor = resolve_actor(session, principal, dialogue_id)
+            chosen = choose_role(actor, role)
+            return build_snapshot(session, dialogue, chosen, self.plugins,
+                                  participant_id=actor.participant_id, label=actor.label)
+
+    def actor(self, principal: Principal, dialogue_id: int | None):
+        with self.db.session() as session:
+            return resolve_actor(session, principal, dialogue_id)
+
+
+def choose_role(actor, role: Role | str | None) -> Role:
+    if role is not None:
+        try:
+            wanted = Role(role)
+        except ValueError:
+            raise CommandError("invalid_payload", f"Unknown role {str(role)[:30]!r}.") from None
+        if wanted not in actor.roles:
+            raise CommandError("forbidden" if actor.roles else "unauthenticated",
+                               f"You do not hold the {wanted.value} role in this dialogue.")
+        return wanted
+    chosen = actor.primary_role()
+    if chosen is None:
+        if actor.principal.anonymous:
+            raise CommandError("unauthenticated", "Please sign in or open your personal link first.")
+        raise CommandError("forbidden", "You have no role in this dialogue.")
+    return chosen

@@ -1,0 +1,214 @@
+"""Pages: sign-in, access links, joining with a code, the role pages and the
+secretariat's pages. Pages render the current snapshot on the server; small
+JavaScript modules in ``static/js`` keep them live over Socket.IO."""
+from __future__ import annotations
+
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, session,
+                   url_for)
+from sqlalchemy import select
+
+from werkzeug.exceptions import HTTPException
+
+from .api import error_response
+from .auth import Principal, check_password, credential_for_token
+from .errors import CommandError
+from .models import TOPICS, Credential, Dialogue, Participant, Role, User
+from .plugins import agenda_item_types
+from .realtime import principal_from_session
+from .service import Service, choose_role
+
+bp = Blueprint("web", __name__)
+ROLE_PAGES = ("moderator", "participant", "display", "rapporteur")
+
+
+def service() -> Service:
+    return current_app.extensions["moderation"]
+
+
+def current_actor(dialogue_id: int | None):
+    """The actor behind this browser's session, resolved from the database."""
+    return service().actor(principal_from_session(), dialogue_id)
+
+
+def sign_in(*, user: User | None = None, credential: Credential | None = None) -> None:
+    session.clear()
+    session.permanent = True
+    if user is not None:
+        session["uid"], session["epoch"] = user.id, user.session_epoch
+    elif credential is not None:
+        session["cid"] = credential.id
+
+
+def page_for(role: Role, dialogue_id: int | None) -> str:
+    if role is Role.SECRETARIAT:
+        return url_for("web.admin_dialogue", dialogue_id=dialogue_id) if dialogue_id else url_for("web.admin")
+    return url_for("web.role_page", dialogue_id=dialogue_id, role=role.value)
+
+
+@bp.get("/")
+def index():
+    principal = principal_from_session()
+    if principal.anonymous:
+        return render_template("index.html")
+    if principal.user_id is not None:
+        return redirect(url_for("web.admin"))
+    with service().db.session() as s:
+        credential = s.get(Credential, principal.credential_id)
+        if credential is None or credential.revoked_at is not None:
+            session.clear()
+            return render_template("index.html")
+        return redirect(page_for(Role(credential.role), credential.dialogue_id))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        username = request.form.get("username", "")[:80]
+        password = request.form.get("password", "")[:200]
+        with service().db.session() as s:
+            user = s.scalar(select(User).where(User.username == username))
+            if user is not None and check_password(user.password_hash, password):
+                sign_in(user=user)
+                return redirect(request.args.get("next") if _safe_next() else url_for("web.admin"))
+        error = "The username or password is not correct."
+    return render_template("login.html", error=error), (401 if error else 200)
+
+
+def _safe_next() -> bool:
+    target = request.args.get("next", "")
+    return target.startswith("/") and not target.startswith("//")
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("web.index"))
+
+
+@bp.get("/l/<token>")
+def access_link(token: str):
+    """A personal link: remember the credential in the session, then go to
+    the role's page (the token leaves the address bar)."""
+    with service().db.session() as s:
+        credential = credential_for_token(s, token, kind="link")
+        if credential is None:
+            raise CommandError("link_revoked", "This link is not valid. It may have been revoked or mistyped; "
+                                               "ask the secretariat for a new one.")
+        if credential.user_id is not None:
+            user = s.get(User, credential.user_id)
+            sign_in(user=user)
+        else:
+            sign_in(credential=credential)
+        return redirect(page_for(Role(credential.role), credential.dialogue_id))
+
+
+@bp.route("/d/<int:dialogue_id>/join", methods=["GET", "POST"])
+def join(dialogue_id: int):
+    with service().db.session() as s:
+        dialogue = s.get(Dialogue, dialogue_id) or abort(404)
+        title, enabled = dialogue.title, dialogue.join_enabled
+    error, form = None, {}
+    if request.method == "POST":
+        form = {k: request.form.get(k, "")[:300] for k in ("code", "name", "organization", "category", "channel")}
+        try:
+            outcome = service().dispatch(Principal(), "participant.join_with_code",
+                                         {"dialogue_id": dialogue_id, **form})
+            with service().db.session() as s:
+                sign_in(credential=s.get(Credential, outcome.result["credential_id"]))
+            return redirect(url_for("web.role_page", dialogue_id=dialogue_id, role="participant"))
+        except CommandError as exc:
+            error = exc
+    return render_template("join.html", dialogue_id=dialogue_id, title=title, enabled=enabled,
+                           error=error, form=form), (error.status if error else 200)
+
+
+@bp.get("/d/<int:dialogue_id>/<role>")
+def role_page(dialogue_id: int, role: str):
+    if role not in ROLE_PAGES:
+        abort(404)
+    principal = principal_from_session()
+    if principal.anonymous:
+        return redirect(url_for("web.login", next=request.path))
+    snapshot = service().snapshot(principal, dialogue_id, role)
+    return render_template(f"{role}.html", snapshot=snapshot, sections=snapshot["sections"],
+                           dialogue_id=dialogue_id, role=role)
+
+
+# -- the secretariat ---------------------------------------------------------------
+def _require_admin():
+    principal = principal_from_session()
+    if principal.anonymous:
+        return None, redirect(url_for("web.login", next=request.path))
+    actor = current_actor(None)
+    if not actor.is_admin:
+        raise CommandError("forbidden", "This page is for the secretariat.")
+    return actor, None
+
+
+@bp.get("/admin")
+def admin():
+    actor, response = _require_admin()
+    if response:
+        return response
+    with service().db.session() as s:
+        dialogues = s.scalars(select(Dialogue).order_by(Dialogue.starts_at, Dialogue.id)).all()
+        return render_template("admin.html", dialogues=dialogues, topics=TOPICS, actor=actor)
+
+
+@bp.get("/admin/d/<int:dialogue_id>")
+def admin_dialogue(dialogue_id: int):
+    actor, response = _require_admin()
+    if response:
+        return response
+    snapshot = service().snapshot(principal_from_session(), dialogue_id, Role.SECRETARIAT)
+    with service().db.session() as s:
+        credentials = s.scalars(select(Credential).where(Credential.dialogue_id == dialogue_id)
+                                .order_by(Credential.role, Credential.id)).all()
+        participants = {p.id: p for p in s.scalars(select(Participant).where(
+            Participant.dialogue_id == dialogue_id))}
+        users = s.scalars(select(User).order_by(User.username)).all()
+        return render_template("admin_dialogue.html", snapshot=snapshot, sections=snapshot["sections"],
+                               dialogue_id=dialogue_id, credentials=credentials, participants=participants,
+                               users=users, item_types=agenda_item_types(service().plugins).values(),
+                               topics=TOPICS, role="secretariat", actor=actor)
+
+
+@bp.app_errorhandler(CommandError)
+def _command_error(exc: CommandError):
+    if request.path.startswith("/api/"):
+        return error_response(exc)
+    return render_template("error.html", error=exc), exc.status
+
+
+@bp.app_errorhandler(404)
+def _not_found(_exc):
+    if request.path.startswith("/api/"):
+        return error_response(CommandError("not_found", "There is nothing at this address."))
+    return render_template("error.html", error=CommandError("not_found", "There is nothing at this address.")), 404
+
+
+@bp.app_errorhandler(405)
+def _not_allowed(_exc):
+    error = CommandError("invalid_payload", "This address does not take that method.")
+    if request.path.startswith("/api/"):
+        response = error_response(error)
+        response.status_code = 405
+        return response
+    return render_template("error.html", error=error), 405
+
+
+@bp.app_errorhandler(Exception)
+def _unexpected(exc):
+    if isinstance(exc, HTTPException):
+        return exc
+    current_app.logger.exception("unhandled error on %s", request.path)
+    error = CommandError("internal", "Something went wrong on the server. Nothing was changed; please try again.")
+    if request.path.startswith("/api/"):
+        response = error_response(error)
+        response.status_code = 500
+        return response
+    return render_template("error.html", error=error), 500
+
+
+__all__ = ["bp", "current_actor", "choose_role"]
