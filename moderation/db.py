@@ -20,6 +20,15 @@ class SchemaBehind(RuntimeError):
     """The database schema is older than the code."""
 
 
+def normalize_url(url: str) -> str:
+    """Plain ``postgresql://`` URLs use psycopg2: eventlet patches it so that
+    queries yield to other green threads, which psycopg 3 does not do."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -49,7 +58,7 @@ class Database:
     """Engine plus session factory, attached to the app as ``app.extensions['db']``."""
 
     def __init__(self, url: str):
-        self.url = url
+        self.url = url = normalize_url(url)
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
