@@ -1,0 +1,99 @@
+"""Generates the parts of the documentation that come from the code: the
+command reference in ``docs/protocol.md`` and the settings table in the
+README. ``python -m moderation.docgen`` rewrites them in place;
+``tests/test_docs.py`` fails when they are out of date."""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from .commands import REGISTRY, CommandSpec, load_domain
+from .config import ENV_PREFIX, SETTINGS
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOCKS = {
+    ROOT / "docs" / "protocol.md": ("commands", lambda: command_reference()),
+    ROOT / "README.md": ("settings", lambda: settings_table()),
+}
+
+
+def _type(schema: dict[str, Any], defs: dict[str, Any]) -> str:
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return "object " + name if name in defs else name
+    if "anyOf" in schema:
+        return " or ".join(_type(s, defs) for s in schema["anyOf"])
+    if "enum" in schema:
+        return " \\| ".join(f"`{v}`" for v in schema["enum"])
+    if "const" in schema:
+        return f"`{schema['const']}`"
+    kind = schema.get("type", "any")
+    if kind == "array":
+        return f"list of {_type(schema.get('items', {}), defs)}"
+    limits = []
+    for key, label in (("minLength", "min"), ("maxLength", "max"), ("minimum", "≥"), ("maximum", "≤")):
+        if key in schema:
+            limits.append(f"{label} {schema[key]}")
+    return kind + (f" ({', '.join(limits)})" if limits else "")
+
+
+def _fields(spec: CommandSpec) -> list[str]:
+    schema = spec.payload.model_json_schema()
+    defs = schema.get("$defs", {})
+    required = set(schema.get("required", []))
+    rows = []
+    for name, prop in schema.get("properties", {}).items():
+        default = "" if name in required else f" (default `{prop.get('default')}`)" if "default" in prop else ""
+        description = prop.get("description", "")
+        rows.append(f"| `{name}` | {_type(prop, defs)} | {'yes' if name in required else 'no'}{default} "
+                    f"| {description} |")
+    for def_name, definition in defs.items():
+        inner = ", ".join(f"`{k}`: {_type(v, defs)}" for k, v in definition.get("properties", {}).items())
+        rows.append(f"| ↳ `{def_name}` | {inner} | | |")
+    return rows
+
+
+def command_reference() -> str:
+    load_domain()
+    out = []
+    for spec in sorted(REGISTRY.values(), key=lambda s: s.name):
+        roles = "anyone who knows the code" if spec.public else ", ".join(sorted(r.value for r in spec.roles))
+        out += [f"### `{spec.name}`", "", spec.summary, "",
+                f"- Socket.IO event: `{spec.name}`, data `{{payload, idempotency_key}}`",
+                f"- HTTP: `POST /api/v1{spec.http_path}` (operationId `{spec.operation_id}`)",
+                f"- Roles: {roles}", ""]
+        fields = _fields(spec)
+        if fields:
+            out += ["| field | type | required | meaning |", "|---|---|---|---|", *fields, ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def settings_table() -> str:
+    rows = ["| environment variable | default | meaning |", "|---|---|---|"]
+    for setting in SETTINGS:
+        default = "—" if setting.default in (None, []) else f"`{setting.default}`"
+        rows.append(f"| `{ENV_PREFIX}{setting.name}` | {default} | {setting.help} |")
+    return "\n".join(rows) + "\n"
+
+
+def render(text: str, block: str, content: str) -> str:
+    pattern = re.compile(rf"(<!-- {block}:start -->\n).*?(<!-- {block}:end -->)", re.S)
+    if not pattern.search(text):
+        raise ValueError(f"no <!-- {block}:start --> ... <!-- {block}:end --> markers")
+    return pattern.sub(lambda m: m.group(1) + content + m.group(2), text)
+
+
+def main() -> int:
+    for path, (block, make) in BLOCKS.items():
+        text = path.read_text(encoding="utf-8")
+        new = render(text, block, make())
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+            print(f"updated {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
