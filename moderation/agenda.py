@@ -17,17 +17,17 @@ from .commands import Context, DialoguePayload, command
 from .errors import CommandError
 from .models import AgendaItem, Dialogue, ItemStatus, Role
 from .plugins import agenda_item_types
+from .queue import end_current_speaker
+from .timers import ms
 
 CHAIR = {Role.MODERATOR, Role.SECRETARIAT}
+# The queue belongs to the current item, so agenda changes change it too.
+AGENDA_SECTIONS = ("agenda", "queue", "queue_staff")
 ACTIVE = (ItemStatus.RUNNING.value, ItemStatus.PAUSED.value)
 
 Title = Annotated[str, Field(min_length=1, max_length=300)]
 Description = Annotated[str, Field(max_length=2000)]
 Minutes = Annotated[int, Field(ge=1, le=600)]
-
-
-def ms(moment: dt.datetime | None) -> int | None:
-    return None if moment is None else int(moment.timestamp() * 1000)
 
 
 # -- timer arithmetic ------------------------------------------------------
@@ -118,6 +118,13 @@ def _item(ctx: Context, item_id: int) -> AgendaItem:
     return item
 
 
+def _finish(ctx: Context, item: AgendaItem) -> None:
+    """End an item; its speaker's intervention ends with it."""
+    if end_current_speaker(ctx.session, item, ctx.now):
+        ctx.touch("statistics")
+    _stop(item, ctx.now, ItemStatus.DONE)
+
+
 def _stop(item: AgendaItem, now: dt.datetime, status: ItemStatus) -> None:
     item.elapsed_seconds = elapsed_seconds(item, now)
     item.run_started_at = None
@@ -184,9 +191,9 @@ def start_item(ctx: Context, p: ItemPayload):
     if current is not None and current.id == item.id:
         raise CommandError("conflict", "That item is already the current one.")
     if current is not None:
-        _stop(current, ctx.now, ItemStatus.DONE)
+        _finish(ctx, current)
     _start(item, ctx.now)
-    ctx.touch("agenda")
+    ctx.touch(*AGENDA_SECTIONS)
     return _state(item)
 
 
@@ -196,7 +203,7 @@ def pause_item(ctx: Context, p: OptionalItemPayload):
     """Pause the current item's timer."""
     item = _active_or_error(ctx, p.item_id, ItemStatus.RUNNING)
     _stop(item, ctx.now, ItemStatus.PAUSED)
-    ctx.touch("agenda")
+    ctx.touch(*AGENDA_SECTIONS)
     return _state(item)
 
 
@@ -206,7 +213,7 @@ def resume_item(ctx: Context, p: OptionalItemPayload):
     """Resume the paused current item."""
     item = _active_or_error(ctx, p.item_id, ItemStatus.PAUSED)
     _start(item, ctx.now)
-    ctx.touch("agenda")
+    ctx.touch(*AGENDA_SECTIONS)
     return _state(item)
 
 
@@ -215,8 +222,8 @@ def resume_item(ctx: Context, p: OptionalItemPayload):
 def end_item(ctx: Context, p: OptionalItemPayload):
     """End the current item without starting another."""
     item = _active_or_error(ctx, p.item_id, ItemStatus.RUNNING, ItemStatus.PAUSED)
-    _stop(item, ctx.now, ItemStatus.DONE)
-    ctx.touch("agenda")
+    _finish(ctx, item)
+    ctx.touch(*AGENDA_SECTIONS)
     return _state(None)
 
 
@@ -233,11 +240,11 @@ def advance(ctx: Context, p: AdvancePayload):
     if current is None and not upcoming:
         raise CommandError("conflict", "There is no further agenda item.")
     if current is not None:
-        _stop(current, ctx.now, ItemStatus.DONE)
+        _finish(ctx, current)
     following = upcoming[0] if upcoming else None
     if following is not None:
         _start(following, ctx.now)
-    ctx.touch("agenda")
+    ctx.touch(*AGENDA_SECTIONS)
     return _state(following)
 
 
@@ -247,7 +254,7 @@ def adjust_time(ctx: Context, p: AdjustPayload):
     """Add time to (or take time from) the current item's planned duration."""
     item = _active_or_error(ctx, p.item_id, ItemStatus.RUNNING, ItemStatus.PAUSED)
     item.planned_seconds = max(60, item.planned_seconds + p.seconds)
-    ctx.touch("agenda")
+    ctx.touch(*AGENDA_SECTIONS)
     return {"item_id": item.id, "planned_seconds": item.planned_seconds}
 
 
@@ -294,7 +301,7 @@ def add_item(ctx: Context, p: AddItemPayload):
     items.insert(position, item)
     _renumber(items)
     ctx.session.flush()
-    ctx.touch("agenda")
+    ctx.touch(*AGENDA_SECTIONS)
     return {"item_id": item.id}
 
 
@@ -311,7 +318,7 @@ def update_item(ctx: Context, p: UpdateItemPayload):
         item.description = p.description
     if p.planned_minutes is not None:
         item.planned_seconds = p.planned_minutes * 60
-    ctx.touch("agenda")
+    ctx.touch(*AGENDA_SECTIONS)
     return {"item_id": item.id}
 
 
@@ -324,7 +331,7 @@ def remove_item(ctx: Context, p: ItemPayload):
         raise CommandError("conflict", "Only an item that has not started can be removed.")
     ctx.session.delete(item)
     _renumber([i for i in _items(ctx) if i.id != item.id])
-    ctx.touch("agenda")
+    ctx.touch(*AGENDA_SECTIONS)
     return {"item_id": p.item_id}
 
 
@@ -337,5 +344,5 @@ def reorder(ctx: Context, p: ReorderPayload):
         raise CommandError("invalid_payload", "Give every item of this agenda exactly once.",
                            [{"field": "item_ids", "message": "must be a permutation of the agenda's items"}])
     _renumber([items[i] for i in p.item_ids])
-    ctx.touch("agenda")
+    ctx.touch(*AGENDA_SECTIONS)
     return {"item_ids": p.item_ids}

@@ -121,6 +121,21 @@ def getSnapshot(dialogue_id: int):  # noqa: N802
     return jsonify({"ok": True, "snapshot": service().snapshot(api_principal(), dialogue_id, role)})
 
 
+@bp.get("/dialogues/<int:dialogue_id>/queue")
+def getQueue(dialogue_id: int):  # noqa: N802
+    read = service().sections(api_principal(), dialogue_id, ("queue", "queue_staff"), request.args.get("role"))
+    return jsonify({"ok": True, "version": read["version"], "queue": read["sections"]["queue"],
+                    "details": read["sections"].get("queue_staff")})
+
+
+@bp.get("/dialogues/<int:dialogue_id>/statistics")
+def getSpeakingStatistics(dialogue_id: int):  # noqa: N802
+    read = service().sections(api_principal(), dialogue_id, ("statistics",), request.args.get("role"))
+    if "statistics" not in read["sections"]:
+        raise CommandError("forbidden", "Speaking statistics are for the secretariat, moderators and rapporteurs.")
+    return jsonify({"ok": True, "version": read["version"], "statistics": read["sections"]["statistics"]})
+
+
 @bp.get("/openapi.json")
 def openapi():
     return jsonify(openapi_document())
@@ -199,6 +214,21 @@ def openapi_document() -> dict[str, Any]:
                            "properties": {"ok": {"type": "boolean"}, "snapshot": {"type": "object"}}}}}},
                 **_errors(401, 403, 404, 422)}}},
     }
+    for path, operation_id, summary, key in (
+            ("/dialogues/{dialogue_id}/queue", "getQueue",
+             "The current item's speaker queue in effective order (with notes and badges for staff).", "queue"),
+            ("/dialogues/{dialogue_id}/statistics", "getSpeakingStatistics",
+             "Interventions and speaking time by channel and category, per dialogue and per item.",
+             "statistics")):
+        paths[path] = {"get": {
+            "operationId": operation_id, "summary": summary,
+            "parameters": _path_params(path) + [{"name": "role", "in": "query", "required": False,
+                                                  "schema": {"type": "string", "enum": [r.value for r in Role]}}],
+            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["ok", "version", key],
+                "properties": {"ok": {"type": "boolean"}, "version": {"type": "integer"},
+                               key: {"type": "object"}}}}}},
+                **_errors(401, 403, 404, 422)}}}
     for spec in sorted(REGISTRY.values(), key=lambda s: s.http_path):
         roles = "anyone with the code" if spec.public else ", ".join(sorted(r.value for r in spec.roles))
         paths.setdefault(spec.http_path, {})["post"] = {

@@ -215,4 +215,4 @@ def _stored(outcome: Outcome) -> dict[str, Any]:
 
 def load_domain() -> None:
     """Import the modules that register commands (idempotent)."""
-    from . import access, agenda, dialogues  # noqa: F401
+    from . import access, agenda, dialogues, queue  # noqa: F401

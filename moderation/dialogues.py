@@ -134,7 +134,7 @@ def create_dialogue(ctx: Context, p: CreateDialoguePayload):
 def update_dialogue(ctx: Context, p: UpdateDialoguePayload):
     """Change a dialogue's title, topic, date, time zone, venue or format."""
     _apply(ctx, ctx.require_dialogue(), p)
-    ctx.touch("dialogue", "agenda")
+    ctx.touch("dialogue", "agenda", "queue")
     return {"dialogue_id": p.dialogue_id}
 
 

@@ -15,7 +15,7 @@ from .auth import Principal, resolve_actor
 from .commands import Outcome, execute, load_domain
 from .errors import CommandError
 from .models import Dialogue, Role
-from .snapshot import build_changes, build_snapshot
+from .snapshot import build_changes, build_sections, build_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,17 @@ class Service:
             chosen = choose_role(actor, role)
             return build_snapshot(session, dialogue, chosen, self.plugins,
                                   participant_id=actor.participant_id, label=actor.label)
+
+    def sections(self, principal: Principal, dialogue_id: int, names, role=None) -> dict[str, Any]:
+        """Named sections as ``role`` sees them; sections the role may not see
+        are left out. Returns {version, role, sections}."""
+        with self.db.session() as session:
+            dialogue = session.get(Dialogue, dialogue_id)
+            if dialogue is None:
+                raise CommandError("not_found", f"Dialogue {dialogue_id} does not exist.")
+            chosen = choose_role(resolve_actor(session, principal, dialogue_id), role)
+            return {"version": dialogue.version, "role": chosen.value,
+                    "sections": build_sections(session, dialogue, chosen, self.plugins, names)}
 
     def actor(self, principal: Principal, dialogue_id: int | None):
         with self.db.session() as session:

@@ -16,6 +16,7 @@ from .access import participant_view, participants_section
 from .agenda import agenda_section, ms
 from .dialogues import dialogue_section
 from .models import Dialogue, Participant, Role, utcnow
+from .queue import queue_section, queue_staff_section, statistics_section
 
 ALL_ROLES = frozenset(Role)
 STAFF = frozenset({Role.SECRETARIAT, Role.MODERATOR, Role.RAPPORTEUR})
@@ -44,6 +45,9 @@ def section(name: str, roles: frozenset[Role], *, per_role: bool = False):
 
 section("dialogue", ALL_ROLES)(dialogue_section)
 section("agenda", ALL_ROLES)(agenda_section)
+section("queue", ALL_ROLES)(queue_section)
+section("queue_staff", STAFF)(queue_staff_section)
+section("statistics", STAFF)(statistics_section)
 
 
 @section("participants", STAFF, per_role=True)
@@ -74,6 +78,13 @@ def build_snapshot(session: Session, dialogue: Dialogue, role: Role, plugins, *,
     sections["me"] = me_section(session, role, participant_id, label)
     return {"dialogue_id": dialogue.id, "version": dialogue.version, "server_time": ms(now),
             "role": role.value, "sections": sections}
+
+
+def build_sections(session: Session, dialogue: Dialogue, role: Role, plugins, names) -> dict[str, Any]:
+    """Some sections only (for the read operations of the API)."""
+    now = utcnow()
+    return {name: _build(SECTIONS[name], session, dialogue, now, plugins, role)
+            for name in names if role in SECTIONS[name].roles}
 
 
 def build_changes(session: Session, dialogue: Dialogue, version: int, touched: frozenset[str],

@@ -10,7 +10,7 @@ from importlib.metadata import entry_points
 import pluggy
 
 from . import hookspecs
-from .hookspecs import AgendaItemType, hookimpl  # noqa: F401  (public API)
+from .hookspecs import AgendaItemType, QueuePolicy, hookimpl  # noqa: F401  (public API)
 
 ENTRY_POINT_GROUP = "moderation.plugins"
 # The built-ins, by entry-point name, for when the package runs from a source
@@ -18,6 +18,7 @@ ENTRY_POINT_GROUP = "moderation.plugins"
 BUILTINS = {
     "agenda_types": "moderation.plugins.agenda_types",
     "integrations": "moderation.plugins.integrations",
+    "queue_policies": "moderation.plugins.queue_policies",
 }
 log = logging.getLogger(__name__)
 
@@ -47,15 +48,26 @@ def make_plugin_manager(allow: list[str] | None = None, extra: tuple = ()) -> pl
     return pm
 
 
-def agenda_item_types(pm: pluggy.PluginManager) -> dict[str, AgendaItemType]:
-    """All agenda-item types by name; a name offered twice is an error."""
-    types: dict[str, AgendaItemType] = {}
+def _by_name(pm: pluggy.PluginManager, hook: str, what: str) -> dict:
+    """Everything plugins offer through ``hook``, by name; a name offered
+    twice is an error naming both plugins."""
+    found: dict = {}
     owners: dict[str, str] = {}
-    for impl in reversed(pm.hook.agenda_item_types.get_hookimpls()):
-        for item_type in impl.function() or ():
-            if item_type.name in types:
-                raise PluginError(f"agenda-item type {item_type.name!r} is offered by both "
-                                  f"{owners[item_type.name]!r} and {impl.plugin_name!r}")
-            types[item_type.name] = item_type
-            owners[item_type.name] = impl.plugin_name
-    return types
+    for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
+        for offer in impl.function() or ():
+            if offer.name in found:
+                raise PluginError(f"{what} {offer.name!r} is offered by both "
+                                  f"{owners[offer.name]!r} and {impl.plugin_name!r}")
+            found[offer.name] = offer
+            owners[offer.name] = impl.plugin_name
+    return found
+
+
+def agenda_item_types(pm: pluggy.PluginManager) -> dict[str, AgendaItemType]:
+    """All agenda-item types by name."""
+    return _by_name(pm, "agenda_item_types", "agenda-item type")
+
+
+def queue_policies(pm: pluggy.PluginManager) -> dict[str, QueuePolicy]:
+    """All speaker-queue policies by name."""
+    return _by_name(pm, "queue_policies", "queue policy")

@@ -10,6 +10,7 @@ documented there and exercised by a test.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import pluggy
 
@@ -59,3 +60,33 @@ def dialogue_changed(app, outcome) -> None:
     Use it for integrations (a webhook, a log shipper, a stream overlay). It
     runs after the commit and after the broadcast; an exception here is
     logged and never undoes the change."""
+
+
+@dataclass(frozen=True)
+class QueuePolicy:
+    """A rule for ordering the speaker queue.
+
+    ``arrange(entries, before, context, rest)`` returns ``entries`` in this
+    policy's order. ``entries`` are ``moderation.queue_order.Candidate``
+    objects; ``before`` is the candidate placed just ahead of them (or the
+    last speaker), for policies that alternate; ``context`` tells who has
+    spoken; ``rest(sub_list, before)`` orders a part with the policies that
+    come after this one, so a policy only decides what it cares about.
+    ``urgent(entry)``, when given, marks entries that go ahead even of entries
+    the moderator placed by hand (points of order).
+    """
+
+    name: str
+    label: str
+    description: str
+    arrange: Callable[..., list]
+    urgent: Callable[..., bool] | None = None
+
+
+@hookspec
+def queue_policies() -> list[QueuePolicy]:
+    """Return the speaker-queue ordering policies this plugin provides.
+
+    A dialogue chooses a combination by name, most important first; first
+    come, first served always breaks the remaining ties. Names must be unique
+    across plugins."""
