@@ -25,6 +25,12 @@ elif ASYNC_MODE == "gevent":
     from gevent import monkey
 
     monkey.patch_all()
+    try:  # make psycopg2 (PostgreSQL) yield to other greenlets
+        from psycogreen.gevent import patch_psycopg
+    except ImportError:
+        pass
+    else:
+        patch_psycopg()
 
 os.environ["MODERATION_ASYNC_MODE"] = ASYNC_MODE
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
