@@ -236,7 +236,7 @@ def set_channel(ctx: Context, p: ChannelPayload):
     participant = _participant(ctx, target)
     participant.channel = Channel(p.channel).value
     ctx.touch("participants")
-    ctx.after_commit("participant_changed", participant.id)
+    ctx.record("participants", participant.id)
     return {"participant_id": participant.id, "channel": participant.channel}
 
 

@@ -13,6 +13,7 @@ from . import __version__
 from .auth import Principal, credential_for_token
 from .commands import REGISTRY, CommandSpec, load_domain
 from .errors import CommandError
+from .inputs import ListQuery
 from .models import Dialogue, Role
 from .realtime import principal_from_session
 from .service import Service
@@ -136,6 +137,13 @@ def getSpeakingStatistics(dialogue_id: int):  # noqa: N802
     return jsonify({"ok": True, "version": read["version"], "statistics": read["sections"]["statistics"]})
 
 
+@bp.get("/dialogues/<int:dialogue_id>/inputs")
+def listInputs(dialogue_id: int):  # noqa: N802
+    query = {k: v for k, v in request.args.items() if k != "role"}
+    page = service().list_inputs(api_principal(), dialogue_id, query, request.args.get("role"))
+    return jsonify({"ok": True, **page})
+
+
 @bp.get("/openapi.json")
 def openapi():
     return jsonify(openapi_document())
@@ -229,6 +237,18 @@ def openapi_document() -> dict[str, Any]:
                 "properties": {"ok": {"type": "boolean"}, "version": {"type": "integer"},
                                key: {"type": "object"}}}}}},
                 **_errors(401, 403, 404, 422)}}}
+    list_params = [{"name": name, "in": "query", "required": False, "schema": schema}
+                   for name, schema in ListQuery.model_json_schema()["properties"].items()]
+    paths.setdefault("/dialogues/{dialogue_id}/inputs", {})["get"] = {
+        "operationId": "listInputs",
+        "summary": "One page of inputs, filtered and sorted, as the caller's role sees them.",
+        "parameters": _path_params("/dialogues/{dialogue_id}") + list_params,
+        "responses": {"200": {"description": "A page of inputs", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["ok", "items", "total", "page", "per_page"],
+            "properties": {"ok": {"type": "boolean"}, "items": {"type": "array", "items": {"type": "object"}},
+                           "total": {"type": "integer"}, "page": {"type": "integer"},
+                           "per_page": {"type": "integer"}}}}}},
+            **_errors(401, 403, 404, 422)}}
     for spec in sorted(REGISTRY.values(), key=lambda s: s.http_path):
         roles = "anyone with the code" if spec.public else ", ".join(sorted(r.value for r in spec.roles))
         paths.setdefault(spec.http_path, {})["post"] = {

@@ -89,10 +89,25 @@ class Context:
     plugins: Any
     touched: set[str] = field(default_factory=set)
     effects: list[tuple[str, Any]] = field(default_factory=list)
+    records: dict[str, set[int]] = field(default_factory=dict)
+    limits: Any = None
 
     def touch(self, *sections: str) -> None:
         """Mark snapshot sections that this command changed."""
         self.touched.update(sections)
+
+    def record(self, kind: str, record_id: int) -> None:
+        """Mark one record (an input, ...) as changed: lists too long to send
+        as a section are updated record by record."""
+        self.records.setdefault(kind, set()).add(record_id)
+
+    def rate_limit(self, name: str, key: Any) -> None:
+        """Refuse the command when ``key`` has used up its ``name`` bucket."""
+        limiter = (self.limits or {}).get(name)
+        if limiter is not None and not limiter.allow(key):
+            wait = limiter.retry_after(key)
+            raise CommandError("rate_limited", f"Slow down: please wait {max(1, round(wait))} seconds and try "
+                                               "again. Nothing was stored.", {"retry_after": round(wait, 1)})
 
     def after_commit(self, effect: str, value: Any) -> None:
         """Ask the adapters to do something once committed (e.g. disconnect)."""
@@ -115,6 +130,7 @@ class Outcome:
     effects: tuple[tuple[str, Any], ...] = ()
     replayed: bool = False
     changes: Any = None  # what ``describe`` made of the change, inside the transaction
+    records: dict[str, frozenset[int]] = field(default_factory=dict)
 
     def ack(self) -> dict[str, Any]:
         return {"ok": True, "version": self.version, "result": self.result, "replayed": self.replayed}
@@ -144,7 +160,8 @@ def get_spec(name: Any) -> CommandSpec:
 
 def execute(sessions, plugins, principal: Principal, name: str, payload: Any,
             idempotency_key: str | None = None,
-            describe: Callable[[Session, Dialogue, int, frozenset[str]], Any] | None = None) -> Outcome:
+            describe: Callable[[Session, Dialogue, "Outcome"], Any] | None = None,
+            limits: dict[str, Any] | None = None) -> Outcome:
     """Run one command in one transaction. See the module docstring.
 
     ``describe`` (the realtime layer's change builder) runs inside the
@@ -182,7 +199,7 @@ def execute(sessions, plugins, principal: Principal, name: str, payload: Any,
                         raise CommandError("conflict", "This idempotency key was used for another command.")
                     raise _Replay(record.response)
             dialogue = session.get(Dialogue, dialogue_id) if dialogue_id is not None else None
-            ctx = Context(session=session, actor=actor, dialogue=dialogue, now=now, plugins=plugins)
+            ctx = Context(session=session, actor=actor, dialogue=dialogue, now=now, plugins=plugins, limits=limits)
             result = spec.handler(ctx, data) or {}
             if dialogue is None and ctx.dialogue is not None:  # a command that created one
                 dialogue_id, version = ctx.dialogue.id, ctx.dialogue.version
@@ -190,11 +207,11 @@ def execute(sessions, plugins, principal: Principal, name: str, payload: Any,
             session.add(AuditEntry(dialogue_id=dialogue_id, version=version, command=spec.name,
                                    actor=actor.label[:200], role=(actor.primary_role() or Role.PARTICIPANT).value
                                    if actor.roles else "anonymous", payload=audit_payload, created_at=now))
-            outcome = Outcome(spec.name, dialogue_id, version, result,
-                              frozenset(ctx.touched), tuple(ctx.effects))
+            outcome = Outcome(spec.name, dialogue_id, version, result, frozenset(ctx.touched), tuple(ctx.effects),
+                              records={kind: frozenset(ids) for kind, ids in ctx.records.items()})
             if describe is not None and ctx.dialogue is not None:
                 session.flush()
-                outcome.changes = describe(session, ctx.dialogue, version, outcome.touched)
+                outcome.changes = describe(session, ctx.dialogue, outcome)
             if idempotency_key is not None:
                 session.add(IdempotencyRecord(scope=principal.scope, key=idempotency_key,
                                               command=spec.name, response=_stored(outcome), created_at=now))
@@ -215,4 +232,4 @@ def _stored(outcome: Outcome) -> dict[str, Any]:
 
 def load_domain() -> None:
     """Import the modules that register commands (idempotent)."""
-    from . import access, agenda, dialogues, queue  # noqa: F401
+    from . import access, agenda, dialogues, inputs, queue  # noqa: F401

@@ -10,20 +10,23 @@ only after commit.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from flask import request, session
-from flask_socketio import SocketIO, emit, join_room
+from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room  # not the builtin
 
 from .auth import Principal, credential_for_token
 from .commands import REGISTRY, Outcome
 from .errors import CommandError
 from .models import Role, User
 from .service import Service, choose_role
-from .snapshot import me_section
 
 log = logging.getLogger(__name__)
+HINT_INTERVAL = 1.0   # at most one inputs hint a second per dialogue
+HINT_TICK = 0.25
 
 
 def role_room(dialogue_id: int, role: Role | str) -> str:
@@ -71,10 +74,14 @@ class Realtime:
         self.socketio = socketio
         self.service = service
         self.connections: dict[str, Connection] = {}
+        self._pending_hints: dict[int, dict[str, Any]] = {}
+        self._hint_lock = threading.Lock()
+        self._hint_task = None
         service.listeners.append(self.broadcast)
         socketio.on_event("connect", self.on_connect)
         socketio.on_event("disconnect", self.on_disconnect)
         socketio.on_event("snapshot", self.on_snapshot)
+        socketio.on_event("inputs.list", self.on_list_inputs)
         for name in REGISTRY:
             socketio.on_event(name, self._command_handler(name))
         socketio.on_error_default(self.on_error)
@@ -104,7 +111,7 @@ class Realtime:
             role = choose_role(actor, auth.get("role"))
             snapshot = self.service.snapshot(principal, dialogue_id, role)
         except CommandError as exc:
-            raise ConnectionRefusedError(exc.to_dict()) from None
+            raise ConnectionRefusedError(exc.message, exc.to_dict()) from None  # message, data
         sid = request.sid
         self.connections[sid] = Connection(principal, dialogue_id, role, actor.participant_id)
         join_room(role_room(dialogue_id, role))
@@ -127,6 +134,17 @@ class Realtime:
         try:
             c = self._connection()
             return {"ok": True, "snapshot": self.service.snapshot(c.principal, c.dialogue_id, c.role)}
+        except CommandError as exc:
+            return error_ack(exc)
+
+    def on_list_inputs(self, data=None):
+        """One page of inputs, as this connection's role sees them."""
+        try:
+            c = self._connection()
+            if data is not None and not isinstance(data, dict):
+                raise CommandError("invalid_payload", "Send an object of filters.")
+            page = self.service.list_inputs(c.principal, c.dialogue_id, data or {}, c.role)
+            return {"ok": True, **page}
         except CommandError as exc:
             return error_ack(exc)
 
@@ -157,22 +175,43 @@ class Realtime:
 
     # -- broadcasting ----------------------------------------------------------
     def broadcast(self, outcome: Outcome) -> None:
-        if outcome.dialogue_id is not None and outcome.changes:
-            for role, message in outcome.changes.items():
+        changes = outcome.changes
+        if outcome.dialogue_id is not None and changes is not None:
+            for role, message in changes.roles.items():
                 self.socketio.emit("change", message, to=role_room(outcome.dialogue_id, role))
+            for participant_id, message in changes.private.items():
+                self.socketio.emit("private", message, to=participant_room(participant_id))
+            if changes.hint is not None:
+                self._queue_hint(changes.hint)
         for effect, value in outcome.effects:
             if effect == "disconnect_credential":
                 self.end_connections(Principal(credential_id=value).scope, "Your access link was revoked.")
             elif effect == "refresh_user":
                 self.end_connections(f"u{value}", "Your roles changed; reconnecting.")
-            elif effect == "participant_changed":
-                self._send_me(outcome, value)
 
-    def _send_me(self, outcome: Outcome, participant_id: int) -> None:
-        with self.service.db.session() as s:
-            me = me_section(s, Role.PARTICIPANT, participant_id, "")
-        self.socketio.emit("private", {"dialogue_id": outcome.dialogue_id, "version": outcome.version,
-                                       "sections": {"me": me}}, to=participant_room(participant_id))
+    # -- the inputs hint -------------------------------------------------------
+    # Hundreds of participants do not need every input the moment it is
+    # stored: they get at most a few hints a second per dialogue saying how
+    # many inputs are published, and fetch the page they are looking at.
+    def _queue_hint(self, hint: dict[str, Any]) -> None:
+        with self._hint_lock:
+            self._pending_hints[hint["dialogue_id"]] = hint
+            if self._hint_task is None:
+                self._hint_task = self.socketio.start_background_task(self._hint_loop)
+
+    def _hint_loop(self) -> None:
+        last_sent: dict[int, float] = {}
+        while True:
+            self.socketio.sleep(HINT_TICK)
+            now = time.monotonic()
+            with self._hint_lock:
+                due = {d: h for d, h in self._pending_hints.items() if now - last_sent.get(d, 0.0) >= HINT_INTERVAL}
+                for dialogue_id in due:
+                    del self._pending_hints[dialogue_id]
+            for dialogue_id, hint in due.items():
+                last_sent[dialogue_id] = now
+                for role in (Role.PARTICIPANT, Role.DISPLAY):
+                    self.socketio.emit("inputs_hint", hint, to=role_room(dialogue_id, role))
 
     def end_connections(self, room: str, reason: str) -> None:
         """Tell every connection in ``room`` (in any process) that it has ended,

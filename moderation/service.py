@@ -15,6 +15,7 @@ from .auth import Principal, resolve_actor
 from .commands import Outcome, execute, load_domain
 from .errors import CommandError
 from .models import Dialogue, Role
+from .ratelimit import RateLimiter
 from .snapshot import build_changes, build_sections, build_snapshot
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ class Service:
         self._single_writer = db.url.startswith("sqlite")
         self._guard = threading.Lock()
         self._locks: dict[Any, threading.Lock] = defaultdict(threading.Lock)
+        self.limits = {"inputs": RateLimiter(capacity=app.config["INPUT_RATE_BURST"],
+                                             rate=app.config["INPUT_RATE_PER_MINUTE"] / 60.0)}
 
     @contextmanager
     def _lock(self, dialogue_id: Any):
@@ -46,7 +49,7 @@ class Service:
         dialogue_id = payload.get("dialogue_id") if isinstance(payload, dict) else None
         with self._lock(dialogue_id):
             outcome = execute(self.db.sessions, self.plugins, principal, name, payload,
-                              idempotency_key, describe=self._describe)
+                              idempotency_key, describe=self._describe, limits=self.limits)
             if not outcome.replayed:
                 for listener in self.listeners:
                     try:
@@ -60,8 +63,8 @@ class Service:
                 log.exception("dialogue_changed hook failed after %s", outcome.command)
         return outcome
 
-    def _describe(self, session, dialogue, version, touched):
-        return build_changes(session, dialogue, version, touched, self.plugins)
+    def _describe(self, session, dialogue, outcome):
+        return build_changes(session, dialogue, outcome, self.plugins)
 
     def snapshot(self, principal: Principal, dialogue_id: int, role: Role | str | None = None) -> dict[str, Any]:
         """The state of one dialogue as ``role`` sees it (default: the
@@ -85,6 +88,22 @@ class Service:
             chosen = choose_role(resolve_actor(session, principal, dialogue_id), role)
             return {"version": dialogue.version, "role": chosen.value,
                     "sections": build_sections(session, dialogue, chosen, self.plugins, names)}
+
+    def list_inputs(self, principal: Principal, dialogue_id: int, query: dict[str, Any], role=None) -> dict[str, Any]:
+        """One page of inputs as the caller's role sees them."""
+        from pydantic import ValidationError
+
+        from .errors import validation_details
+        from .inputs import ListQuery, list_inputs
+        try:
+            params = ListQuery.model_validate(query)
+        except ValidationError as exc:
+            raise CommandError("invalid_payload", "Some filters are invalid.", validation_details(exc)) from None
+        with self.db.session() as session:
+            if session.get(Dialogue, dialogue_id) is None:
+                raise CommandError("not_found", f"Dialogue {dialogue_id} does not exist.")
+            chosen = choose_role(resolve_actor(session, principal, dialogue_id), role)
+            return list_inputs(session, dialogue_id, chosen, **params.model_dump())
 
     def actor(self, principal: Principal, dialogue_id: int | None):
         with self.db.session() as session:

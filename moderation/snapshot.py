@@ -3,20 +3,30 @@
 A snapshot is every section a role may see plus the dialogue's version. A
 change broadcast carries the new version and the sections the command
 touched, rebuilt for each role; a client replaces those sections and so never
-has to merge. Later features add their sections here.
+has to merge. Lists too long for a section (inputs) travel as changed
+records, to the roles that follow them record by record.
+
+A role is sent a change only when it shows that role something. Each change
+names the version of the previous change its role was sent
+(``prev_version``): a client whose version is older than that has missed a
+message and asks for a snapshot.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .access import participant_view, participants_section
-from .agenda import agenda_section, ms
+from .agenda import agenda_section
 from .dialogues import dialogue_section
-from .models import Dialogue, Participant, Role, utcnow
+from .inputs import (audience_for, input_settings_section, input_view, my_inputs, overview_section,
+                     pinned_section, themes_section, views)
+from .models import Dialogue, Input, Participant, Role, utcnow
 from .queue import queue_section, queue_staff_section, statistics_section
+from .timers import ms
 
 ALL_ROLES = frozenset(Role)
 STAFF = frozenset({Role.SECRETARIAT, Role.MODERATOR, Role.RAPPORTEUR})
@@ -48,6 +58,10 @@ section("agenda", ALL_ROLES)(agenda_section)
 section("queue", ALL_ROLES)(queue_section)
 section("queue_staff", STAFF)(queue_staff_section)
 section("statistics", STAFF)(statistics_section)
+section("input_settings", ALL_ROLES)(input_settings_section)
+section("inputs_overview", ALL_ROLES, per_role=True)(overview_section)
+section("themes", STAFF)(themes_section)
+section("pinned", ALL_ROLES)(pinned_section)
 
 
 @section("participants", STAFF, per_role=True)
@@ -76,6 +90,8 @@ def build_snapshot(session: Session, dialogue: Dialogue, role: Role, plugins, *,
     sections = {name: _build(spec, session, dialogue, now, plugins, role)
                 for name, spec in SECTIONS.items() if role in spec.roles}
     sections["me"] = me_section(session, role, participant_id, label)
+    if participant_id is not None:
+        sections["my_inputs"] = my_inputs(session, participant_id)
     return {"dialogue_id": dialogue.id, "version": dialogue.version, "server_time": ms(now),
             "role": role.value, "sections": sections}
 
@@ -87,16 +103,32 @@ def build_sections(session: Session, dialogue: Dialogue, role: Role, plugins, na
             for name in names if role in SECTIONS[name].roles}
 
 
-def build_changes(session: Session, dialogue: Dialogue, version: int, touched: frozenset[str],
-                  plugins) -> dict[Role, dict[str, Any]]:
-    """The change message for each role: every role gets the new version (so
-    no client sees a false gap) with only the sections it may see."""
+# Roles that follow inputs record by record; the others (hundreds of
+# participants, the display) get a throttled hint and fetch the page they show.
+RECORD_ROLES = STAFF
+
+
+@dataclass
+class Changes:
+    roles: dict[Role, dict[str, Any]]           # role -> "change" message
+    private: dict[int, dict[str, Any]]          # participant id -> "private" message
+    hint: dict[str, Any] | None = None          # the public inputs hint, if inputs changed
+
+
+def build_changes(session: Session, dialogue: Dialogue, outcome, plugins) -> Changes:
+    """The messages a committed command sends, built inside its transaction.
+    Also moves each role's stream pointer (``dialogue.stream_versions``)."""
     now = utcnow()
+    version = outcome.version
     built: dict[tuple[str, Role | None], Any] = {}
-    messages = {}
+    streams = dict(dialogue.stream_versions or {})
+    input_ids = sorted(outcome.records.get("inputs", ()))
+    inputs = list(session.scalars(select(Input).where(Input.id.in_(input_ids)))) if input_ids else []
+    input_views: dict[str, list] = {}
+    messages: dict[Role, dict[str, Any]] = {}
     for role in Role:
         sections = {}
-        for name in sorted(touched):
+        for name in sorted(outcome.touched):
             spec = SECTIONS.get(name)
             if spec is None or role not in spec.roles:
                 continue
@@ -104,6 +136,34 @@ def build_changes(session: Session, dialogue: Dialogue, version: int, touched: f
             if key not in built:
                 built[key] = _build(spec, session, dialogue, now, plugins, role)
             sections[name] = built[key]
-        messages[role] = {"dialogue_id": dialogue.id, "version": version, "server_time": ms(now),
-                          "sections": sections}
-    return messages
+        records = {}
+        if inputs and role in RECORD_ROLES:
+            audience = audience_for(role)
+            if audience not in input_views:
+                input_views[audience] = views(session, inputs, audience)
+            records["inputs"] = input_views[audience]
+        if not sections and not records:
+            continue
+        messages[role] = {"dialogue_id": dialogue.id, "version": version,
+                          "prev_version": streams.get(role.value, 0), "server_time": ms(now),
+                          "sections": sections, "records": records}
+        streams[role.value] = version
+    dialogue.stream_versions = streams
+    private: dict[int, dict[str, Any]] = {}
+
+    def private_message(participant_id: int) -> dict[str, Any]:
+        return private.setdefault(participant_id, {"dialogue_id": dialogue.id, "version": version,
+                                                   "sections": {}, "records": {}})
+
+    for participant_id in sorted(outcome.records.get("participants", ())):
+        private_message(participant_id)["sections"]["me"] = me_section(session, Role.PARTICIPANT,
+                                                                        participant_id, "")
+    for inp in inputs:
+        if inp.participant_id is not None and inp.source == "participant":
+            private_message(inp.participant_id)["records"].setdefault("my_inputs", []).append(
+                input_view(inp, "author"))
+    hint = None
+    if inputs:
+        hint = {"dialogue_id": dialogue.id, "version": version,
+                "published": overview_section(session, dialogue, now, plugins, Role.PARTICIPANT)["published"]}
+    return Changes(messages, private, hint)

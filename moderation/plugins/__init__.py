@@ -10,7 +10,8 @@ from importlib.metadata import entry_points
 import pluggy
 
 from . import hookspecs
-from .hookspecs import AgendaItemType, QueuePolicy, hookimpl  # noqa: F401  (public API)
+from .hookspecs import (AgendaItemType, FilterVerdict, InputDraft, InputFilter, QueuePolicy,  # noqa: F401
+                        hookimpl)
 
 ENTRY_POINT_GROUP = "moderation.plugins"
 # The built-ins, by entry-point name, for when the package runs from a source
@@ -19,6 +20,7 @@ BUILTINS = {
     "agenda_types": "moderation.plugins.agenda_types",
     "integrations": "moderation.plugins.integrations",
     "queue_policies": "moderation.plugins.queue_policies",
+    "input_filters": "moderation.plugins.input_filters",
 }
 log = logging.getLogger(__name__)
 
@@ -71,3 +73,8 @@ def agenda_item_types(pm: pluggy.PluginManager) -> dict[str, AgendaItemType]:
 def queue_policies(pm: pluggy.PluginManager) -> dict[str, QueuePolicy]:
     """All speaker-queue policies by name."""
     return _by_name(pm, "queue_policies", "queue policy")
+
+
+def input_filters(pm: pluggy.PluginManager) -> list[InputFilter]:
+    """All input filters, in registration order (built-ins first)."""
+    return list(_by_name(pm, "input_filters", "input filter").values())

@@ -90,3 +90,46 @@ def queue_policies() -> list[QueuePolicy]:
     A dialogue chooses a combination by name, most important first; first
     come, first served always breaks the remaining ties. Names must be unique
     across plugins."""
+
+
+@dataclass(frozen=True)
+class InputDraft:
+    """An input about to be stored, as filters see it."""
+
+    dialogue_id: int
+    participant_id: int | None
+    kind: str
+    text: str
+    max_chars: int
+    max_words: int
+    input_id: int | None = None  # set when an existing input is being edited
+
+
+@dataclass(frozen=True)
+class FilterVerdict:
+    """What a filter decides: ``accept``; ``flag`` (stored and published,
+    marked for the moderators with ``message``); ``hold`` (stored, waits for
+    a moderator even when inputs are published at once); ``refuse`` (nothing
+    is stored; ``message`` tells the author why, ``code`` is the error code)."""
+
+    action: str
+    message: str = ""
+    code: str = "invalid_payload"
+
+
+@dataclass(frozen=True)
+class InputFilter:
+    """``check(draft, session)`` returns a ``FilterVerdict`` or None (accept).
+    ``session`` is the open database session, for filters that compare with
+    what is stored; filters must not write."""
+
+    name: str
+    label: str
+    check: Callable[..., "FilterVerdict | None"]
+
+
+@hookspec
+def input_filters() -> list[InputFilter]:
+    """Return filters that every submitted or edited input passes through,
+    in plugin registration order. The first ``refuse`` wins; otherwise the
+    strongest of ``hold`` and ``flag`` applies."""
