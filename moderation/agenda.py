@@ -76,6 +76,7 @@ def item_view(item: AgendaItem, planned_start: dt.datetime | None, types: dict) 
         "shows": list(item_type.shows) if item_type else [],
         "title": item.title,
         "description": item.description,
+        "presenters": [line.strip() for line in item.presenters.splitlines() if line.strip()],
         "status": item.status,
         "planned_seconds": item.planned_seconds,
         "planned_start": ms(planned_start),
@@ -259,10 +260,14 @@ def adjust_time(ctx: Context, p: AdjustPayload):
 
 
 # -- editing the agenda (secretariat) -------------------------------------------
+Presenters = Annotated[str, Field(max_length=2000, description="Panellists or presenters, one per line.")]
+
+
 class AddItemPayload(DialoguePayload):
     item_type: str = Field(default="generic", max_length=50)
     title: Title | None = None
     description: Description = ""
+    presenters: Presenters = ""
     planned_minutes: Minutes | None = None
     position: int | None = Field(default=None, ge=0, description="0-based; default: at the end.")
 
@@ -272,6 +277,7 @@ class UpdateItemPayload(DialoguePayload):
     item_type: str | None = Field(default=None, max_length=50)
     title: Title | None = None
     description: Description | None = None
+    presenters: Presenters | None = None
     planned_minutes: Minutes | None = None
 
 
@@ -294,7 +300,7 @@ def add_item(ctx: Context, p: AddItemPayload):
         raise CommandError("conflict", "An agenda holds at most 200 items.")
     minutes = p.planned_minutes or item_type.default_minutes
     item = AgendaItem(dialogue_id=ctx.require_dialogue().id, position=len(items), item_type=item_type.name,
-                      title=p.title or item_type.label, description=p.description,
+                      title=p.title or item_type.label, description=p.description, presenters=p.presenters,
                       planned_seconds=minutes * 60, status=ItemStatus.PENDING.value, elapsed_seconds=0.0)
     ctx.session.add(item)
     position = len(items) if p.position is None else min(p.position, len(items))
@@ -316,6 +322,8 @@ def update_item(ctx: Context, p: UpdateItemPayload):
         item.title = p.title
     if p.description is not None:
         item.description = p.description
+    if p.presenters is not None:
+        item.presenters = p.presenters
     if p.planned_minutes is not None:
         item.planned_seconds = p.planned_minutes * 60
     ctx.touch(*AGENDA_SECTIONS)

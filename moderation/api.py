@@ -6,7 +6,7 @@ import copy
 import re
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask_wtf.csrf import CSRFError, validate_csrf
 
 from . import __version__
@@ -144,6 +144,30 @@ def listInputs(dialogue_id: int):  # noqa: N802
     return jsonify({"ok": True, **page})
 
 
+@bp.get("/dialogues/<int:dialogue_id>/summary/export")
+def exportSummary(dialogue_id: int):  # noqa: N802
+    exporter, data, filename = service().export(api_principal(), dialogue_id, request.args.get("format", "docx"))
+    return file_response(exporter, data, filename)
+
+
+@bp.get("/export-formats")
+def listExportFormats():  # noqa: N802
+    from .plugins import summary_exporters
+    return jsonify({"ok": True, "formats": [
+        {"name": e.name, "label": e.label, "extension": e.extension, "media_type": e.media_type}
+        for e in summary_exporters(service().plugins).values()]})
+
+
+def file_response(exporter, data: bytes, filename: str):
+    """A download; HTML gets its own policy (its inline print styles, no scripts)."""
+    response = Response(data, mimetype=exporter.media_type.split(";")[0])
+    if exporter.media_type.startswith("text/"):
+        response.charset = "utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    return response
+
+
 @bp.get("/openapi.json")
 def openapi():
     return jsonify(openapi_document())
@@ -249,6 +273,24 @@ def openapi_document() -> dict[str, Any]:
                            "total": {"type": "integer"}, "page": {"type": "integer"},
                            "per_page": {"type": "integer"}}}}}},
             **_errors(401, 403, 404, 422)}}
+    paths["/dialogues/{dialogue_id}/summary/export"] = {"get": {
+        "operationId": "exportSummary",
+        "summary": "The draft summary as a file (DOCX, Markdown, HTML, JSON, CSV or XLSX).",
+        "parameters": _path_params("/dialogues/{dialogue_id}") + [
+            {"name": "format", "in": "query", "required": False, "description": "See listExportFormats.",
+             "schema": {"type": "string", "default": "docx"}},
+            {"name": "role", "in": "query", "required": False, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "The file", "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+            **_errors(401, 403, 404)}}}
+    paths["/export-formats"] = {"get": {
+        "operationId": "listExportFormats", "summary": "The summary export formats (built in and from plugins).",
+        "security": [],
+        "responses": {"200": {"description": "The formats", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["ok", "formats"],
+            "properties": {"ok": {"type": "boolean"}, "formats": {"type": "array", "items": {
+                "type": "object", "required": ["name", "label", "extension", "media_type"],
+                "properties": {k: {"type": "string"} for k in ("name", "label", "extension", "media_type")}}}}}}}}}}}
     for spec in sorted(REGISTRY.values(), key=lambda s: s.http_path):
         roles = "anyone with the code" if spec.public else ", ".join(sorted(r.value for r in spec.roles))
         paths.setdefault(spec.http_path, {})["post"] = {

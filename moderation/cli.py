@@ -141,5 +141,28 @@ def token(dialogue_id: int, role: str, label: str):
     click.echo(result["token"])
 
 
+@main.command("export")
+@click.option("--dialogue", "dialogue_id", type=int, required=True)
+@click.option("--format", "format_name", default="docx", show_default=True,
+              help="docx, md, html, json, inputs_csv, inputs_xlsx, interventions_csv, or a plugin's format")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), required=True,
+              help="File to write ('-' for standard output).")
+def export(dialogue_id: int, format_name: str, output: str):
+    """Export a dialogue's draft summary."""
+    app = _app()
+    _require_schema(app)
+    try:
+        _exporter, data, _name = app.extensions["moderation"].export(SYSTEM, dialogue_id, format_name)
+    except CommandError as exc:
+        formats = (exc.details or {}).get("formats") if isinstance(exc.details, dict) else None
+        raise click.ClickException(exc.message + (f" Formats: {', '.join(formats)}." if formats else "")) from None
+    if output == "-":
+        click.get_binary_stream("stdout").write(data)
+    else:
+        with open(output, "wb") as handle:
+            handle.write(data)
+        click.echo(f"Wrote {output} ({len(data):,} bytes).", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

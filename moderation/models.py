@@ -167,6 +167,12 @@ class Dialogue(Base):
     # role nothing are not sent to it; its next change names the version it
     # follows (``prev_version``), so clients still detect a missed message.
     stream_versions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The summary: who chairs (as printed), whether points name organizations
+    # (off: the chairs' summaries group points by theme without naming
+    # speakers), and whether the annex lists the participating organizations.
+    chairs: Mapped[str] = mapped_column(String(500), default="")
+    summary_attribution: Mapped[bool] = mapped_column(Boolean, default=False)
+    summary_list_organizations: Mapped[bool] = mapped_column(Boolean, default=False)
 
     items: Mapped[list["AgendaItem"]] = relationship(
         back_populates="dialogue", order_by="AgendaItem.position",
@@ -191,6 +197,7 @@ class AgendaItem(Base):
     run_started_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
     elapsed_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     queue_closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    presenters: Mapped[str] = mapped_column(Text, default="")  # panellists or presenters, one per line
 
     dialogue: Mapped[Dialogue] = relationship(back_populates="items")
 
@@ -425,3 +432,20 @@ class InputTheme(Base):
     input_id: Mapped[int] = mapped_column(ForeignKey("inputs.id", ondelete="CASCADE"), primary_key=True)
     theme_id: Mapped[int] = mapped_column(ForeignKey("themes.id", ondelete="CASCADE"), primary_key=True,
                                           index=True)
+
+
+class SummarySection(Base):
+    """The rapporteurs' own text for one part of the summary. ``revision``
+    counts saves, so that two people editing the same part are told instead
+    of overwriting each other."""
+
+    __tablename__ = "summary_sections"
+    __table_args__ = (UniqueConstraint("dialogue_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dialogue_id: Mapped[int] = mapped_column(ForeignKey("dialogues.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(40))   # "introduction", "item:<id>", "conclusions"
+    text: Mapped[str] = mapped_column(Text, default="")
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    updated_by: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -105,6 +105,30 @@ class Service:
             chosen = choose_role(resolve_actor(session, principal, dialogue_id), role)
             return list_inputs(session, dialogue_id, chosen, **params.model_dump())
 
+    def export(self, principal: Principal, dialogue_id: int, format_name: str):
+        """The summary in one format: (exporter, bytes, file name). For the
+        secretariat, moderators and rapporteurs."""
+        from .models import utcnow
+        from .plugins import summary_exporters
+        from .summary import build_summary
+        exporters = summary_exporters(self.plugins)
+        exporter = exporters.get(format_name)
+        if exporter is None:
+            raise CommandError("not_found", f"Unknown export format {str(format_name)[:40]!r}.",
+                               {"formats": sorted(exporters)})
+        with self.db.session() as session:
+            dialogue = session.get(Dialogue, dialogue_id)
+            if dialogue is None:
+                raise CommandError("not_found", f"Dialogue {dialogue_id} does not exist.")
+            actor = resolve_actor(session, principal, dialogue_id)
+            if not actor.has(Role.SECRETARIAT, Role.MODERATOR, Role.RAPPORTEUR):
+                raise CommandError("unauthenticated" if principal.anonymous else "forbidden",
+                                   "Only the secretariat, moderators and rapporteurs can export the summary.")
+            document = build_summary(session, dialogue, self.plugins, utcnow())
+        stem = f"summary-dialogue-{dialogue_id}" if not format_name.endswith("_csv") and \
+            not format_name.endswith("_xlsx") else f"{format_name.rsplit('_', 1)[0]}-dialogue-{dialogue_id}"
+        return exporter, exporter.export(document), f"{stem}.{exporter.extension}"
+
     def actor(self, principal: Principal, dialogue_id: int | None):
         with self.db.session() as session:
             return resolve_actor(session, principal, dialogue_id)

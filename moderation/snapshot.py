@@ -26,6 +26,7 @@ from .inputs import (audience_for, input_settings_section, input_view, my_inputs
                      pinned_section, themes_section, views)
 from .models import Dialogue, Input, Participant, Role, utcnow
 from .queue import queue_section, queue_staff_section, statistics_section
+from .summary import narrative_records, summary_section
 from .timers import ms
 
 ALL_ROLES = frozenset(Role)
@@ -62,6 +63,7 @@ section("input_settings", ALL_ROLES)(input_settings_section)
 section("inputs_overview", ALL_ROLES, per_role=True)(overview_section)
 section("themes", STAFF)(themes_section)
 section("pinned", ALL_ROLES)(pinned_section)
+section("summary", STAFF)(summary_section)
 
 
 @section("participants", STAFF, per_role=True)
@@ -103,9 +105,21 @@ def build_sections(session: Session, dialogue: Dialogue, role: Role, plugins, na
             for name in names if role in SECTIONS[name].roles}
 
 
-# Roles that follow inputs record by record; the others (hundreds of
-# participants, the display) get a throttled hint and fetch the page they show.
-RECORD_ROLES = STAFF
+@dataclass(frozen=True)
+class RecordKind:
+    """Records sent one by one in changes, to the roles that follow them
+    (lists too long to resend whole). Participants and displays do not
+    follow inputs: they get a throttled hint and fetch the page they show."""
+
+    roles: frozenset[Role]
+    build: Callable[..., list]
+
+
+RECORDS: dict[str, RecordKind] = {
+    "inputs": RecordKind(STAFF, lambda session, ids, role: views(
+        session, list(session.scalars(select(Input).where(Input.id.in_(ids)))), audience_for(role))),
+    "summary_sections": RecordKind(STAFF, narrative_records),
+}
 
 
 @dataclass
@@ -124,7 +138,7 @@ def build_changes(session: Session, dialogue: Dialogue, outcome, plugins) -> Cha
     streams = dict(dialogue.stream_versions or {})
     input_ids = sorted(outcome.records.get("inputs", ()))
     inputs = list(session.scalars(select(Input).where(Input.id.in_(input_ids)))) if input_ids else []
-    input_views: dict[str, list] = {}
+    built_records: dict[tuple[str, str], list] = {}
     messages: dict[Role, dict[str, Any]] = {}
     for role in Role:
         sections = {}
@@ -137,11 +151,14 @@ def build_changes(session: Session, dialogue: Dialogue, outcome, plugins) -> Cha
                 built[key] = _build(spec, session, dialogue, now, plugins, role)
             sections[name] = built[key]
         records = {}
-        if inputs and role in RECORD_ROLES:
-            audience = audience_for(role)
-            if audience not in input_views:
-                input_views[audience] = views(session, inputs, audience)
-            records["inputs"] = input_views[audience]
+        for kind, ids in sorted(outcome.records.items()):
+            spec = RECORDS.get(kind)
+            if spec is None or not ids or role not in spec.roles:
+                continue
+            key = (kind, audience_for(role))  # views differ by audience, not by role
+            if key not in built_records:
+                built_records[key] = spec.build(session, sorted(ids), role)
+            records[kind] = built_records[key]
         if not sections and not records:
             continue
         messages[role] = {"dialogue_id": dialogue.id, "version": version,

@@ -10,8 +10,8 @@ from importlib.metadata import entry_points
 import pluggy
 
 from . import hookspecs
-from .hookspecs import (AgendaItemType, FilterVerdict, InputDraft, InputFilter, QueuePolicy,  # noqa: F401
-                        hookimpl)
+from .hookspecs import (AgendaItemType, Exporter, FilterVerdict, InputDraft, InputFilter,  # noqa: F401
+                        QueuePolicy, hookimpl)
 
 ENTRY_POINT_GROUP = "moderation.plugins"
 # The built-ins, by entry-point name, for when the package runs from a source
@@ -21,6 +21,7 @@ BUILTINS = {
     "integrations": "moderation.plugins.integrations",
     "queue_policies": "moderation.plugins.queue_policies",
     "input_filters": "moderation.plugins.input_filters",
+    "exporters": "moderation.plugins.exporters",
 }
 log = logging.getLogger(__name__)
 
@@ -78,3 +79,8 @@ def queue_policies(pm: pluggy.PluginManager) -> dict[str, QueuePolicy]:
 def input_filters(pm: pluggy.PluginManager) -> list[InputFilter]:
     """All input filters, in registration order (built-ins first)."""
     return list(_by_name(pm, "input_filters", "input filter").values())
+
+
+def summary_exporters(pm: pluggy.PluginManager) -> dict[str, Exporter]:
+    """All summary export formats by name."""
+    return _by_name(pm, "summary_exporters", "export format")

@@ -133,3 +133,23 @@ def input_filters() -> list[InputFilter]:
     """Return filters that every submitted or edited input passes through,
     in plugin registration order. The first ``refuse`` wins; otherwise the
     strongest of ``hold`` and ``flag`` applies."""
+
+
+@dataclass(frozen=True)
+class Exporter:
+    """A file format for the summary: ``export(document)`` turns the summary
+    document (a JSON-ready dict, see ``moderation.summary.build_summary``)
+    into the file's bytes. ``name`` is what users pick (``docx``, ``md``)."""
+
+    name: str
+    label: str
+    extension: str
+    media_type: str
+    export: Callable[[dict], bytes]
+
+
+@hookspec
+def summary_exporters() -> list[Exporter]:
+    """Return the summary export formats this plugin provides. Names must be
+    unique across plugins. Exporters must escape user text for their format
+    and give the same bytes for the same document."""
