@@ -64,11 +64,24 @@ SETTINGS: tuple[Setting, ...] = (
             "How many inputs a participant may send in a quick burst (token bucket size)."),
     Setting("INPUT_RATE_PER_MINUTE", 10, _as_int,
             "How many inputs a participant may send per minute over time (token bucket refill)."),
+    Setting("EVENT_RATE_PER_SECOND", 20, _as_int,
+            "Socket.IO events one connection may send per second over time."),
+    Setting("EVENT_BURST", 60, _as_int, "Socket.IO events one connection may send in a quick burst."),
+    Setting("FLOOD_DISCONNECT_AFTER", 200, _as_int,
+            "Events refused for flooding after which the connection is closed."),
     Setting("SESSION_COOKIE_SECURE", False, _as_bool,
             "Send cookies only over HTTPS. Turn on behind TLS."),
     Setting("AUTO_UPGRADE", False, _as_bool,
             "Upgrade the database schema at start instead of refusing to start on an old schema."),
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
+    Setting("SMTP_HOST", None, str,
+            "SMTP server that sends invitations. Default: none (the secretariat downloads the invitations as files)."),
+    Setting("SMTP_PORT", 587, _as_int, "SMTP server port."),
+    Setting("SMTP_USER", None, str, "SMTP user name, if the server wants a login."),
+    Setting("SMTP_PASSWORD", None, str, "SMTP password."),
+    Setting("SMTP_FROM", None, str,
+            "Sender of invitations, e.g. `Secretariat <dialogue@example.org>`. Default: `SMTP_USER`."),
+    Setting("SMTP_STARTTLS", True, _as_bool, "Switch to TLS with STARTTLS before logging in (port 587)."),
 )
 SETTING_NAMES = frozenset(s.name for s in SETTINGS)
 
@@ -100,7 +113,7 @@ def load_settings(instance_path: str | os.PathLike, overrides: dict | None = Non
 
     if values["ASYNC_MODE"] not in ASYNC_MODES:
         raise ValueError(f"MODERATION_ASYNC_MODE must be one of {', '.join(ASYNC_MODES)}")
-    if values["ALLOWED_ORIGINS"] is None:
+    if values["ALLOWED_ORIGINS"] is None or "*" in values["ALLOWED_ORIGINS"]:  # also inside a list
         raise ValueError("MODERATION_ALLOWED_ORIGINS='*' is refused: list the origins instead")
     if not values["DATABASE_URL"]:
         instance.mkdir(parents=True, exist_ok=True)

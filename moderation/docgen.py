@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BLOCKS = {
     ROOT / "docs" / "protocol.md": ("commands", lambda: command_reference()),
     ROOT / "README.md": ("settings", lambda: settings_table()),
+    ROOT / "docs" / "security.md": ("roles", lambda: role_matrix()),
 }
 
 
@@ -59,7 +60,7 @@ def command_reference() -> str:
     load_domain()
     out = []
     for spec in sorted(REGISTRY.values(), key=lambda s: s.name):
-        roles = "anyone who knows the code" if spec.public else ", ".join(sorted(r.value for r in spec.roles))
+        roles = "anyone (public)" if spec.public else ", ".join(sorted(r.value for r in spec.roles))
         out += [f"### `{spec.name}`", "", spec.summary, "",
                 f"- Socket.IO event: `{spec.name}`, data `{{payload, idempotency_key}}`",
                 f"- HTTP: `POST /api/v1{spec.http_path}` (operationId `{spec.operation_id}`)",
@@ -68,6 +69,20 @@ def command_reference() -> str:
         if fields:
             out += ["| field | type | required | meaning |", "|---|---|---|---|", *fields, ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def role_matrix() -> str:
+    """Which role may run which command, from the registry."""
+    from .models import Role
+
+    load_domain()
+    roles = list(Role)
+    rows = ["| command | " + " | ".join(r.value for r in roles) + " | anonymous |",
+            "|---|" + "---|" * (len(roles) + 1)]
+    for spec in sorted(REGISTRY.values(), key=lambda s: s.name):
+        marks = ["✓" if spec.public or role in spec.roles else "" for role in roles]
+        rows.append(f"| `{spec.name}` | " + " | ".join(marks) + f" | {'✓ (with the code)' if spec.public else ''} |")
+    return "\n".join(rows) + "\n"
 
 
 def settings_table() -> str:

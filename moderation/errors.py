@@ -39,6 +39,43 @@ class CommandError(Exception):
 
 
 def validation_details(exc) -> list[dict[str, Any]]:
-    """A pydantic ValidationError as a short, JSON-safe list (no input echo)."""
-    return [{"field": ".".join(str(p) for p in e.get("loc", ())) or None,
-             "message": e.get("msg", "invalid")} for e in exc.errors()]
+    """A pydantic ValidationError as a short, JSON-safe list of
+    ``{field, message}`` in words a person understands (the input is not echoed)."""
+    return [{"field": ".".join(str(p) for p in e.get("loc", ())) or None, "message": _message(e)}
+            for e in exc.errors()]
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind, ctx = error.get("type", ""), error.get("ctx") or {}
+    if kind == "missing":
+        return "This field is required."
+    if kind == "extra_forbidden":
+        return "This field is not expected here."
+    if kind == "string_too_long":
+        return f"Too long: at most {ctx.get('max_length')} characters."
+    if kind == "string_too_short":
+        return "This field is required." if ctx.get("min_length") == 1 else \
+            f"Too short: at least {ctx.get('min_length')} characters."
+    if kind == "string_pattern_mismatch":
+        return "Not in the expected format."
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "Must be a whole number."
+    if kind in ("bool_type", "bool_parsing"):
+        return "Must be true or false."
+    if kind == "string_type":
+        return "Must be text."
+    if kind in ("literal_error", "enum"):
+        return f"Must be one of: {ctx.get('expected', '')}."
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"Must be at least {ctx.get('ge', ctx.get('gt'))}."
+    if kind in ("less_than_equal", "less_than"):
+        return f"Must be at most {ctx.get('le', ctx.get('lt'))}."
+    if kind == "too_long":
+        return f"Too many entries: at most {ctx.get('max_length')}."
+    if kind == "too_short":
+        return f"Too few entries: at least {ctx.get('min_length')}."
+    if kind in ("datetime_parsing", "datetime_from_date_parsing", "datetime_type"):
+        return "Must be a date and time such as 2026-06-03T10:00."
+    if kind == "value_error":
+        return str(error.get("msg", "Invalid value.")).removeprefix("Value error, ").capitalize()
+    return str(error.get("msg", "Invalid value."))

@@ -19,6 +19,11 @@ class RateLimiter:
     ``capacity`` tokens and refill at ``rate`` tokens a second."""
 
     def __init__(self, capacity: float, rate: float, clock=time.monotonic, max_keys: int = 100_000):
+        if capacity < 1 or rate <= 0:
+            # A bucket that never holds a token, or never refills, refuses
+            # everyone for good (and retry_after would divide by zero).
+            raise ValueError(f"a rate limit needs a burst of at least 1 and a refill above 0 "
+                             f"(got burst {capacity}, {rate * 60:g} per minute)")
         self.capacity = capacity
         self.rate = rate
         self.clock = clock
@@ -49,6 +54,10 @@ class RateLimiter:
                 return 0.0
             missing = cost - min(self.capacity, bucket.tokens + (self.clock() - bucket.updated) * self.rate)
             return max(0.0, missing / self.rate)
+
+    def forget(self, key: object) -> None:
+        with self._lock:
+            self._buckets.pop(key, None)
 
     def _forget_full(self, now: float) -> None:
         """Drop buckets that have refilled: they hold no information."""

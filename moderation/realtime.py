@@ -22,6 +22,7 @@ from .auth import Principal, credential_for_token
 from .commands import REGISTRY, Outcome
 from .errors import CommandError
 from .models import Role, User
+from .ratelimit import RateLimiter
 from .service import Service, choose_role
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class Connection:
     dialogue_id: int
     role: Role
     participant_id: int | None
+    refused: int = 0  # events refused by the rate limit
 
 
 def principal_from_session() -> Principal:
@@ -74,9 +76,15 @@ class Realtime:
         self.socketio = socketio
         self.service = service
         self.connections: dict[str, Connection] = {}
+        settings = service.app.config
+        self.event_limiter = RateLimiter(capacity=settings["EVENT_BURST"], rate=settings["EVENT_RATE_PER_SECOND"])
+        self.flood_limit = settings["FLOOD_DISCONNECT_AFTER"]
         self._pending_hints: dict[int, dict[str, Any]] = {}
         self._hint_lock = threading.Lock()
         self._hint_task = None
+        # Called with (dialogue_id, participant_id) when a participant's
+        # connection opens or closes (online attendance, accreditation_web).
+        self.presence_listeners: list[Any] = []
         service.listeners.append(self.broadcast)
         socketio.on_event("connect", self.on_connect)
         socketio.on_event("disconnect", self.on_disconnect)
@@ -119,14 +127,36 @@ class Realtime:
         if actor.participant_id is not None:
             join_room(participant_room(actor.participant_id))
         emit("snapshot", snapshot)
+        self._presence(self.connections[sid])
 
     def on_disconnect(self, reason=None):
-        self.connections.pop(request.sid, None)
+        self._presence(self.connections.pop(request.sid, None))
+        self.event_limiter.forget(request.sid)
+
+    def _presence(self, connection: Connection | None) -> None:
+        if connection is None or connection.participant_id is None:
+            return
+        for listener in self.presence_listeners:
+            try:
+                listener(connection.dialogue_id, connection.participant_id)
+            except Exception:  # attendance figures must never break a connection
+                log.exception("presence listener failed")
 
     def _connection(self) -> Connection:
-        connection = self.connections.get(request.sid)
+        """The caller's connection, once its event is within the rate limit.
+        A client that keeps flooding after being told is disconnected, so
+        that it cannot slow the room down."""
+        sid = request.sid
+        connection = self.connections.get(sid)
         if connection is None:
             raise CommandError("unauthenticated", "This connection is not set up; reconnect.")
+        if not self.event_limiter.allow(sid):
+            connection.refused += 1
+            if connection.refused >= self.flood_limit:
+                log.warning("disconnecting %s after %d events over the rate limit", sid, connection.refused)
+                self.socketio.server.disconnect(sid, namespace="/")
+            raise CommandError("rate_limited", "Too many messages: slow down.",
+                               {"retry_after": round(self.event_limiter.retry_after(sid), 1)})
         return connection
 
     def on_snapshot(self, data=None):
@@ -187,7 +217,7 @@ class Realtime:
             if effect == "disconnect_credential":
                 self.end_connections(Principal(credential_id=value).scope, "Your access link was revoked.")
             elif effect == "refresh_user":
-                self.end_connections(f"u{value}", "Your roles changed; reconnecting.")
+                self.end_connections(f"u{value}", "Your roles or sessions changed. Reload the page to continue.")
 
     # -- the inputs hint -------------------------------------------------------
     # Hundreds of participants do not need every input the moment it is

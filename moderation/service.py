@@ -140,7 +140,10 @@ def choose_role(actor, role: Role | str | None) -> Role:
             wanted = Role(role)
         except ValueError:
             raise CommandError("invalid_payload", f"Unknown role {str(role)[:30]!r}.") from None
-        if wanted not in actor.roles:
+        # The secretariat may open every staff view and the display (it often
+        # runs the console itself); the participant view needs a participant.
+        staff_view = wanted in (Role.MODERATOR, Role.RAPPORTEUR, Role.DISPLAY) and Role.SECRETARIAT in actor.roles
+        if wanted not in actor.roles and not staff_view:
             raise CommandError("forbidden" if actor.roles else "unauthenticated",
                                f"You do not hold the {wanted.value} role in this dialogue.")
         return wanted

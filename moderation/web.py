@@ -3,6 +3,9 @@ secretariat's pages. Pages render the current snapshot on the server; small
 JavaScript modules in ``static/js`` keep them live over Socket.IO."""
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, session,
                    url_for)
 from sqlalchemy import select
@@ -12,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from .api import error_response
 from .auth import Principal, check_password, credential_for_token
 from .errors import CommandError
-from .models import TOPICS, Credential, Dialogue, Participant, Role, User
+from .models import CATEGORY_LABELS, TOPICS, Credential, Dialogue, Participant, Role, RoleAssignment, User
 from .plugins import agenda_item_types
 from .realtime import principal_from_session
 from .service import Service, choose_role
@@ -37,6 +40,26 @@ def sign_in(*, user: User | None = None, credential: Credential | None = None) -
         session["uid"], session["epoch"] = user.id, user.session_epoch
     elif credential is not None:
         session["cid"] = credential.id
+
+
+@bp.app_template_filter("local_time")
+def local_time(value, timezone: str = "UTC", fmt: str = "%H:%M") -> str:
+    """A moment (epoch milliseconds or an aware datetime) as local time in the
+    dialogue's time zone, for the first paint; static/js/timer.js formats
+    the same way once the page is live."""
+    if value is None:
+        return ""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = dt.timezone.utc
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromtimestamp(value / 1000, dt.timezone.utc)
+    return moment.astimezone(zone).strftime(fmt)
+
+
+@bp.app_context_processor
+def _choices():
+    return {"categories": {category.value: label for category, label in CATEGORY_LABELS.items()}}
 
 
 def page_for(role: Role, dialogue_id: int | None) -> str:
@@ -168,9 +191,12 @@ def admin_dialogue(dialogue_id: int):
         participants = {p.id: p for p in s.scalars(select(Participant).where(
             Participant.dialogue_id == dialogue_id))}
         users = s.scalars(select(User).order_by(User.username)).all()
+        assignments = s.execute(select(User.username, RoleAssignment.role).join(
+            RoleAssignment, RoleAssignment.user_id == User.id).where(RoleAssignment.dialogue_id == dialogue_id)
+            .order_by(RoleAssignment.role, User.username)).all()
         return render_template("admin_dialogue.html", snapshot=snapshot, sections=snapshot["sections"],
                                dialogue_id=dialogue_id, credentials=credentials, participants=participants,
-                               users=users, item_types=agenda_item_types(service().plugins).values(),
+                               users=users, assignments=assignments, item_types=agenda_item_types(service().plugins).values(),
                                topics=TOPICS, role="secretariat", actor=actor)
 
 

@@ -9,6 +9,7 @@ Without them those tests skip, unless ``MODERATION_REQUIRE_SERVICES=1`` (set by
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 
 import pytest
@@ -17,7 +18,8 @@ from sqlalchemy.engine import make_url
 
 from moderation import create_app
 from moderation.auth import SYSTEM, Principal
-from moderation.db import normalize_url
+from moderation.db import Database, normalize_url
+from moderation.models import Base
 
 POSTGRES_URL = os.environ.get("MODERATION_TEST_POSTGRES_URL", "")
 REDIS_URL = os.environ.get("MODERATION_TEST_REDIS_URL", "")
@@ -69,13 +71,46 @@ def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'test.sqlite3'}"
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """An SQLite file migrated to head once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    database = Database(f"sqlite:///{path}")
+    database.upgrade()
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    database.dispose()
+    return path
+
+
+def empty_postgres(url: str) -> None:
+    """Empty every table of a database at head (fast), or rebuild it when a
+    test left it at another revision."""
+    database = Database(url)
+    try:
+        if database.is_current():
+            tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            with database.engine.begin() as connection:
+                connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            return
+    finally:
+        database.dispose()
+    reset_postgres(url)
+    database = Database(url)
+    database.upgrade()
+    database.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path):
-    """The same test on SQLite and on PostgreSQL."""
+    """The same test on SQLite and on PostgreSQL, on a database already at
+    the current schema and empty (migrating per test would take minutes)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        path = tmp_path / "test.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
     url = request.getfixturevalue("postgres_server_url")
-    reset_postgres(url)
+    empty_postgres(url)
     return url
 
 
@@ -149,3 +184,14 @@ def seed_dialogue(service, *, items=(("briefing", 20), ("working_group_update", 
 @pytest.fixture
 def dialogue(service):
     return seed_dialogue(service)
+
+
+# -- the real server in a subprocess (tests/server.py) ---------------------------------
+@pytest.fixture
+def live_server(tmp_path):
+    """A fresh eventlet server (``python run.py --demo``) for one test, on
+    SQLite in its own instance folder; its demo links are in ``.demo``."""
+    from server import LiveServer
+
+    with LiveServer(tmp_path / "live-server") as server:
+        yield server

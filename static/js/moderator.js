@@ -1,0 +1,161 @@
+/**
+ * The moderator's console: runs the agenda and keeps time.
+ *
+ * Every control has a keyboard shortcut (listed on the page) and works
+ * without the mouse. Controls that do not apply are marked aria-disabled
+ * rather than disabled, so that the keyboard focus stays where it was when
+ * the state changes under it. Errors from the server's acknowledgements are
+ * shown in #messages (by live.js).
+ */
+import { notify, send, serverNow, subscribe } from "./live.js";
+import { CHANNEL_LABELS, currentOf, renderAgenda, renderCurrent, renderDialogueTitle, timeZoneOf, upcomingOf } from "./agenda.js";
+import { setAgenda, startTimers } from "./timer.js";
+import { el, setAttr, setText, syncList } from "./util.js";
+
+startTimers(serverNow);
+
+let agenda = null;
+let busy = false;
+
+const buttons = {
+  next: document.getElementById("action-next"),
+  pause: document.getElementById("action-pause"),
+  end: document.getElementById("action-end"),
+  minus: document.getElementById("action-minus"),
+  plus: document.getElementById("action-plus"),
+};
+
+/** What each action would send now, or a reason why it does not apply. */
+function plan(action) {
+  if (!agenda) return { why: "Still connecting; try again in a moment." };
+  const current = currentOf(agenda);
+  switch (action) {
+    case "next":
+      if (!current && !upcomingOf(agenda).length) return { why: "There is no further agenda item." };
+      return { name: "agenda.advance", payload: current ? { from_item_id: current.id } : {} };
+    case "pause":
+      if (!current) return { why: "No item is running." };
+      return current.status === "paused"
+        ? { name: "agenda.resume_item", payload: { item_id: current.id } }
+        : { name: "agenda.pause_item", payload: { item_id: current.id } };
+    case "end":
+      if (!current) return { why: "No item is running." };
+      return { name: "agenda.end_item", payload: { item_id: current.id } };
+    case "plus":
+      if (!current) return { why: "No item is running." };
+      return { name: "agenda.adjust_time", payload: { item_id: current.id, seconds: 60 } };
+    case "minus":
+      if (!current) return { why: "No item is running." };
+      if (current.planned_seconds <= 60) return { why: "An item is planned for at least one minute." };
+      return { name: "agenda.adjust_time", payload: { item_id: current.id, seconds: -60 } };
+    default:
+      return { why: "Unknown action." };
+  }
+}
+
+function renderControls() {
+  const current = agenda ? currentOf(agenda) : null;
+  for (const [action, button] of Object.entries(buttons)) {
+    if (!button) continue;
+    const applies = !plan(action).why;
+    setAttr(button, "aria-disabled", applies && !busy ? null : "true");
+    setAttr(button, "aria-busy", busy ? "true" : null);
+  }
+  if (buttons.pause) {
+    setText(buttons.pause.querySelector(".button-label"), current && current.status === "paused" ? "Resume" : "Pause");
+  }
+  if (buttons.next) {
+    const anyDone = agenda && (agenda.items || []).some((item) => item.status === "done");
+    setText(buttons.next.querySelector(".button-label"),
+      current ? "Next item" : (anyDone ? "Start next item" : "Start first item"));
+  }
+}
+
+async function run(name, payload, button) {
+  if (busy) return;
+  busy = true;
+  renderControls();
+  if (button) button.classList.add("is-pressed");
+  try {
+    await send(name, payload);
+  } catch (error) {
+    if (error && (error.code === "network" || error.code === "timeout")) {
+      notify(error.message, { kind: "info" });
+    }
+    // other errors are shown by live.js
+  } finally {
+    busy = false;
+    if (button) button.classList.remove("is-pressed");
+    renderControls();
+  }
+}
+
+function trigger(action) {
+  const button = buttons[action];
+  if (busy) {
+    notify("Waiting for the server to confirm the previous action…", { kind: "info" });
+    return;
+  }
+  const step = plan(action);
+  if (step.why) {
+    notify(step.why, { kind: "info" });
+    return;
+  }
+  run(step.name, step.payload, button);
+}
+
+for (const [action, button] of Object.entries(buttons)) {
+  if (button) button.addEventListener("click", () => trigger(action));
+}
+
+document.getElementById("agenda-list").addEventListener("click", (event) => {
+  const button = event.target.closest(".start-item");
+  if (!button || button.getAttribute("aria-disabled") === "true" || busy) return;
+  run("agenda.start_item", { item_id: Number(button.dataset.itemId) }, button);
+});
+
+const KEYS = { n: "next", p: "pause", e: "end", "+": "plus", "=": "plus", "-": "minus", _: "minus" };
+
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey || event.repeat || event.isComposing) return;
+  const target = event.target;
+  if (target && target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+  const action = KEYS[event.key.length === 1 ? event.key.toLowerCase() : ""];
+  if (!action) return;
+  event.preventDefault();
+  trigger(action);
+});
+
+function renderPeople(people) {
+  const list = document.getElementById("people-list");
+  if (!list) return;
+  syncList(list, people, (p) => p.id,
+    () => el("li", {}, el("span", { class: "person-name" }), " ", el("span", { class: "person-org" }), " ",
+      el("span", { class: "badge channel" })),
+    (node, p) => {
+      setText(node.querySelector(".person-name"), p.name);
+      setText(node.querySelector(".person-org"), p.organization || "");
+      const badge = node.querySelector(".channel");
+      badge.dataset.channel = p.channel;
+      setText(badge, CHANNEL_LABELS[p.channel] || p.channel);
+    });
+  const room = people.filter((p) => p.channel === "room").length;
+  setText(document.getElementById("people-count"),
+    `${people.length} registered · ${room} in the room · ${people.length - room} online`);
+  const empty = document.getElementById("people-empty");
+  if (empty) empty.hidden = people.length > 0;
+}
+
+subscribe((state, changed) => {
+  const sections = state.sections;
+  const timeZone = timeZoneOf(state);
+  agenda = sections.agenda;
+  if (changed.includes("dialogue")) renderDialogueTitle(sections.dialogue);
+  if (changed.includes("agenda") || changed.includes("dialogue")) {
+    renderCurrent(agenda, timeZone);
+    renderAgenda(agenda, timeZone, { controls: true });
+    setAgenda(agenda, sections.dialogue);
+    renderControls();
+  }
+  if (changed.includes("participants") && sections.participants) renderPeople(sections.participants);
+});
