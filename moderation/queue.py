@@ -249,6 +249,15 @@ def _entry(ctx: Context, entry_id: int, *statuses: str) -> SpeakerEntry:
     return entry
 
 
+def _waiting_entry(ctx: Context, item: AgendaItem, entry_id: int) -> SpeakerEntry:
+    """A waiting request on the current item's list (a request left waiting
+    on an earlier item is not on the list the moderator sees)."""
+    entry = _entry(ctx, entry_id, WAITING)
+    if entry.agenda_item_id != item.id:
+        raise CommandError("conflict", "That request belongs to another agenda item.")
+    return entry
+
+
 def _state(ctx: Context) -> QueueState:
     return QueueState(ctx.session, ctx.require_dialogue(), ctx.plugins, ctx.now)
 
@@ -266,12 +275,17 @@ def _changed(ctx: Context, *extra: str) -> None:
     ctx.touch("queue", "queue_staff", *extra)
 
 
-def organization_key(session, participant: Participant | None, organization: str) -> str:
+def organization_key(session, participant: Participant | None, organization: str, name: str = "") -> str:
+    """Who counts as the same organization for "first time" and the counts.
+    A walk-in typed without an organization stands for themselves: an empty
+    name must not make every such walk-in one organization."""
     if participant is not None:
         return f"org:{participant.organization_id}" if participant.organization_id else f"participant:{participant.id}"
-    org_id = session.scalar(select(Organization.id).where(
-        func.lower(Organization.name) == organization.strip().lower()).limit(1))
-    return f"org:{org_id}" if org_id else "name:" + organization.strip().lower()
+    typed = organization.strip().lower()
+    if not typed:
+        return "person:" + name.strip().lower()
+    org_id = session.scalar(select(Organization.id).where(func.lower(Organization.name) == typed).limit(1))
+    return f"org:{org_id}" if org_id else "name:" + typed
 
 
 def _ensure_no_open_request(ctx: Context, item: AgendaItem, participant_id: int) -> None:
@@ -290,7 +304,7 @@ def _new_entry(ctx: Context, item: AgendaItem, *, participant: Participant | Non
     entry = SpeakerEntry(
         dialogue_id=item.dialogue_id, agenda_item_id=item.id,
         participant_id=participant.id if participant else None, name=name, organization=organization,
-        organization_key=organization_key(ctx.session, participant, organization), category=category,
+        organization_key=organization_key(ctx.session, participant, organization, name), category=category,
         channel=channel, intervention_type=intervention_type, note=note, status=WAITING, added_by=added_by,
         requested_at=ctx.now, elapsed_seconds=0.0,
         allotted_seconds=allotted_for(ctx.require_dialogue(), intervention_type))
@@ -453,10 +467,7 @@ class EntryPayload(DialoguePayload):
          http_path="/dialogues/{dialogue_id}/queue/call")
 def call_speaker(ctx: Context, p: EntryPayload):
     """Give the floor to a particular waiting speaker instead of the proposed one."""
-    item = _require_item(ctx)
-    entry = _entry(ctx, p.entry_id, WAITING)
-    if entry.agenda_item_id != item.id:
-        raise CommandError("conflict", "That request belongs to another agenda item.")
+    entry = _waiting_entry(ctx, _require_item(ctx), p.entry_id)
     return _give_floor(ctx, _state(ctx), entry)
 
 
@@ -544,8 +555,7 @@ def reorder(ctx: Context, p: ReorderQueuePayload):
          http_path="/dialogues/{dialogue_id}/queue/move-to-top")
 def move_to_top(ctx: Context, p: EntryPayload):
     """Move a waiting speaker to the top of the list."""
-    _require_item(ctx)
-    entry = _entry(ctx, p.entry_id, WAITING)
+    entry = _waiting_entry(ctx, _require_item(ctx), p.entry_id)
     ranks = [e.manual_rank for e in _state(ctx).waiting if e.manual_rank is not None and e.id != entry.id]
     entry.manual_rank = (min(ranks) if ranks else 0.0) - 1.0
     _changed(ctx)
@@ -556,7 +566,7 @@ def move_to_top(ctx: Context, p: EntryPayload):
          http_path="/dialogues/{dialogue_id}/queue/remove")
 def remove(ctx: Context, p: EntryPayload):
     """Take a waiting speaker off the list."""
-    entry = _entry(ctx, p.entry_id, WAITING)
+    entry = _waiting_entry(ctx, _require_item(ctx), p.entry_id)
     entry.status = SpeakerStatus.REMOVED.value
     entry.ended_at = ctx.now
     _changed(ctx)
@@ -576,6 +586,11 @@ def readd_last(ctx: Context, p: DialoguePayload):
         raise CommandError("conflict", f"{last.name} has the floor now.")
     if last.participant_id is not None:
         _ensure_no_open_request(ctx, item, last.participant_id)
+    elif any(e.participant_id is None and e.name == last.name and e.organization_key == last.organization_key
+             for e in state.waiting):
+        # A walk-in has no registration to check; without this a second press
+        # (or a second moderator) would put the same person on the list twice.
+        raise CommandError("conflict", f"{last.name} is already on the list again.")
     participant = ctx.session.get(Participant, last.participant_id) if last.participant_id else None
     entry = _new_entry(ctx, item, participant=participant, name=last.name, organization=last.organization,
                        category=last.category, channel=last.channel, intervention_type=last.intervention_type,

@@ -55,13 +55,17 @@ def order(candidates: Sequence[Candidate], policies: Sequence, context: QueueCon
     ranked = sorted((c for c in candidates if c.manual_rank is not None),
                     key=lambda c: (c.manual_rank, c.requested_at, c.id))
     unranked = [c for c in candidates if c.manual_rank is None]
-    if not ranked:
-        return arrange(unranked, 0, context.last_speaker)
+    # Urgent entries lead whatever the policy's place in the combination and
+    # whether or not anything was placed by hand: a point of order that came
+    # first only when the list had manual placements (or only when its policy
+    # was listed first) would jump around as the moderator works the list.
     urgent_checks = [p.urgent for p in policies if p.urgent is not None]
     urgent = [c for c in unranked if any(check(c) for check in urgent_checks)]
-    others = [c for c in unranked if c not in urgent]
+    urgent_ids = {c.id for c in urgent}
+    others = [c for c in unranked if c.id not in urgent_ids]
     head = arrange(urgent, 0, context.last_speaker)
-    return head + ranked + arrange(others, 0, ranked[-1])
+    before = ranked[-1] if ranked else head[-1] if head else context.last_speaker
+    return head + ranked + arrange(others, 0, before)
 
 
 # -- building blocks for policies ------------------------------------------------
@@ -85,11 +89,13 @@ def alternate(entries: list[Candidate], side: Callable[[Candidate], str], before
     if len(sides) < 2:
         return rest(entries, before)
     queues = {name: list(rest(group, None)) for name, group in sides.items()}
+    # ``sides`` was filled in arrival order, so ``names[0]`` is the side of
+    # the earliest request, with ties broken as first come, first served does.
     names = list(queues)
     if before is not None and side(before) in queues:
         turn = next(n for n in names if n != side(before))
     else:
-        turn = min(names, key=lambda n: (min(c.requested_at for c in queues[n]), n))
+        turn = names[0]
     result: list[Candidate] = []
     while any(queues.values()):
         if not queues[turn]:

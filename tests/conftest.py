@@ -114,6 +114,17 @@ def database_url(request, tmp_path):
     return url
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database_url(request, tmp_path):
+    """An empty database (no tables), on SQLite and on PostgreSQL, for the
+    tests of the migrations themselves."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    url = request.getfixturevalue("postgres_server_url")
+    reset_postgres(url)
+    return url
+
+
 @pytest.fixture
 def redis_url():
     require("Redis", bool(REDIS_URL), "MODERATION_TEST_REDIS_URL")
