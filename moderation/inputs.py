@@ -16,13 +16,14 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import joinedload
 
 from .commands import Context, DialoguePayload, command
 from .errors import CommandError
 from .models import (CATEGORY_LABELS, INPUT_KIND_LABELS, AgendaItem, Category, Dialogue, Endorsement, Input,
                      InputKind, InputRevision, InputStatus, InputTheme, ItemStatus, Participant, Role,
                      SpeakerEntry, Theme)
-from .plugins import FilterVerdict, InputDraft, input_filters
+from .plugins import FilterVerdict, InputDraft, filters_in_order
 from .timers import ms
 
 STAFF = {Role.SECRETARIAT, Role.MODERATOR, Role.RAPPORTEUR}
@@ -74,7 +75,9 @@ def input_view(inp: Input, audience: str, theme_ids: list[int] | None = None) ->
         view.update({"channel": inp.channel, "flagged": inp.flagged, "moderation_reason": inp.moderation_reason,
                      "original_text": inp.original_text, "merged_into_id": inp.merged_into_id,
                      "speaker_entry_id": inp.speaker_entry_id, "theme_ids": theme_ids or [],
-                     "participant_id": inp.participant_id})
+                     # Moderators and rapporteurs see the participants list: an id
+                     # would name the author of an anonymous input.
+                     "participant_id": inp.participant_id if identified else None})
     if audience == "author":
         view.update({"moderation_reason": inp.moderation_reason, "merged_into_id": inp.merged_into_id,
                      "editable": inp.moderated_at is None and inp.status in (InputStatus.PENDING.value, PUBLISHED)})
@@ -90,8 +93,18 @@ def themes_of(session, input_ids: list[int]) -> dict[int, list[int]]:
     return found
 
 
+def _themes_once(session, input_ids: list[int]) -> dict[int, list[int]]:
+    """``themes_of``, asked once per session for the same inputs: a change
+    builds the staff view and the secretariat's view of the same records."""
+    cache = session.info.setdefault("input_themes", {})
+    key = tuple(sorted(input_ids))
+    if key not in cache:
+        cache[key] = themes_of(session, list(key))
+    return cache[key]
+
+
 def views(session, inputs: list[Input], audience: str) -> list[dict[str, Any]]:
-    themes = themes_of(session, [i.id for i in inputs]) if audience in ("staff", "secretariat") else {}
+    themes = _themes_once(session, [i.id for i in inputs]) if audience in ("staff", "secretariat") else {}
     return [input_view(i, audience, themes.get(i.id)) for i in inputs]
 
 
@@ -100,13 +113,24 @@ def visible_to(inp: Input, audience: str) -> bool:
 
 
 # -- the written-input window ------------------------------------------------------------
+def agenda_state(session, dialogue_id: int) -> tuple[bool, int | None]:
+    """Whether the live session is on (from the first item's start until
+    every item is done) and the current (running or paused) item, from one
+    small query: a submission asks both."""
+    live_started = live_unfinished = False
+    current = None
+    for item_id, status, started_at in session.execute(
+            select(AgendaItem.id, AgendaItem.status, AgendaItem.started_at)
+            .where(AgendaItem.dialogue_id == dialogue_id).order_by(AgendaItem.position)):
+        live_started = live_started or started_at is not None
+        live_unfinished = live_unfinished or status != ItemStatus.DONE.value
+        if current is None and status in (ItemStatus.RUNNING.value, ItemStatus.PAUSED.value):
+            current = item_id
+    return live_started and live_unfinished, current
+
+
 def session_live(session, dialogue_id: int) -> bool:
-    """The live session is on from the first item's start until every item is done."""
-    started = session.scalar(select(func.count()).where(AgendaItem.dialogue_id == dialogue_id,
-                                                         AgendaItem.started_at.is_not(None)))
-    unfinished = session.scalar(select(func.count()).where(AgendaItem.dialogue_id == dialogue_id,
-                                                            AgendaItem.status != ItemStatus.DONE.value))
-    return bool(started) and bool(unfinished)
+    return agenda_state(session, dialogue_id)[0]
 
 
 def window_open(dialogue: Dialogue, now: dt.datetime) -> bool:
@@ -136,7 +160,7 @@ def input_settings_section(session, dialogue: Dialogue, now, plugins, role=None)
     }
 
 
-def _check_window(ctx: Context, kind: str) -> None:
+def _check_window(ctx: Context, kind: str, live: bool | None = None) -> None:
     dialogue = ctx.require_dialogue()
     written = window_open(dialogue, ctx.now)
     if kind == InputKind.STATEMENT.value:
@@ -144,7 +168,9 @@ def _check_window(ctx: Context, kind: str) -> None:
             raise CommandError("conflict", "Written statements are accepted while the written-input window is "
                                            "open" + _window_text(dialogue) + ".")
         return
-    if not written and not session_live(ctx.session, dialogue.id):
+    if live is None:
+        live = session_live(ctx.session, dialogue.id)
+    if not written and not live:
         raise CommandError("conflict", "Inputs are not being accepted now: they are open during the live "
                                        "session and while the written-input window is open"
                                        + _window_text(dialogue) + ".")
@@ -158,9 +184,21 @@ def _window_text(dialogue: Dialogue) -> str:
 
 
 # -- overview sections -------------------------------------------------------------------------
+def _status_counts(session, dialogue: Dialogue) -> dict[str, int]:
+    """Inputs by status. A change message needs them up to four times (three
+    staff roles and the public hint): they are counted once per session and
+    dialogue version. Sections are built after a command's writes (or in a
+    read-only session), so the counts cannot change within one version."""
+    cache = session.info.setdefault("input_status_counts", {})
+    key = (dialogue.id, dialogue.version)
+    if key not in cache:
+        cache[key] = dict(session.execute(select(Input.status, func.count()).where(
+            Input.dialogue_id == dialogue.id).group_by(Input.status)).all())
+    return cache[key]
+
+
 def overview_section(session, dialogue: Dialogue, now, plugins, role=None) -> dict[str, Any]:
-    counts = dict(session.execute(select(Input.status, func.count()).where(
-        Input.dialogue_id == dialogue.id).group_by(Input.status)).all())
+    counts = dict(_status_counts(session, dialogue))
     if audience_for(role) == "public":
         return {"published": counts.get(PUBLISHED, 0)}
     return {"published": counts.get(PUBLISHED, 0), "by_status": counts, "total": sum(counts.values())}
@@ -253,8 +291,11 @@ def _input(ctx: Context, input_id: int) -> Input:
 
 
 def _changed(ctx: Context, *inputs: Input, overview: bool = True) -> None:
+    pinned = ctx.require_dialogue().pinned_input_id
     for inp in inputs:
         ctx.record("inputs", inp.id)
+        if inp.id == pinned:  # the display shows it: an edit, a correction, a count
+            ctx.touch("pinned")
     if overview:
         ctx.touch("inputs_overview")
 
@@ -263,7 +304,7 @@ def _filter(ctx: Context, draft: InputDraft) -> FilterVerdict | None:
     """Run every input filter: the first refusal stops; else the strongest
     of hold and flag."""
     strongest = None
-    for input_filter in input_filters(ctx.plugins):
+    for input_filter in filters_in_order(ctx.plugins):
         verdict = input_filter.check(draft, ctx.session)
         if verdict is None or verdict.action == "accept":
             continue
@@ -284,12 +325,6 @@ def _draft(ctx: Context, participant_id: int | None, kind: str, text: str, input
 def clean_text(text: str) -> str:
     """Plain text with line breaks: one kind of line break, no trailing blanks."""
     return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")).strip()
-
-
-def _current_item_id(ctx: Context) -> int | None:
-    return ctx.session.scalar(select(AgendaItem.id).where(
-        AgendaItem.dialogue_id == ctx.require_dialogue().id,
-        AgendaItem.status.in_((ItemStatus.RUNNING.value, ItemStatus.PAUSED.value))).limit(1))
 
 
 def _own(ctx: Context, inp: Input) -> None:
@@ -316,15 +351,17 @@ class SubmitPayload(DialoguePayload):
 def submit(ctx: Context, p: SubmitPayload):
     """Submit a comment, a suggestion to States parties, a question to the panel or a written statement."""
     dialogue = ctx.require_dialogue()
-    participant = ctx.session.get(Participant, ctx.actor.participant_id)
+    participant = ctx.session.scalar(select(Participant).options(joinedload(Participant.organization)).where(
+        Participant.id == ctx.actor.participant_id))
     if participant is None:
         raise CommandError("forbidden", "Only registered participants can submit inputs.")
     ctx.rate_limit("inputs", participant.id)
-    _check_window(ctx, p.kind)
+    live, current_item_id = agenda_state(ctx.session, dialogue.id)
+    _check_window(ctx, p.kind, live)
     text = clean_text(p.text)
     verdict = _filter(ctx, _draft(ctx, participant.id, p.kind, text))
     if p.attach_to == "current":
-        item_id = _current_item_id(ctx)
+        item_id = current_item_id
     elif p.attach_to == "dialogue":
         item_id = None
     else:
@@ -419,8 +456,6 @@ def endorse(ctx: Context, p: EndorsePayload):
         ctx.session.delete(existing)
         inp.endorsement_count -= 1
     _changed(ctx, inp, overview=False)
-    if ctx.require_dialogue().pinned_input_id == inp.id:
-        ctx.touch("pinned")
     return {"input_id": inp.id, "endorsements": inp.endorsement_count, "endorsed": p.endorse}
 
 
@@ -694,16 +729,19 @@ def configure(ctx: Context, p: InputSettingsPayload):
     zone = ZoneInfo(dialogue.timezone)
 
     def utc(local: dt.datetime) -> dt.datetime:
-        return local.replace(tzinfo=None).replace(tzinfo=zone).astimezone(dt.timezone.utc)
+        if local.tzinfo is not None:  # an explicit offset says which moment is meant
+            return local.astimezone(dt.timezone.utc)
+        return local.replace(tzinfo=zone).astimezone(dt.timezone.utc)
 
     if p.close_window:
         dialogue.input_window_opens_at = dialogue.input_window_closes_at = None
     elif p.window_opens_local is not None or p.window_closes_local is not None:
         opens = utc(p.window_opens_local) if p.window_opens_local else dialogue.input_window_opens_at or ctx.now
-        if p.window_closes_local is None:
+        # Moving only the opening keeps the deadline already set.
+        closes = utc(p.window_closes_local) if p.window_closes_local else dialogue.input_window_closes_at
+        if closes is None:
             raise CommandError("invalid_payload", "Give the deadline.",
                                [{"field": "window_closes_local", "message": "required"}])
-        closes = utc(p.window_closes_local)
         if closes <= opens:
             raise CommandError("invalid_payload", "The deadline must come after the opening.",
                                [{"field": "window_closes_local", "message": "before the opening"}])

@@ -22,7 +22,7 @@ from .commands import Context, DialoguePayload, command
 from .errors import CommandError
 from .models import (CATEGORY_LABELS, INTERVENTION_LABELS, AgendaItem, Category, Dialogue, InterventionType,
                      ItemStatus, Organization, Participant, Role, SpeakerEntry, SpeakerStatus)
-from .plugins import queue_policies
+from .plugins import policies_by_name
 from .plugins.queue_policies import DEFAULT_COMBINATION
 from .queue_order import Candidate, QueueContext, order
 from .timers import ms
@@ -73,7 +73,7 @@ def policy_names(dialogue: Dialogue) -> list[str]:
 
 
 def active_policies(dialogue: Dialogue, plugins) -> list:
-    available = queue_policies(plugins)
+    available = policies_by_name(plugins)
     return [available[name] for name in policy_names(dialogue) if name in available]
 
 
@@ -185,7 +185,7 @@ def queue_staff_section(session, dialogue: Dialogue, now, plugins, role=None) ->
     this dialogue, previous interventions, placed by hand)."""
     state = shared_state(session, dialogue, plugins, now)
     people = state.waiting + ([state.current] if state.current else [])
-    available = queue_policies(plugins)
+    available = policies_by_name(plugins)
     return {
         "entries": {str(e.id): _badges(e, state.spoken) for e in people},
         "available_policies": [{"name": p.name, "label": p.label, "description": p.description}
@@ -649,7 +649,7 @@ def configure(ctx: Context, p: ConfigurePayload):
     """Choose the ordering policies, speaking times and warning for this dialogue."""
     dialogue = ctx.require_dialogue()
     if p.policies is not None:
-        available = queue_policies(ctx.plugins)
+        available = policies_by_name(ctx.plugins)
         unknown = [name for name in p.policies if name not in available]
         if unknown or len(set(p.policies)) != len(p.policies):
             raise CommandError("invalid_payload", "Unknown or repeated policy.", [{

@@ -57,10 +57,14 @@ class Service:
                     except Exception:  # the change is committed; a failed broadcast is resynced
                         log.exception("listener failed after %s", outcome.command)
         if not outcome.replayed:
-            try:
-                self.plugins.hook.dialogue_changed(app=self.app, outcome=outcome)
-            except Exception:
-                log.exception("dialogue_changed hook failed after %s", outcome.command)
+            # Each plugin on its own: one failing integration must not keep
+            # the others from hearing of the change.
+            for impl in self.plugins.hook.dialogue_changed.get_hookimpls():
+                try:
+                    impl.function(app=self.app, outcome=outcome)
+                except Exception:
+                    log.exception("dialogue_changed of plugin %s failed after %s", impl.plugin_name,
+                                  outcome.command)
         return outcome
 
     def _describe(self, session, dialogue, outcome):

@@ -48,6 +48,8 @@ def make_plugin_manager(allow: list[str] | None = None, extra: tuple = ()) -> pl
             pm.register(importlib.import_module(module), name=name)
     for plugin in extra:
         pm.register(plugin)
+    for offered in _NAMED_OFFERS:
+        offered(pm)  # a name offered twice stops the app now, not at first use
     return pm
 
 
@@ -71,16 +73,26 @@ def agenda_item_types(pm: pluggy.PluginManager) -> dict[str, AgendaItemType]:
     return _by_name(pm, "agenda_item_types", "agenda-item type")
 
 
-def queue_policies(pm: pluggy.PluginManager) -> dict[str, QueuePolicy]:
+# The accessors are not named after their hooks: ``queue_policies`` and
+# ``input_filters`` are also built-in submodules of this package, and
+# importing a submodule rebinds its name here.
+def policies_by_name(pm: pluggy.PluginManager) -> dict[str, QueuePolicy]:
     """All speaker-queue policies by name."""
     return _by_name(pm, "queue_policies", "queue policy")
 
 
-def input_filters(pm: pluggy.PluginManager) -> list[InputFilter]:
-    """All input filters, in registration order (built-ins first)."""
-    return list(_by_name(pm, "input_filters", "input filter").values())
+def filters_in_order(pm: pluggy.PluginManager) -> list[InputFilter]:
+    """All input filters: the built-ins first, then the other plugins' in
+    registration order (the order matters: the first refusal wins).
+    ``_by_name`` walks plugins in call order, last registered first."""
+    found = _by_name(pm, "input_filters", "input filter")  # refuses a name offered twice
+    impls = sorted(pm.hook.input_filters.get_hookimpls(), key=lambda impl: impl.plugin_name not in BUILTINS)
+    return [found[offer.name] for impl in impls for offer in impl.function() or ()]
 
 
 def summary_exporters(pm: pluggy.PluginManager) -> dict[str, Exporter]:
     """All summary export formats by name."""
     return _by_name(pm, "summary_exporters", "export format")
+
+
+_NAMED_OFFERS = (agenda_item_types, policies_by_name, filters_in_order, summary_exporters)
