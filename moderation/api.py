@@ -20,6 +20,9 @@ from .service import Service
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+# Operations that other modules serve under /api/v1 (accreditation_web): each
+# callable returns OpenAPI paths {path: {method: operation}}.
+EXTRA_PATHS: list = []
 
 
 def service() -> Service:
@@ -100,6 +103,7 @@ def listDialogues():  # noqa: N802 - the endpoint is the operationId
     if principal.anonymous:
         raise CommandError("unauthenticated", "Sign in or send a bearer token.")
     svc = service()
+    svc.actor(principal, None)  # an ended session or a revoked link is a 401, not an empty list
     with svc.db.session() as s:
         dialogues = s.query(Dialogue).order_by(Dialogue.starts_at, Dialogue.id).all()
         visible = []
@@ -291,8 +295,11 @@ def openapi_document() -> dict[str, Any]:
             "properties": {"ok": {"type": "boolean"}, "formats": {"type": "array", "items": {
                 "type": "object", "required": ["name", "label", "extension", "media_type"],
                 "properties": {k: {"type": "string"} for k in ("name", "label", "extension", "media_type")}}}}}}}}}}}
+    for extra in EXTRA_PATHS:
+        for path, operations in extra(_errors, _path_params).items():
+            paths.setdefault(path, {}).update(operations)
     for spec in sorted(REGISTRY.values(), key=lambda s: s.http_path):
-        roles = "anyone with the code" if spec.public else ", ".join(sorted(r.value for r in spec.roles))
+        roles = "anyone (public)" if spec.public else ", ".join(sorted(r.value for r in spec.roles))
         paths.setdefault(spec.http_path, {})["post"] = {
             "operationId": spec.operation_id,
             "summary": spec.summary,

@@ -86,7 +86,10 @@ class CreateDialoguePayload(DialogueFields):
 
 
 class UpdateDialoguePayload(DialogueFields, DialoguePayload):
-    pass
+    # DialoguePayload's strict config would otherwise win and refuse every
+    # ISO string for local_start (strict pydantic wants datetime objects).
+    model_config = DialogueFields.model_config
+    dialogue_id: int = Field(strict=True)
 
 
 def _apply(ctx: Context, dialogue: Dialogue, p: DialogueFields) -> None:
@@ -105,8 +108,9 @@ def _apply(ctx: Context, dialogue: Dialogue, p: DialogueFields) -> None:
             zone = ZoneInfo(dialogue.timezone)
         except ZoneInfoNotFoundError:  # pragma: no cover - validated above
             raise CommandError("invalid_payload", "Unknown time zone.") from None
-        local = p.local_start.replace(tzinfo=None) if p.local_start.tzinfo else p.local_start
-        dialogue.starts_at = local.replace(tzinfo=zone).astimezone(dt.timezone.utc)
+        # A time with an offset names an instant; without one it is local time in the zone.
+        start = p.local_start if p.local_start.tzinfo else p.local_start.replace(tzinfo=zone)
+        dialogue.starts_at = start.astimezone(dt.timezone.utc)
     if p.title:
         dialogue.title = p.title
     elif not dialogue.title:

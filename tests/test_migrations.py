@@ -1,0 +1,95 @@
+"""The Alembic migrations and the models agree, on SQLite and PostgreSQL:
+upgrading an empty database gives exactly the schema of moderation.models,
+the way down works, and an old schema is refused with the command to run."""
+from __future__ import annotations
+
+import pytest
+from alembic import command as alembic_command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+
+from moderation.db import Database, SchemaBehind
+from moderation.models import Base
+
+
+@pytest.fixture
+def database(empty_database_url):
+    db = Database(empty_database_url)
+    yield db
+    db.dispose()
+
+
+def differences(db: Database) -> list:
+    """What ``alembic revision --autogenerate`` would write, with the options
+    of ``migrations/env.py`` (types compared; server defaults that later
+    migrations use to fill existing rows are not part of the models)."""
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+
+def tables(db: Database) -> set[str]:
+    return set(inspect(db.engine).get_table_names()) - {"alembic_version"}
+
+
+def test_upgrade_gives_exactly_the_models_schema(database):
+    assert tables(database) == set()
+    database.upgrade()
+    assert tables(database) == set(Base.metadata.tables)
+    assert differences(database) == []
+    assert database.current_revision() == database.head_revision()
+    assert database.is_current()
+
+
+def test_downgrade_to_base_and_upgrade_again(database):
+    database.upgrade()
+    alembic_command.downgrade(database.alembic_config(), "base")
+    assert tables(database) == set()
+    assert database.current_revision() is None
+    database.upgrade()
+    assert differences(database) == []
+    assert database.is_current()
+
+
+def test_each_revision_steps_down_and_up(database):
+    """Every revision's downgrade undoes its upgrade (checked one step at a
+    time from head), so a failed deploy can be rolled back."""
+    config = database.alembic_config()
+    revisions = [r.revision for r in ScriptDirectory.from_config(config).walk_revisions("base", "heads")]
+    database.upgrade()
+    for revision in revisions:              # newest first
+        alembic_command.downgrade(config, "-1")
+        alembic_command.upgrade(config, revision)
+        assert database.current_revision() == revision
+        alembic_command.downgrade(config, "-1")
+    assert database.current_revision() is None and tables(database) == set()
+    database.upgrade()
+    assert differences(database) == []
+
+
+def test_the_history_is_linear():
+    heads = ScriptDirectory.from_config(Database("sqlite://").alembic_config()).get_heads()
+    assert len(heads) == 1, f"several heads, merge them: {heads}"
+
+
+def test_require_current_refuses_an_empty_database(database):
+    assert not database.is_current()
+    with pytest.raises(SchemaBehind) as caught:
+        database.require_current()
+    message = str(caught.value)
+    assert "moderation db upgrade" in message and "empty database" in message
+    assert database.head_revision() in message
+
+
+def test_require_current_refuses_an_old_schema(database):
+    config = database.alembic_config()
+    revisions = [r.revision for r in ScriptDirectory.from_config(config).walk_revisions("base", "heads")]
+    if len(revisions) < 2:
+        pytest.skip("only one revision so far")  # pragma: no cover
+    database.upgrade(revisions[-1])          # the oldest
+    with pytest.raises(SchemaBehind, match="moderation db upgrade"):
+        database.require_current()
+    database.upgrade()
+    database.require_current()               # no error once current
