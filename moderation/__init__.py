@@ -93,6 +93,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.exempt(api.bp)  # the API checks CSRF itself for cookie sessions, bearer tokens need none
     app.register_blueprint(web.bp)
     app.register_blueprint(api.bp)
+    from . import accreditation_web
+    accreditation_web.init_app(app)
     for blueprints in plugins.hook.register_blueprints(app=app):
         for blueprint in blueprints or ():
             app.register_blueprint(blueprint)

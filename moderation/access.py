@@ -13,6 +13,7 @@ from .commands import Context, DialoguePayload, Payload, command
 from .errors import CommandError
 from .models import (CATEGORY_LABELS, Category, Channel, Credential, Organization, Participant,
                      Role, RoleAssignment, User)
+from .timers import ms
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Label = Annotated[str, Field(max_length=200)]
@@ -32,9 +33,36 @@ def participant_view(participant: Participant, *, with_personal: bool = False) -
         "category_label": CATEGORY_LABELS.get(Category(category), category),
         "channel": participant.channel,
     }
+    view["alternate"] = participant.alternate
+    view["checked_in"] = ms(participant.checked_in_at)
     if with_personal:
         view["email"] = participant.email
     return view
+
+
+# One in-person participant plus one alternate per organization; everyone
+# else joins online. Delegations of States parties and intergovernmental
+# organizations are not limited.
+IN_PERSON_PLACES = 2
+UNLIMITED_CATEGORIES = frozenset({Category.STATE_PARTY.value, Category.IGO.value})
+
+
+def room_place(session, participant: Participant) -> bool:
+    """Check that ``participant``'s organization has a place left in the
+    room; return True when the place is the alternate's (the second person
+    in). Raises ``conflict`` naming who holds the places."""
+    org = participant.organization if participant.organization_id else None
+    if org is None or org.category in UNLIMITED_CATEGORIES:
+        return False
+    others = list(session.scalars(select(Participant).where(
+        Participant.dialogue_id == participant.dialogue_id, Participant.organization_id == org.id,
+        Participant.channel == Channel.ROOM.value, Participant.id != participant.id).order_by(Participant.id)))
+    if len(others) >= IN_PERSON_PLACES:
+        names = " and ".join(o.name for o in others[:IN_PERSON_PLACES])
+        raise CommandError("conflict", f"{org.name} already has {names} in the room: one in-person participant "
+                                       "plus one alternate per organization. Switch one of them online first.",
+                           [{"field": "channel", "message": "no in-person place left for this organization"}])
+    return any(not o.alternate for o in others)
 
 
 def participants_section(session, dialogue, now, plugins, *, with_personal: bool = False):
@@ -226,7 +254,7 @@ class ChannelPayload(DialoguePayload):
          roles={Role.PARTICIPANT, Role.SECRETARIAT, Role.MODERATOR}, operation_id="setParticipantChannel",
          http_path="/dialogues/{dialogue_id}/participants/channel")
 def set_channel(ctx: Context, p: ChannelPayload):
-    """Switch a participant between the room and online."""
+    """Switch a participant between the room and online (one in-person place plus an alternate per organization)."""
     target = p.participant_id or ctx.actor.participant_id
     if target is None:
         raise CommandError("invalid_payload", "Say which participant.", [{"field": "participant_id",
@@ -234,6 +262,13 @@ def set_channel(ctx: Context, p: ChannelPayload):
     if not ctx.actor.has(Role.SECRETARIAT, Role.MODERATOR) and target != ctx.actor.participant_id:
         raise CommandError("forbidden", "You may only change your own channel.")
     participant = _participant(ctx, target)
+    if p.channel == Channel.ROOM.value and participant.channel != Channel.ROOM.value:
+        participant.alternate = room_place(ctx.session, participant)
+    elif p.channel == Channel.ONLINE.value:
+        participant.alternate = False
+        if participant.checked_in_at is not None:  # left the room
+            participant.checked_in_at = None
+            ctx.touch("attendance")
     participant.channel = Channel(p.channel).value
     ctx.touch("participants")
     ctx.record("participants", participant.id)

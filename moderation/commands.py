@@ -232,4 +232,4 @@ def _stored(outcome: Outcome) -> dict[str, Any]:
 
 def load_domain() -> None:
     """Import the modules that register commands (idempotent)."""
-    from . import access, agenda, dialogues, inputs, queue, summary  # noqa: F401
+    from . import accreditation, access, agenda, dialogues, inputs, queue, summary  # noqa: F401

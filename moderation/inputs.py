@@ -108,6 +108,14 @@ def views(session, inputs: list[Input], audience: str) -> list[dict[str, Any]]:
     return [input_view(i, audience, themes.get(i.id)) for i in inputs]
 
 
+def input_records(session, input_ids: list[int], role: Role) -> list[dict[str, Any]]:
+    """Changed inputs as ``role`` sees them, for change messages. They are
+    in the session already (the command wrote them, the change builder
+    loaded them), so ``get`` finds them without another query."""
+    inputs = [inp for inp in (session.get(Input, i) for i in input_ids) if inp is not None]
+    return views(session, inputs, audience_for(role))
+
+
 def visible_to(inp: Input, audience: str) -> bool:
     return audience != "public" or inp.status == PUBLISHED
 

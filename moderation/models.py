@@ -173,6 +173,15 @@ class Dialogue(Base):
     chairs: Mapped[str] = mapped_column(String(500), default="")
     summary_attribution: Mapped[bool] = mapped_column(Boolean, default=False)
     summary_list_organizations: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Accreditation: whether the public application page takes applications,
+    # until when (an instant, UTC) and the time zone the deadline is stated in
+    # ("midnight Vienna time"), when the summary was published, and when the
+    # personal data was deleted (the counts are kept).
+    applications_open: Mapped[bool] = mapped_column(Boolean, default=False)
+    application_deadline: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    application_timezone: Mapped[str] = mapped_column(String(64), default="Europe/Vienna")
+    summary_published_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    personal_data_deleted_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
 
     items: Mapped[list["AgendaItem"]] = relationship(
         back_populates="dialogue", order_by="AgendaItem.position",
@@ -269,6 +278,18 @@ class Participant(Base):
     channel: Mapped[str] = mapped_column(String(10), default=Channel.ONLINE.value)
     self_registered: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Accreditation: the application the participant was nominated in, the
+    # alternate of the organization's in-person participant, the check-in at
+    # the door, the first connection (online attendance), and the invitation.
+    application_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("applications.id", ondelete="SET NULL"), nullable=True, index=True)
+    alternate: Mapped[bool] = mapped_column(Boolean, default=False)
+    checked_in_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    checked_in_by: Mapped[str] = mapped_column(String(200), default="")
+    connected_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    invited_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    invitation_delivery: Mapped[str] = mapped_column(String(10), default="")   # "email" or "download"
+    invitation_delivered_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
 
     organization: Mapped[Optional[Organization]] = relationship()
 
@@ -449,3 +470,82 @@ class SummarySection(Base):
     revision: Mapped[int] = mapped_column(Integer, default=0)
     updated_by: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ApplicationStatus(str, enum.Enum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class NominationMode(str, enum.Enum):
+    IN_PERSON = "in_person"
+    ALTERNATE = "alternate"      # the in-person participant's alternate, who may come too
+    ONLINE = "online"
+
+
+class TravelSupport(str, enum.Enum):
+    NONE = ""
+    REQUESTED = "requested"
+    GRANTED = "granted"
+    DECLINED = "declined"
+
+
+class Application(Base):
+    """One organization's application to take part in one dialogue. Applying
+    for several dialogues at once makes one application per dialogue; the
+    same organization applying again updates its application (the key is
+    the normalized name)."""
+
+    __tablename__ = "applications"
+    __table_args__ = (UniqueConstraint("dialogue_id", "organization_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dialogue_id: Mapped[int] = mapped_column(ForeignKey("dialogues.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organizations.id"), nullable=True)
+    organization_key: Mapped[str] = mapped_column(String(320))
+    organization_name: Mapped[str] = mapped_column(String(300))
+    category: Mapped[str] = mapped_column(String(30))          # ngo, academia, private_sector, other
+    ecosoc_status: Mapped[bool] = mapped_column(Boolean, default=False)
+    country: Mapped[str] = mapped_column(String(100), default="")
+    website: Mapped[str] = mapped_column(String(300), default="")
+    grassroots: Mapped[bool] = mapped_column(Boolean, default=False)
+    victim_led: Mapped[bool] = mapped_column(Boolean, default=False)  # victim-led or victim-focused
+    expertise: Mapped[str] = mapped_column(Text, default="")
+    contact_name: Mapped[str] = mapped_column(String(200), default="")
+    contact_email: Mapped[str] = mapped_column(String(254), default="")
+    status: Mapped[str] = mapped_column(String(12), default=ApplicationStatus.PENDING.value, index=True)
+    decision_reason: Mapped[str] = mapped_column(String(1000), default="")
+    decided_by_body: Mapped[str] = mapped_column(String(200), default="")   # e.g. "Extended Bureau"
+    decided_by: Mapped[str] = mapped_column(String(200), default="")        # who recorded it
+    decided_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)     # accepted after the deadline by hand
+    revision: Mapped[int] = mapped_column(Integer, default=1)      # how often it was submitted
+    submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    travel_support: Mapped[str] = mapped_column(String(12), default="")
+    travel_request_note: Mapped[str] = mapped_column(String(1000), default="")
+    travel_requested_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    travel_decision_note: Mapped[str] = mapped_column(String(1000), default="")
+    travel_decided_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+
+    nominees: Mapped[list["Nominee"]] = relationship(
+        back_populates="application", order_by="Nominee.position", cascade="all, delete-orphan")
+
+
+class Nominee(Base):
+    """A person an organization nominates, in person, as alternate or
+    online. Becomes a participant when the application is approved."""
+
+    __tablename__ = "nominees"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), default="")
+    mode: Mapped[str] = mapped_column(String(12), default=NominationMode.ONLINE.value)
+    participant_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("participants.id", ondelete="SET NULL"), nullable=True)
+
+    application: Mapped[Application] = relationship(back_populates="nominees")

@@ -20,10 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .access import participant_view, participants_section
+from .accreditation import attendance_section
 from .agenda import agenda_section
 from .dialogues import dialogue_section
-from .inputs import (audience_for, input_settings_section, input_view, my_inputs, overview_section,
-                     pinned_section, themes_section, views)
+from .inputs import (audience_for, input_records, input_settings_section, input_view, my_inputs, overview_section,
+                     pinned_section, themes_section)
 from .models import Dialogue, Input, Participant, Role, utcnow
 from .queue import queue_section, queue_staff_section, statistics_section
 from .summary import narrative_records, summary_section
@@ -31,6 +32,9 @@ from .timers import ms
 
 ALL_ROLES = frozenset(Role)
 STAFF = frozenset({Role.SECRETARIAT, Role.MODERATOR, Role.RAPPORTEUR})
+# Sections whose changes reach participants and displays only through the
+# throttled inputs hint (``published``), not in a change per input.
+HINTED_SECTIONS = frozenset({"inputs_overview"})
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ section("inputs_overview", ALL_ROLES, per_role=True)(overview_section)
 section("themes", STAFF)(themes_section)
 section("pinned", ALL_ROLES)(pinned_section)
 section("summary", STAFF)(summary_section)
+section("attendance", ALL_ROLES)(attendance_section)
 
 
 @section("participants", STAFF, per_role=True)
@@ -116,8 +121,7 @@ class RecordKind:
 
 
 RECORDS: dict[str, RecordKind] = {
-    "inputs": RecordKind(STAFF, lambda session, ids, role: views(
-        session, list(session.scalars(select(Input).where(Input.id.in_(ids)))), audience_for(role))),
+    "inputs": RecordKind(STAFF, input_records),
     "summary_sections": RecordKind(STAFF, narrative_records),
 }
 
@@ -144,7 +148,7 @@ def build_changes(session: Session, dialogue: Dialogue, outcome, plugins) -> Cha
         sections = {}
         for name in sorted(outcome.touched):
             spec = SECTIONS.get(name)
-            if spec is None or role not in spec.roles:
+            if spec is None or role not in spec.roles or (name in HINTED_SECTIONS and role not in STAFF):
                 continue
             key = (name, role if spec.per_role else None)
             if key not in built:

@@ -61,15 +61,43 @@ def summary_title(dialogue: Dialogue) -> str:
 
 
 def attendance(session, dialogue_id: int) -> dict[str, Any]:
-    """Participants by stakeholder category, in the room and online."""
+    """Participants by stakeholder category, in the room and online.
+
+    Where the dialogue has attendance data, it is used: in the room, the
+    participants checked in at the door; online, the participants not
+    checked in who connected to the tool. A channel without such data falls
+    back to the registrations. ``source`` says which, per channel, and
+    ``note`` says it in words for the document."""
+    people = list(session.scalars(select(Participant).where(Participant.dialogue_id == dialogue_id)))
+    checked_in = any(p.checked_in_at is not None for p in people)
+    connected = any(p.connected_at is not None for p in people)
+
+    def channel_of(participant: Participant) -> str | None:
+        registered = participant.channel if participant.channel in ("room", "online") else "online"
+        if participant.checked_in_at is not None:
+            return "room"
+        if registered == "room" and checked_in:
+            # Not checked in: online if they connected, else absent.
+            return "online" if connected and participant.connected_at is not None else None
+        if registered == "online" and connected:
+            return "online" if participant.connected_at is not None else None
+        return registered
+
     rows = {c.value: {"category": c.value, "label": CATEGORY_LABELS[c], "room": 0, "online": 0}
             for c in CATEGORY_ORDER}
-    for participant in session.scalars(select(Participant).where(Participant.dialogue_id == dialogue_id)):
+    for participant in people:
         category = participant.organization.category if participant.organization else Category.OTHER.value
-        rows[category][participant.channel if participant.channel in ("room", "online") else "online"] += 1
+        channel = channel_of(participant)
+        if channel is not None:
+            rows[category][channel] += 1
     table = [dict(row, total=row["room"] + row["online"]) for row in rows.values()]
     totals = {key: sum(row[key] for row in table) for key in ("room", "online", "total")}
-    return {"rows": table, "totals": totals}
+    source = {"room": "checked_in" if checked_in else "registered",
+              "online": "connected" if connected else "registered"}
+    room_words = "checked in at the door" if checked_in else "registered to attend in person"
+    online_words = "connected online" if connected else "registered to take part online"
+    note = f"In the room: participants {room_words}. Online: participants {online_words}."
+    return {"rows": table, "totals": totals, "source": source, "note": note}
 
 
 def _statistics_rows(bucket: dict[str, Any]) -> dict[str, Any]:
@@ -268,6 +296,7 @@ def summary_section(session, dialogue: Dialogue, now, plugins, role=None) -> dic
     return {"attribution": dialogue.summary_attribution,
             "list_organizations": dialogue.summary_list_organizations,
             "chairs": dialogue.chairs,
+            "published_at": ms(dialogue.summary_published_at),
             "narratives": {s.key: narrative_view(s) for s in sections}}
 
 
@@ -332,3 +361,19 @@ def configure(ctx: Context, p: SummarySettingsPayload):
         dialogue.chairs = p.chairs
     ctx.touch("summary")
     return {"attribution": dialogue.summary_attribution, "list_organizations": dialogue.summary_list_organizations}
+
+
+class PublishedPayload(DialoguePayload):
+    published: bool = Field(default=True, description="False takes the mark back.")
+
+
+@command("summary.mark_published", payload=PublishedPayload, roles={Role.SECRETARIAT},
+         operation_id="markSummaryPublished", http_path="/dialogues/{dialogue_id}/summary/published")
+def mark_published(ctx: Context, p: PublishedPayload):
+    """Record that the chairs' summary was published (after it, personal data may be deleted)."""
+    dialogue = ctx.require_dialogue()
+    if not p.published and dialogue.personal_data_deleted_at is not None:
+        raise CommandError("conflict", "The personal data was deleted after publication; the mark stays.")
+    dialogue.summary_published_at = (dialogue.summary_published_at or ctx.now) if p.published else None
+    ctx.touch("summary")
+    return {"published_at": ms(dialogue.summary_published_at)}

@@ -64,6 +64,8 @@ def render(document: dict[str, Any], out: Writer) -> None:
     out.table(["Category", "In the room", "Online", "Total"],
               [[r["label"], r["room"], r["online"], r["total"]] for r in att["rows"]]
               + [["Total", att["totals"]["room"], att["totals"]["online"], att["totals"]["total"]]])
+    if att.get("note"):
+        out.paragraph(att["note"])
     out.heading(2, "Agenda")
     out.table(["No.", "Item", "Planned start", "Planned (min)", "Started", "Ended", "Actual (min)"],
               [[a["position"], a["title"], a["planned_start"] or "", a["planned_minutes"] or "",

@@ -42,9 +42,11 @@ def _exact_duplicate(draft, session):
     if draft.participant_id is None:
         return None
     wanted = normalized(draft.text)
+    # Only what the participant wrote: a rapporteur's record of their oral
+    # intervention (source "oral") carries their id too.
     texts = session.scalars(select(Input.text).where(
         Input.dialogue_id == draft.dialogue_id, Input.participant_id == draft.participant_id,
-        Input.status.not_in((InputStatus.WITHDRAWN.value,)),
+        Input.source == "participant", Input.status.not_in((InputStatus.WITHDRAWN.value,)),
         *([Input.id != draft.input_id] if draft.input_id else [])))
     if any(normalized(text) == wanted for text in texts):
         return FilterVerdict("refuse", "You have already submitted this text.", code="conflict")

@@ -1,0 +1,210 @@
+"""Invitations as e-mails and as files.
+
+A personal link exists in clear only in the answer of the command that
+issued it (tokens are stored hashed), so invitations are written right then:
+sent through the configured SMTP server, or, with none, handed to the
+secretariat as a ZIP of one ``.eml`` file per invitation (it opens as a
+ready-to-send draft in common mail programs) plus ``invitations.csv`` with
+names and links. In-person participants get a QR code of their link: it is
+scanned at the door. Only the standard library's ``email`` and ``smtplib``
+and segno (pure Python) are used.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+import smtplib
+import ssl
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, make_msgid
+from typing import Any, Iterable
+
+import segno
+
+MODE_TEXT = {
+    "room": "in person, in the room",
+    "alternate": "in person, as your organization's alternate",
+    "online": "online",
+}
+
+
+@dataclass
+class Letter:
+    """One invitation, ready to send or to save."""
+
+    participant_id: int
+    name: str
+    email: str
+    organization: str
+    mode: str
+    link: str
+    message: EmailMessage
+    filename: str
+
+
+def qr_png(link: str, scale: int = 8) -> bytes:
+    """The link as a QR code (PNG), error correction M: it survives a
+    cracked phone screen or a creased print-out."""
+    out = io.BytesIO()
+    segno.make(link, error="m", micro=False).save(out, kind="png", scale=scale, border=4)
+    return out.getvalue()
+
+
+def _mode(invitation: dict[str, Any]) -> str:
+    if invitation.get("channel") != "room":
+        return "online"
+    return "alternate" if invitation.get("alternate") else "room"
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^A-Za-z0-9]+", "-", ascii_text).strip("-").lower()[:60] or "participant"
+
+
+def letter(invitation: dict[str, Any], dialogue: dict[str, Any], base_url: str, sender: str,
+           index: int = 1) -> Letter:
+    """Write one invitation. ``dialogue``: title, when (text), venue,
+    registration path (where travel support is requested)."""
+    link = base_url.rstrip("/") + invitation["link_path"]
+    mode = _mode(invitation)
+    name = invitation["name"]
+    title = dialogue["title"]
+    when = dialogue.get("when") or ""
+    venue = dialogue.get("venue") or ""
+    organization = invitation.get("organization") or ""
+    paragraphs = [
+        f"Dear {name},",
+        f"On behalf of the secretariat, we are pleased to invite you to the {title}"
+        + (f", {when}" if when else "") + (f", {venue}" if venue and mode != "online" else "") + "."
+        + (f" You are registered on behalf of {organization}." if organization else ""),
+        f"You take part {MODE_TEXT[mode]}.",
+        "Your personal link opens the dialogue on your phone or laptop: the agenda, the list of speakers "
+        "and your written inputs. It is yours alone: please do not share it.",
+    ]
+    if mode != "online":
+        paragraphs.append("Please bring the QR code of this invitation, on your phone or printed: it is scanned "
+                          "at the entrance. Participants attending in person bear their own costs of travel "
+                          "and accommodation.")
+    if mode == "alternate":
+        paragraphs.append("As the alternate, you may attend with your organization's in-person participant or "
+                          "in their place.")
+    if invitation.get("travel_eligible") and dialogue.get("registration_path"):
+        paragraphs.append("As a grassroots or victim-led or victim-focused organization, you can tell the "
+                          "secretariat that you are interested in travel support on your registration page: "
+                          f"{base_url.rstrip('/')}{dialogue['registration_path']} (open your personal link "
+                          "first). The secretariat decides case by case.")
+    closing = "With kind regards,\nThe secretariat"
+    text = "\n\n".join(paragraphs[:1] + paragraphs[1:3] + [f"Your personal link:\n{link}"] + paragraphs[3:]
+                       + [closing]) + "\n"
+    message = EmailMessage()
+    message["Subject"] = f"Invitation: {title}"
+    message["From"] = sender
+    if invitation.get("email"):
+        message["To"] = formataddr((name, invitation["email"]))
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip("> ") or None)
+    message.set_content(text)
+    qr_cid = make_msgid(domain="invitation")
+    body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs[:3])
+    body += (f'<p>Your personal link:<br><a href="{html.escape(link)}">{html.escape(link)}</a></p>')
+    if mode != "online":
+        body += (f'<p><img src="cid:{qr_cid[1:-1]}" width="240" height="240" '
+                 f'alt="QR code of your personal link"></p>')
+    body += "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs[3:])
+    body += "<p>" + html.escape(closing).replace("\n", "<br>") + "</p>"
+    message.add_alternative(f"<!doctype html><html><body>{body}</body></html>", subtype="html")
+    if mode != "online":
+        message.get_payload()[1].add_related(qr_png(link), maintype="image", subtype="png", cid=qr_cid,
+                                             filename="qr-code.png")
+    filename = f"{index:03d}-{_slug(name)}.eml"
+    return Letter(invitation["participant_id"], name, invitation.get("email", ""), organization, mode, link,
+                  message, filename)
+
+
+def letters(invitations: Iterable[dict[str, Any]], dialogue: dict[str, Any], base_url: str,
+            sender: str) -> list[Letter]:
+    return [letter(inv, dialogue, base_url, sender, index) for index, inv in enumerate(invitations, start=1)]
+
+
+def invitations_zip(items: list[Letter]) -> bytes:
+    """One .eml per invitation (an unsent draft) and invitations.csv."""
+    from .accreditation import csv_safe
+
+    out = io.BytesIO()
+    rows = io.StringIO()
+    writer = csv.writer(rows)
+    writer.writerow(["name", "email", "organization", "mode", "link", "file"])
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for item in items:
+            draft = _copy(item.message)
+            draft["X-Unsent"] = "1"   # opens as a draft to send, not as a received message
+            archive.writestr(item.filename, draft.as_bytes())
+            writer.writerow([csv_safe(v) for v in (item.name, item.email, item.organization, item.mode,
+                                                   item.link, item.filename)])
+        archive.writestr("invitations.csv", "\ufeff" + rows.getvalue())
+    return out.getvalue()
+
+
+def _copy(message: EmailMessage) -> EmailMessage:
+    from email import message_from_bytes, policy
+    return message_from_bytes(message.as_bytes(), policy=policy.default)
+
+
+@dataclass
+class SmtpSettings:
+    host: str
+    port: int = 587
+    user: str | None = None
+    password: str | None = None
+    sender: str | None = None
+    starttls: bool = True
+    timeout: float = 30.0
+
+    @classmethod
+    def from_config(cls, config) -> "SmtpSettings | None":
+        if not config.get("SMTP_HOST"):
+            return None
+        return cls(host=config["SMTP_HOST"], port=int(config.get("SMTP_PORT") or 587),
+                   user=config.get("SMTP_USER") or None, password=config.get("SMTP_PASSWORD") or None,
+                   sender=config.get("SMTP_FROM") or config.get("SMTP_USER") or None,
+                   starttls=bool(config.get("SMTP_STARTTLS", True)))
+
+
+def send(settings: SmtpSettings, items: list[Letter]) -> dict[int, str | None]:
+    """Send each invitation over one connection. Returns participant id ->
+    None (sent) or the reason it was not sent; never raises."""
+    results: dict[int, str | None] = {}
+    pending = [item for item in items if item.email]
+    for item in items:
+        if not item.email:
+            results[item.participant_id] = "no e-mail address"
+    if not pending:
+        return results
+    try:
+        with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
+            smtp.ehlo()
+            if settings.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+                smtp.ehlo()
+            if settings.user:
+                smtp.login(settings.user, settings.password or "")
+            for item in pending:
+                try:
+                    refused = smtp.send_message(item.message)
+                    results[item.participant_id] = "refused by the server" if refused else None
+                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+                    results[item.participant_id] = _reason(exc)
+    except (OSError, smtplib.SMTPException) as exc:
+        for item in pending:
+            results.setdefault(item.participant_id, f"the mail server could not be used ({_reason(exc)})")
+    return results
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or exc.__class__.__name__
+    return text[:200]
