@@ -12,7 +12,7 @@ from .auth import hash_password, hash_token, new_token
 from .commands import Context, DialoguePayload, Payload, command
 from .errors import CommandError
 from .models import (CATEGORY_LABELS, Category, Channel, Credential, Organization, Participant,
-                     Role, RoleAssignment, User)
+                     Role, RoleAssignment, SpeakerEntry, SpeakerStatus, User)
 from .timers import ms
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -270,6 +270,11 @@ def set_channel(ctx: Context, p: ChannelPayload):
             participant.checked_in_at = None
             ctx.touch("attendance")
     participant.channel = Channel(p.channel).value
+    # A waiting request moves with its speaker: alternation reads its channel.
+    for entry in ctx.session.scalars(select(SpeakerEntry).where(
+            SpeakerEntry.participant_id == participant.id, SpeakerEntry.status == SpeakerStatus.WAITING.value)):
+        entry.channel = participant.channel
+        ctx.touch("queue", "queue_staff")
     ctx.touch("participants")
     ctx.record("participants", participant.id)
     return {"participant_id": participant.id, "channel": participant.channel}

@@ -1035,3 +1035,15 @@ def test_two_server_processes_press_next_at_once(q, tmp_path, database_url, with
              with_expected)
     finally:
         other.extensions["db"].dispose()
+
+
+def test_switching_channel_moves_the_waiting_request_and_refreshes_the_queue(service, dialogue):
+    """Alternation reads each request's channel: a participant who moves from
+    the room to online while waiting must be counted online."""
+    d, p = dialogue["dialogue_id"], dialogue["principals"]
+    run(service, "agenda.advance", {"dialogue_id": d}, p["moderator"])
+    run(service, "queue.request_floor", {"dialogue_id": d}, p["participant0"])  # in the room
+    outcome = service.dispatch(p["participant0"], "participant.set_channel", {"dialogue_id": d, "channel": "online"})
+    assert {"queue", "queue_staff"} <= outcome.touched
+    waiting = service.snapshot(p["moderator"], d)["sections"]["queue"]["waiting"]
+    assert [w["channel"] for w in waiting] == ["online"]
