@@ -287,7 +287,7 @@ def interventions(session, dialogue: Dialogue) -> list[dict[str, Any]]:
 
 # -- what the rapporteur's page sees -----------------------------------------------------------
 def narrative_view(section: SummarySection) -> dict[str, Any]:
-    return {"key": section.key, "text": section.text, "revision": section.revision,
+    return {"id": section.id, "key": section.key, "text": section.text, "revision": section.revision,
             "updated_by": section.updated_by, "updated_at": ms(section.updated_at)}
 
 

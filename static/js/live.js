@@ -20,7 +20,16 @@
  *   reconnect or a reload; a retry never makes a duplicate;
  * - stops for good on "session_ended" (a revoked link) and says why.
  *
- * Pages call subscribe(callback) and send(name, payload).
+ * Pages call subscribe(callback) and send(name, payload[, options]). Pages
+ * that show their unsent writes (a participant's inputs typed offline) also
+ * use pending(), onOutboxChange(callback) and onSettle(callback): a write
+ * kept across a reload is acknowledged after the page that sent it is gone,
+ * so its outcome reaches the new page through onSettle, not a promise.
+ *
+ * Each kept write is stamped with who sent it (from the "me" section): a
+ * browser shared by two participants (two personal links opened one after
+ * the other) must never send one person's unsent input in the other's name.
+ * Kept writes are therefore sent once the snapshot says who we are.
  */
 import { el, newKey } from "./util.js";
 
@@ -44,6 +53,9 @@ export const state = {
 };
 
 const listeners = new Set();
+const settleListeners = new Set();
+const outboxListeners = new Set();
+const connectionListeners = new Set();
 const clockSamples = [];
 let clockOffset = body.dataset.serverTime ? Number(body.dataset.serverTime) - Date.now() : 0;
 let ended = false;
@@ -130,15 +142,33 @@ const LABELS = {
 };
 
 function showConnection(next, detail = "") {
+  const changed = next !== connection || detail !== connectionDetail;
   connection = next;
   connectionDetail = detail;
   renderConnection();
+  if (changed) {
+    for (const callback of connectionListeners) {
+      try {
+        callback(next, detail);
+      } catch (error) {
+        console.error("a connection listener failed", error); // eslint-disable-line no-console
+      }
+    }
+  }
+}
+
+/** callback(state, detail) whenever the connection state changes
+ *  (connecting, connected, reconnecting, offline, ended). Returns an
+ *  unsubscribe function. */
+export function onConnection(callback) {
+  connectionListeners.add(callback);
+  return () => connectionListeners.delete(callback);
 }
 
 function renderConnection() {
   const box = document.getElementById("connection");
   if (!box) return;
-  const unsent = ended ? 0 : loadOutbox().length;
+  const unsent = ended ? 0 : ownEntries(loadOutbox()).length;
   let text = LABELS[connection] || connection;
   if (connectionDetail) text += ` – ${connectionDetail}`;
   if (unsent) text += ` · ${unsent} unsent`;
@@ -151,6 +181,11 @@ function renderConnection() {
 /** The connection state: connecting, connected, reconnecting, offline or ended. */
 export function connectionState() {
   return connection;
+}
+
+/** True once the session ended (revoked link, changed roles): nothing more can be sent. */
+export function sessionEnded() {
+  return ended;
 }
 
 // -- the outbox (unsent writes, kept across reloads) --------------------------------------
@@ -174,6 +209,29 @@ function saveOutbox(entries) {
     // memoryOutbox keeps them for this page's life
   }
   renderConnection();
+  const mine = ownEntries(entries);
+  for (const callback of outboxListeners) {
+    try {
+      callback(mine);
+    } catch (error) {
+      console.error("an outbox listener failed", error); // eslint-disable-line no-console
+    }
+  }
+}
+
+/** Who this page speaks for, once the snapshot says so: "participant:12",
+ *  or the role and name of a staff member. null before the first snapshot. */
+function identity() {
+  const me = state.sections && state.sections.me;
+  if (!me) return null;
+  return me.participant ? `participant:${me.participant.id}` : `${me.role || role || ""}:${me.name || ""}`;
+}
+
+/** Entries this page may show and send: its own, and unstamped ones (kept
+ *  by an older version of this module, or sent before the first snapshot). */
+function ownEntries(entries) {
+  const who = identity();
+  return entries.filter((entry) => !entry.who || !who || entry.who === who);
 }
 
 // Read-modify-write each time: another tab of the same role may share the outbox.
@@ -185,9 +243,34 @@ function outboxRemove(key) {
   saveOutbox(loadOutbox().filter((e) => e.key !== key));
 }
 
-/** Writes not yet acknowledged by the server. */
+/** Writes not yet acknowledged by the server (this page's person's only):
+ *  [{key, name, payload, at}]. */
 export function pending() {
-  return loadOutbox();
+  return ownEntries(loadOutbox());
+}
+
+/** callback(entries) whenever the outbox changes (a write kept, sent, dropped). */
+export function onOutboxChange(callback) {
+  outboxListeners.add(callback);
+  return () => outboxListeners.delete(callback);
+}
+
+/** callback(entry, outcome) when a write is settled, also one kept from an
+ *  earlier page load. outcome: {ok: true, ack} or {ok: false, error, final};
+ *  final false means the write is still kept and will be sent again. */
+export function onSettle(callback) {
+  settleListeners.add(callback);
+  return () => settleListeners.delete(callback);
+}
+
+function announceSettled(entry, outcome) {
+  for (const callback of settleListeners) {
+    try {
+      callback(entry, outcome);
+    } catch (error) {
+      console.error("a settle listener failed", error); // eslint-disable-line no-console
+    }
+  }
 }
 
 // -- the socket ------------------------------------------------------------------------
@@ -210,7 +293,7 @@ function connect() {
   const s = window.io({ auth: { dialogue_id: dialogueId, role }, ackTimeout: 10000, retries: 3 });
   s.on("connect", () => {
     showConnection("connected");
-    flushOutbox();
+    flushOutbox(); // on a reconnect; a fresh page sends once the snapshot says who we are
   });
   s.on("disconnect", (reason) => {
     if (ended) return;
@@ -263,8 +346,18 @@ function applySnapshot(snapshot, receivedAt = Date.now()) {
   state.sections = { ...snapshot.sections };
   state.records = {};
   state.role = snapshot.role;
+  stampOutbox();
   publish(Object.keys(snapshot.sections));
+  flushOutbox();
   return true;
+}
+
+/** Writes made before the first snapshot belong to this page's person. */
+function stampOutbox() {
+  const who = identity();
+  if (!who) return;
+  const entries = loadOutbox();
+  if (entries.some((entry) => !entry.who)) saveOutbox(entries.map((entry) => (entry.who ? entry : { ...entry, who })));
 }
 
 function onChange(message) {
@@ -371,17 +464,31 @@ export async function query(event, data = {}) {
  * error {code, message, details?}. "network" and "timeout" errors leave the
  * write in the outbox (it is sent again after reconnecting); any other
  * error is definitive: the write is dropped and the message shown.
+ *
+ * options.keepFor: how long (ms) an unsent write may still be sent after a
+ *   reload or a long disconnection (default 10 minutes: a stale "next item"
+ *   does harm; a participant's input does not and may be kept longer).
+ * options.quiet: the page shows definitive errors itself (no #messages).
+ * The returned promise carries the write's idempotency key as `.key`.
+ * While the connection is down the promise stays pending (Socket.IO holds
+ * the write); watch onSettle/onOutboxChange to show what is kept.
  */
-export function send(name, payload = {}) {
+export function send(name, payload = {}, options = {}) {
   if (ended) {
-    return Promise.reject({ code: "session_ended", message: "This session has ended; reload the page." });
+    const refused = Promise.reject({ code: "session_ended", message: "This session has ended; reload the page." });
+    refused.key = null;
+    return refused;
   }
-  const entry = { key: newKey(), name, payload, at: Date.now() };
+  const entry = { key: newKey(), name, payload, at: Date.now(), who: identity() };
+  if (options.keepFor) entry.keepFor = options.keepFor;
+  if (options.quiet) entry.quiet = true;
   outboxAdd(entry);
-  return new Promise((resolve, reject) => {
+  const promise = new Promise((resolve, reject) => {
     waiters.set(entry.key, { resolve, reject });
     transmit(entry);
   });
+  promise.key = entry.key;
+  return promise;
 }
 
 function transmit(entry) {
@@ -405,29 +512,43 @@ function settle(entry, err, ack) {
     if (waiter) waiter.reject(error);
     if (socket && socket.connected) setTimeout(flushOutbox, 5000);
     renderConnection();
+    announceSettled(entry, { ok: false, error, final: false });
     return;
   }
   outboxRemove(entry.key);
   if (ack && ack.ok) {
     if (waiter) waiter.resolve(ack);
+    announceSettled(entry, { ok: true, ack });
     return;
   }
   const error = (ack && ack.error) || { code: "internal", message: "The server gave no answer we understand." };
-  if (TRANSIENT.has(error.code)) outboxAdd(entry); // never from the server, but keep the promise
-  else notify(error.message || "That did not work.");
+  const transient = TRANSIENT.has(error.code);
+  if (transient) outboxAdd(entry); // never from the server, but keep the promise
+  else if (!entry.quiet) notify(error.message || "That did not work.");
   if (waiter) waiter.reject(error);
+  announceSettled(entry, { ok: false, error, final: !transient });
 }
 
-/** Send every write still in the outbox that is not on its way already. */
+/** Send every write of this page's person still in the outbox that is not
+ *  on its way already (only once a snapshot said who that is). */
 function flushOutbox() {
-  if (!socket || !socket.connected || ended) return;
+  if (!socket || !socket.connected || ended || !state.sections) return;
   const now = Date.now();
+  const who = identity();
   for (const entry of loadOutbox()) {
     if (sending.has(entry.key)) continue;
-    if (now - entry.at > OUTBOX_MAX_AGE_MS) {
+    const tooOld = now - entry.at > (entry.keepFor || OUTBOX_MAX_AGE_MS);
+    if (entry.who && who && entry.who !== who) {
+      // Someone else's, kept in this browser: never sent from here; forgotten once stale.
+      if (tooOld) outboxRemove(entry.key);
+      continue;
+    }
+    if (tooOld) {
       outboxRemove(entry.key);
       const at = new Date(entry.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-      notify(`An action from ${at} (${entry.name}) could not be sent in time and was dropped.`);
+      const message = `An action from ${at} (${entry.name}) could not be sent in time and was dropped.`;
+      if (!entry.quiet) notify(message);
+      announceSettled(entry, { ok: false, error: { code: "expired", message }, final: true });
       continue;
     }
     transmit(entry);
@@ -438,10 +559,17 @@ function flushOutbox() {
 function endSession(reason) {
   if (ended) return;
   ended = true;
-  saveOutbox([]); // nothing more can be sent with this link
+  const dropped = ownEntries(loadOutbox());
+  const droppedKeys = new Set(dropped.map((entry) => entry.key));
+  // Nothing more can be sent with this link (another person's kept writes stay).
+  saveOutbox(loadOutbox().filter((entry) => !droppedKeys.has(entry.key)));
   for (const [key, waiter] of waiters) {
     waiter.reject({ code: "session_ended", message: reason || "This session has ended." });
     waiters.delete(key);
+  }
+  for (const entry of dropped) {
+    announceSettled(entry, { ok: false, final: true,
+      error: { code: "session_ended", message: reason || "This session has ended." } });
   }
   if (socket) socket.disconnect();
   showConnection("ended", reason || "");

@@ -1,18 +1,26 @@
 /**
- * The moderator's console: runs the agenda and keeps time.
+ * The moderator's console: runs the agenda, gives and takes the floor,
+ * keeps time, moderates inputs.
  *
- * Every control has a keyboard shortcut (listed on the page) and works
- * without the mouse. Controls that do not apply are marked aria-disabled
- * rather than disabled, so that the keyboard focus stays where it was when
- * the state changes under it. Errors from the server's acknowledgements are
- * shown in #messages (by live.js).
+ * This module runs the agenda controls and the keyboard; the speaker queue
+ * is queue_console.js, the inputs inputs_staff.js, the statistics table
+ * statistics.js. Every control has a keyboard shortcut (listed on the
+ * page) and works without the mouse. Controls that do not apply are marked
+ * aria-disabled rather than disabled, so that the keyboard focus stays
+ * where it was when the state changes under it. Errors from the server's
+ * acknowledgements are shown in #messages (by live.js).
  */
 import { notify, send, serverNow, subscribe } from "./live.js";
 import { CHANNEL_LABELS, currentOf, renderAgenda, renderCurrent, renderDialogueTitle, timeZoneOf, upcomingOf } from "./agenda.js";
+import { initInputsStaff, renderInputsStaff } from "./inputs_staff.js";
+import { initQueueConsole, renderQueueConsole, toggleAddForm, trigger as queueTrigger } from "./queue_console.js";
+import { renderStatistics } from "./statistics.js";
 import { setAgenda, startTimers } from "./timer.js";
 import { el, setAttr, setText, syncList } from "./util.js";
 
 startTimers(serverNow);
+initQueueConsole();
+initInputsStaff();
 
 let agenda = null;
 let busy = false;
@@ -115,12 +123,33 @@ document.getElementById("agenda-list").addEventListener("click", (event) => {
 });
 
 const KEYS = { n: "next", p: "pause", e: "end", "+": "plus", "=": "plus", "-": "minus", _: "minus" };
+const QUEUE_KEYS = { s: "next", x: "end", t: "pause", a: "plus" };
+/** Where Enter belongs to the element (a button, a link, a summary). */
+const INTERACTIVE = "button, a[href], summary, [role='tab'], [role='button'], [tabindex]:not([tabindex='-1']):not(main)";
 
 document.addEventListener("keydown", (event) => {
   if (event.ctrlKey || event.metaKey || event.altKey || event.repeat || event.isComposing) return;
   const target = event.target;
   if (target && target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
-  const action = KEYS[event.key.length === 1 ? event.key.toLowerCase() : ""];
+  if (event.key === "Enter") {
+    // Enter presses the focused button; on its own it gives the floor.
+    if (target && target.closest && target.closest(INTERACTIVE)) return;
+    event.preventDefault();
+    queueTrigger("next");
+    return;
+  }
+  const key = event.key.length === 1 ? event.key.toLowerCase() : "";
+  if (key === "l") {
+    event.preventDefault();
+    toggleAddForm(true);
+    return;
+  }
+  if (QUEUE_KEYS[key]) {
+    event.preventDefault();
+    queueTrigger(QUEUE_KEYS[key]);
+    return;
+  }
+  const action = KEYS[key];
   if (!action) return;
   event.preventDefault();
   trigger(action);
@@ -158,4 +187,9 @@ subscribe((state, changed) => {
     renderControls();
   }
   if (changed.includes("participants") && sections.participants) renderPeople(sections.participants);
+  renderQueueConsole(sections, changed);
+  if (changed.includes("statistics") || changed.includes("queue") || changed.includes("agenda")) {
+    renderStatistics(sections.statistics, sections.queue ? sections.queue.item_id : agenda.current_item_id);
+  }
+  renderInputsStaff(state, changed);
 });

@@ -1,0 +1,259 @@
+/**
+ * Inputs on the moderator's console: those waiting for approval (when the
+ * dialogue moderates before publication), the flagged ones, and the recent
+ * published ones; approve, hide with a reason, show on the display.
+ *
+ * The lists are read once with "inputs.list" (after every snapshot: a
+ * reconnect may have missed records) and then kept from the input records
+ * that arrive in "change" messages, so a new input appears without asking
+ * the server again. A record that arrived while a list was being read wins
+ * over the (older) answer.
+ */
+import { notify, query, send, state as liveState } from "./live.js";
+import { closeEditor, createCard, editorOpen, openEditor, renderCards, updateCard } from "./input_cards.js";
+import { el, setAttr, setText } from "./util.js";
+
+const PUBLISHED_SHOWN = 40;
+const known = new Map(); // id -> input view
+let touched = null; // ids updated by records while a read is on its way
+let recordsSeen = new Map(); // id -> JSON of the last record applied
+let recordsObject = null;
+let context = { themes: new Map(), pinnedId: null, itemTitles: new Map(), timeZone: undefined };
+let overview = {};
+const freshIds = new Set(); // pending inputs that just arrived: highlighted for a moment
+
+const $ = (id) => document.getElementById(id);
+const lists = { pending: $("list-pending"), flagged: $("list-flagged"), published: $("list-published") };
+
+function remember(input) {
+  known.set(input.id, input);
+}
+
+async function readLists() {
+  touched = new Set();
+  const mine = touched;
+  try {
+    const [pending, published] = await Promise.all([
+      query("inputs.list", { status: "pending", sort: "time", order: "asc", per_page: 200 }),
+      query("inputs.list", { status: "published", sort: "time", order: "desc", per_page: PUBLISHED_SHOWN }),
+    ]);
+    for (const input of [...pending.items, ...published.items]) {
+      if (!mine.has(input.id)) remember(input);
+    }
+  } catch (error) {
+    notify(`The inputs could not be loaded: ${error.message || error.code}`);
+  } finally {
+    if (touched === mine) touched = null;
+    render();
+  }
+}
+
+/** Apply the input records that changed since the last call. */
+function applyRecords() {
+  const records = liveState.records.inputs;
+  if (!records) return false;
+  let any = false;
+  for (const [id, record] of records) {
+    const json = JSON.stringify(record);
+    if (recordsSeen.get(id) === json) continue;
+    recordsSeen.set(id, json);
+    const isNew = !known.has(id);
+    remember(record);
+    if (touched) touched.add(id);
+    if (isNew && record.status === "pending") freshIds.add(id);
+    any = true;
+  }
+  return any;
+}
+
+function sorted(filter, compare) {
+  return [...known.values()].filter(filter).sort(compare);
+}
+
+const oldestFirst = (a, b) => a.created_at - b.created_at || a.id - b.id;
+const newestFirst = (a, b) => b.created_at - a.created_at || b.id - a.id;
+
+function createModeratorCard() {
+  return createCard({ actions: ["approve", "hide", "pin"] });
+}
+
+function update(card, input) {
+  updateCard(card, input, context);
+  if (freshIds.has(input.id)) {
+    card.dataset.fresh = "";
+    freshIds.delete(input.id);
+    setTimeout(() => { delete card.dataset.fresh; }, 4000);
+  }
+}
+
+function render() {
+  const pending = sorted((i) => i.status === "pending", oldestFirst);
+  const flagged = sorted((i) => Boolean(i.flagged) && (i.status === "pending" || i.status === "published"), newestFirst);
+  const published = sorted((i) => i.status === "published", newestFirst).slice(0, PUBLISHED_SHOWN);
+  const groups = { pending, flagged, published };
+  for (const [name, inputs] of Object.entries(groups)) {
+    renderCards(lists[name], inputs, createModeratorCard, update);
+    const empty = $(`empty-${name}`);
+    if (empty) empty.hidden = inputs.length > 0;
+  }
+  const byStatus = (overview && overview.by_status) || {};
+  setText($("count-pending"), String(byStatus.pending != null ? byStatus.pending : pending.length));
+  setText($("count-flagged"), String(flagged.length));
+  setText($("count-published"), String(overview && overview.published != null ? overview.published : published.length));
+  setAttr($("tab-pending"), "data-attention", pending.length ? "" : null);
+  setAttr($("tab-flagged"), "data-attention", flagged.length ? "" : null);
+}
+
+// -- actions ------------------------------------------------------------------------------
+async function sendFor(button, name, payload) {
+  if (button.getAttribute("aria-busy") === "true") return null;
+  setAttr(button, "aria-busy", "true");
+  try {
+    return await send(name, payload);
+  } catch (error) {
+    if (error && (error.code === "network" || error.code === "timeout")) notify(error.message, { kind: "info" });
+    return null;
+  } finally {
+    setAttr(button, "aria-busy", null);
+  }
+}
+
+function hideForm(card, input) {
+  const reasonId = `hide-reason-${input.id}`;
+  const form = el("form", { class: "inline-form", novalidate: true },
+    el("label", { for: reasonId }, "Why is it hidden? (the author sees this)"),
+    el("input", { type: "text", id: reasonId, maxlength: "300", required: true, autocomplete: "off" }),
+    el("p", { class: "field-error", hidden: true, role: "alert" }),
+    el("div", { class: "form-actions" },
+      el("button", { type: "submit", class: "button small danger" }, "Hide"),
+      el("button", { type: "button", class: "button small", "data-close": "" }, "Cancel")));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const reason = form.querySelector("input").value.trim();
+    const error = form.querySelector(".field-error");
+    if (!reason) {
+      error.hidden = false;
+      setText(error, "Say why: the author is told.");
+      form.querySelector("input").focus();
+      return;
+    }
+    const ack = await sendFor(form.querySelector('button[type="submit"]'), "inputs.moderate",
+      { input_id: input.id, action: "hide", reason });
+    if (ack) {
+      closeEditor(card, false);
+      render();
+    }
+  });
+  return form;
+}
+
+function onListClick(event) {
+  const button = event.target.closest("button");
+  if (!button) return;
+  const card = button.closest(".input-card");
+  if (!card) return;
+  const input = known.get(Number(card.dataset.key));
+  if (!input) return;
+  if (button.hasAttribute("data-close")) {
+    closeEditor(card);
+    render();
+    return;
+  }
+  if (button.getAttribute("aria-disabled") === "true") {
+    if (button.title) notify(button.title, { kind: "info" });
+    return;
+  }
+  switch (button.dataset.act) {
+    case "approve":
+      sendFor(button, "inputs.moderate", { input_id: input.id, action: "approve" });
+      break;
+    case "hide":
+      if (editorOpen(card)) {
+        closeEditor(card);
+        render();
+      } else {
+        openEditor(card, button, () => hideForm(card, input));
+      }
+      break;
+    case "pin":
+      sendFor(button, "inputs.pin", { input_id: context.pinnedId === input.id ? null : input.id });
+      break;
+    default:
+      break;
+  }
+}
+
+function onListKey(event) {
+  if (event.key !== "Escape") return;
+  const card = event.target.closest && event.target.closest(".input-card");
+  if (card && editorOpen(card)) {
+    event.preventDefault();
+    closeEditor(card);
+    render();
+  }
+}
+
+// -- tabs --------------------------------------------------------------------------------------
+function selectTab(tab, focus = true) {
+  const tabs = [...document.querySelectorAll('#inputs-panel [role="tab"]')];
+  for (const other of tabs) {
+    const selected = other === tab;
+    setAttr(other, "aria-selected", selected ? "true" : "false");
+    setAttr(other, "tabindex", selected ? null : "-1");
+    const panel = $(other.getAttribute("aria-controls"));
+    if (panel) panel.hidden = !selected;
+  }
+  if (focus) tab.focus();
+}
+
+function bindTabs() {
+  const tabs = [...document.querySelectorAll('#inputs-panel [role="tab"]')];
+  for (const tab of tabs) {
+    tab.addEventListener("click", () => selectTab(tab));
+    tab.addEventListener("keydown", (event) => {
+      const at = tabs.indexOf(tab);
+      let next = null;
+      if (event.key === "ArrowRight") next = tabs[(at + 1) % tabs.length];
+      else if (event.key === "ArrowLeft") next = tabs[(at - 1 + tabs.length) % tabs.length];
+      else if (event.key === "Home") next = tabs[0];
+      else if (event.key === "End") next = tabs[tabs.length - 1];
+      if (next) {
+        event.preventDefault();
+        selectTab(next);
+      }
+    });
+  }
+}
+
+// -- wiring ---------------------------------------------------------------------------------------
+export function renderInputsStaff(state, changed) {
+  const sections = state.sections;
+  context = {
+    themes: new Map((sections.themes || []).map((t) => [t.id, t.name])),
+    pinnedId: sections.pinned ? sections.pinned.id : null,
+    itemTitles: new Map(((sections.agenda || {}).items || []).map((i) => [i.id, i.title])),
+    timeZone: (sections.dialogue || {}).timezone,
+  };
+  overview = sections.inputs_overview || {};
+  if (changed.includes("input_settings") && sections.input_settings) {
+    setText($("inputs-mode"), sections.input_settings.moderation_mode === "pre"
+      ? "Approval before publication" : "Published at once; hide what does not belong");
+  }
+  if (state.records !== recordsObject) {
+    // A snapshot: the records start again; read the lists afresh.
+    recordsObject = state.records;
+    recordsSeen = new Map();
+    readLists();
+    return;
+  }
+  const any = changed.includes("inputs") && applyRecords();
+  if (any || changed.some((name) => ["pinned", "themes", "inputs_overview", "agenda"].includes(name))) render();
+}
+
+export function initInputsStaff() {
+  for (const list of Object.values(lists)) {
+    list.addEventListener("click", onListClick);
+    list.addEventListener("keydown", onListKey);
+  }
+  bindTabs();
+}
