@@ -157,7 +157,7 @@ def export(dialogue_id: int, format_name: str, output: str):
         formats = (exc.details or {}).get("formats") if isinstance(exc.details, dict) else None
         raise click.ClickException(exc.message + (f" Formats: {', '.join(formats)}." if formats else "")) from None
     if output == "-":
-        click.get_binary_stream("stdout").write(data)
+        click.echo(data, nl=False)  # bytes go to the binary stdout
     else:
         with open(output, "wb") as handle:
             handle.write(data)

@@ -325,7 +325,7 @@ def save_section(ctx: Context, p: SavePayload):
         SummarySection.dialogue_id == dialogue.id, SummarySection.key == p.key))
     current = section.revision if section else 0
     if p.base_revision != current:
-        raise CommandError("conflict", f"{section.updated_by or 'Someone'} changed this part while you were "
+        raise CommandError("conflict", f"{(section.updated_by if section else '') or 'Someone'} changed this part while you were "
                            "writing. Your text was not saved: copy it, reload the part and merge the two.",
                            {"revision": current, "text": section.text if section else "",
                             "updated_by": section.updated_by if section else ""})

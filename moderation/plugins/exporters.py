@@ -329,6 +329,8 @@ def export_docx(document: dict[str, Any]) -> bytes:
     doc.styles["Normal"].font.name = "Times New Roman"
     doc.styles["Normal"].font.size = Pt(11)
 
+    list_number = doc.styles["List Number"].style_id
+
     class DocxWriter(Writer):
         def heading(self, level, text):
             doc.add_heading(str(text), level=0 if level == 1 else level - 1)
@@ -345,7 +347,9 @@ def export_docx(document: dict[str, Any]) -> bytes:
 
         def points(self, points):
             for point in points:
-                paragraph = doc.add_paragraph(point["text"], style="List Number")
+                # Style by id: python-docx looks a style name up again on every paragraph (slow).
+                paragraph = doc.add_paragraph(point["text"])
+                paragraph._p.style = list_number
                 paragraph.add_run(" " + _citation(point)).italic = True
 
         def table(self, header, rows):
@@ -354,10 +358,10 @@ def export_docx(document: dict[str, Any]) -> bytes:
             for cell, text in zip(table.rows[0].cells, header):
                 cell.text = ""
                 cell.paragraphs[0].add_run(str(text)).bold = True
+            # Rows are built as XML: python-docx's cell API re-reads the grid
+            # for every cell, which takes seconds for a 2,000-row annex.
             for row in rows:
-                cells = table.add_row().cells
-                for cell, value in zip(cells, row):
-                    cell.text = str(value)
+                table._tbl.append(_docx_row(row))
             doc.add_paragraph()
 
     render(document, DocxWriter())
@@ -365,6 +369,29 @@ def export_docx(document: dict[str, Any]) -> bytes:
     buffer = io.BytesIO()
     doc.save(buffer)
     return buffer.getvalue()
+
+
+def _docx_row(values: list[Any]):
+    """One table row of plain-text cells (line breaks kept) as a ``w:tr`` element."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    tr = OxmlElement("w:tr")
+    for value in values:
+        tc = OxmlElement("w:tc")
+        paragraph = OxmlElement("w:p")
+        run = OxmlElement("w:r")
+        for index, line in enumerate(str(value).split("\n")):
+            if index:
+                run.append(OxmlElement("w:br"))
+            text = OxmlElement("w:t")
+            text.text = line
+            text.set(qn("xml:space"), "preserve")
+            run.append(text)
+        paragraph.append(run)
+        tc.append(paragraph)
+        tr.append(tc)
+    return tr
 
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -1,0 +1,241 @@
+"""The built-in exporters, from one fixed document.
+
+The document is built with ``build_summary`` from a dialogue seeded on a fresh
+SQLite file through the real commands; the fields that depend on the wall
+clock (``generated_at``, the times and durations of items, interventions and
+inputs) are then overwritten with fixed values, so the files are byte-stable.
+
+Golden files: ``tests/golden/summary.md`` and ``tests/golden/summary.json``.
+After an intended change of the document or of an exporter, regenerate them
+with ``UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q tests/test_exporters.py``
+and review the diff before committing.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import datetime as dt
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import make_app, run, seed_dialogue
+
+from moderation.auth import SYSTEM
+from moderation.models import Dialogue
+from moderation.plugins import summary_exporters
+from moderation.plugins.exporters import md_escape, neutralize
+from moderation.summary import build_summary
+
+GOLDEN = Path(__file__).parent / "golden"
+FIXED = dt.datetime(2026, 6, 3, 12, 0, tzinfo=dt.timezone.utc)
+HOSTILE = "<script>alert(1)</script> *bold* _u_ `code` | pipe &amp;\n# heading\n1. item\n- dash\n[link](x)"
+
+
+def _build(service, dialogue_id):
+    with service.db.session() as session:
+        return build_summary(session, session.get(Dialogue, dialogue_id), service.plugins, FIXED)
+
+
+def normalize(doc: dict) -> dict:
+    """Replace what the wall clock decides with fixed values."""
+    doc = copy.deepcopy(doc)
+    doc["generated_at"] = "2026-06-03T12:00:00+00:00"
+    for index, a in enumerate(doc["agenda"]):
+        if a["actual_start"] is not None:
+            a["actual_start"], a["actual_end"], a["actual_minutes"] = f"10:{index:02d}", None, 7
+    for stats in [doc["statistics"], *(part["statistics"] for part in doc["items"])]:
+        stats["minutes"] = 1.5 * stats["interventions"]
+        for key in ("by_channel", "by_category", "by_type"):
+            for row in stats[key]:
+                row["minutes"] = 1.5 * row["interventions"]
+    for number, row in enumerate(doc["interventions"]):
+        row["start"], row["end"], row["seconds"] = f"2026-06-03T10:0{number}:00+02:00", \
+            f"2026-06-03T10:0{number}:30+02:00", 90.0
+    for number, row in enumerate(doc["inputs"]):
+        row["time"] = f"2026-06-03T10:{number:02d}:00+02:00"
+    return doc
+
+
+@pytest.fixture(scope="module")
+def fixed_document(tmp_path_factory):
+    """One dialogue with every part filled in (see the module docstring)."""
+    tmp = tmp_path_factory.mktemp("golden")
+    app = make_app(tmp, f"sqlite:///{tmp / 'golden.sqlite3'}")
+    service = app.extensions["moderation"]
+    try:
+        d = seed_dialogue(service)
+        p, dlg = d["principals"], d["dialogue_id"]
+        run(service, "summary.configure", {"dialogue_id": dlg, "attribution": True, "list_organizations": True,
+                                           "chairs": "H.E. Ms. A. Chair; Mr. B. Chair"}, SYSTEM)
+        run(service, "agenda.update_item", {"dialogue_id": dlg, "item_id": d["item_ids"][0],
+                                            "title": "Opening", "presenters": "UNODC Secretariat\nDr. C. Expert"})
+        run(service, "agenda.advance", {"dialogue_id": dlg}, p["moderator"])
+        for who in ("participant0", "participant1"):
+            run(service, "queue.request_floor", {"dialogue_id": dlg}, p[who])
+            run(service, "queue.call_next", {"dialogue_id": dlg}, p["moderator"])
+            run(service, "queue.end_speaker", {"dialogue_id": dlg}, p["moderator"])
+
+        def submit(who, text, **extra):
+            return run(service, "inputs.submit", {"dialogue_id": dlg, "text": text, **extra}, p[who])["input_id"]
+
+        named = submit("participant0", "Shelters for victims need stable funding.")
+        anonymous = submit("participant1", "Data should be shared across borders.", named=False)
+        duplicate = submit("participant1", "Shelters need lasting funding.")
+        submit("participant0", "Adopt a national referral mechanism.", kind="suggestion")
+        submit("participant1", "How is survivor input collected?", kind="question", named=False)
+        submit("participant0", "Thanks to the organizers.", attach_to="dialogue")
+        submit("participant1", "=HYPERLINK(\"http://x\")")
+        themes = [run(service, "inputs.create_theme", {"dialogue_id": dlg, "name": n, "description": ""},
+                      p["rapporteur"])["theme_id"] for n in ("Protection", "Data")]
+        run(service, "inputs.tag", {"dialogue_id": dlg, "input_id": named, "theme_ids": [themes[0]]}, p["rapporteur"])
+        run(service, "inputs.tag", {"dialogue_id": dlg, "input_id": anonymous, "theme_ids": [themes[1]]},
+            p["rapporteur"])
+        run(service, "inputs.merge", {"dialogue_id": dlg, "target_id": named, "source_ids": [duplicate]},
+            p["rapporteur"])
+        for key, text in (("introduction", "The dialogue was opened by the chairs."),
+                          (f"item:{d['item_ids'][0]}", "The secretariat briefed participants."),
+                          ("conclusions", "The chairs thanked the participants.")):
+            run(service, "summary.save_section", {"dialogue_id": dlg, "key": key, "text": text,
+                                                  "base_revision": 0}, p["rapporteur"])
+        first, second = _build(service, dlg), _build(service, dlg)
+        return {"document": normalize(first), "raw": (first, second),
+                "ids": {"named": named, "anonymous": anonymous, "duplicate": duplicate}}
+    finally:
+        app.extensions["db"].dispose()
+
+
+def export(name: str, doc: dict) -> bytes:
+    from moderation.plugins.exporters import summary_exporters as builtins
+    return {e.name: e for e in builtins()}[name].export(doc)
+
+
+def check_golden(name: str, data: bytes) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_bytes(data)
+    assert path.exists(), f"{path} is missing: run with UPDATE_GOLDEN=1 to create it"
+    assert data.decode("utf-8") == path.read_text(encoding="utf-8")
+
+
+def test_same_data_gives_the_same_document(fixed_document):
+    first, second = fixed_document["raw"]
+    assert first == second
+    assert export("md", normalize(first)) == export("md", normalize(second))
+
+
+def test_markdown_golden(fixed_document):
+    check_golden("summary.md", export("md", fixed_document["document"]))
+
+
+def test_json_golden(fixed_document):
+    data = export("json", fixed_document["document"])
+    check_golden("summary.json", data)
+    assert json.loads(data) == fixed_document["document"]
+
+
+def test_docx_structure(fixed_document):
+    from docx import Document
+
+    doc = fixed_document["document"]
+    word = Document(io.BytesIO(export("docx", doc)))
+    paragraphs = [(p.style.name, p.text) for p in word.paragraphs]
+    headings = [(s, t) for s, t in paragraphs if s == "Title" or s.startswith("Heading")]
+    assert headings[0] == ("Title", "Summary of the Constructive Dialogue on Trafficking in Persons")
+    assert ("Heading 1", "Attendance") in headings and ("Heading 1", "1. Opening") in headings
+    assert ("Heading 2", "Key points") in headings and ("Heading 3", "Protection") in headings
+    assert ("Heading 1", "Annex II. Participating organizations") in headings
+    assert word.core_properties.title == doc["dialogue"]["title"]
+
+    numbered = [t for s, t in paragraphs if s == "List Number"]
+    assert numbered and all("(input" in t for t in numbered)
+    protection = paragraphs.index(("Heading 3", "Protection"))
+    style, text = paragraphs[protection + 1]
+    ids = fixed_document["ids"]
+    assert style == "List Number"
+    assert text.startswith("Shelters for victims need stable funding. (inputs ")
+    assert f"#{ids['named']}, #{ids['duplicate']}" in text
+
+    tables = {tuple(c.text for c in t.rows[0].cells): t for t in word.tables}
+    attendance = tables[("Category", "In the room", "Online", "Total")]
+    rows = {r.cells[0].text: [c.text for c in r.cells[1:]] for r in attendance.rows[1:]}
+    assert rows["Total"] == ["1", "1", "2"]
+    speaking = tables[("Channel / category", "Interventions", "Minutes")]
+    speaking_rows = {r.cells[0].text: r.cells[1].text for r in speaking.rows[1:]}
+    assert speaking_rows["In the room"] == "1" and speaking_rows["Online"] == "1"
+    assert ("No.", "Item", "Planned start", "Planned (min)", "Started", "Ended", "Actual (min)") in tables
+
+
+def test_xlsx_structure_and_formulas(fixed_document):
+    from openpyxl import load_workbook
+
+    doc = fixed_document["document"]
+    sheet = load_workbook(io.BytesIO(export("inputs_xlsx", doc)))["Inputs"]
+    rows = list(sheet.iter_rows())
+    assert [c.value for c in rows[0]] == ["id", "agenda item", "type", "text", "themes", "author", "organization",
+                                          "organization category", "channel", "status", "merged into",
+                                          "endorsements", "source", "time"]
+    assert len(rows) == 1 + len(doc["inputs"])
+    formula = [r[3] for r in rows[1:] if "HYPERLINK" in str(r[3].value)]
+    assert len(formula) == 1
+    assert formula[0].data_type == "s" and not str(formula[0].value).startswith("=")
+    assert formula[0].value.endswith('=HYPERLINK("http://x")')
+    anonymous = [r for r in rows[1:] if r[0].value == fixed_document["ids"]["anonymous"]][0]
+    assert anonymous[5].value == "A participant" and anonymous[6].value in ("", None)
+    assert rows[1][0].data_type == "n"
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@"])
+def test_csv_neutralizes_formulas(fixed_document, start):
+    doc = copy.deepcopy(fixed_document["document"])
+    doc["inputs"][0]["text"] = f"{start}1+cmd|' /C calc'!A0"
+    doc["interventions"][0]["name"] = f"{start}SUM(A1:A9)"
+    for name, column in (("inputs_csv", "text"), ("interventions_csv", "name")):
+        data = export(name, doc).decode("utf-8")
+        assert data.startswith("\ufeff")
+        rows = list(csv.DictReader(io.StringIO(data[1:])))
+        value = rows[0][column]
+        assert value.startswith("'" + start), (name, value)
+    assert neutralize(start + "x") == "'" + start + "x"
+    assert neutralize("a" + start) == "a" + start and neutralize(-3) == -3
+
+
+def _hostile(doc: dict) -> dict:
+    doc = copy.deepcopy(doc)
+    doc["items"][0]["themes"][0]["points"][0]["text"] = HOSTILE
+    doc["annex"]["inputs"][0]["text"] = HOSTILE
+    doc["introduction"] = HOSTILE
+    doc["dialogue"]["chairs"] = "<b>Chair</b>"
+    return doc
+
+
+def test_markdown_escapes_user_text(fixed_document):
+    md = export("md", _hostile(fixed_document["document"])).decode()
+    assert "<script>" not in md and "<b>" not in md
+    assert "\\<script\\>" in md and "\\*bold\\*" in md and "\\_u\\_" in md and "\\`code\\`" in md
+    assert "\\[link\\](x)" in md and "\\&amp;" in md and "\\|" in md
+    lines = md.splitlines()
+    # The user's "# heading" / "1. item" / "- dash" lines never start a heading or list.
+    assert not any(line.startswith("# heading") or line.startswith("1. item") or line.startswith("- dash")
+                   for line in lines)
+    assert "\\# heading" in md and "1\\. item" in md and "\\- dash" in md
+    # Inside a numbered point the continuation lines are escaped too.
+    assert any(line.strip().startswith("\\# heading") for line in lines if line.startswith("   "))
+    assert md_escape("2) x") == "2\\) x" and md_escape("+ x") == "\\+ x"
+
+
+def test_html_escapes_user_text(fixed_document):
+    page = export("html", _hostile(fixed_document["document"])).decode()
+    assert "<script" not in page and "<b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&amp;amp;" in page and "&lt;b&gt;Chair&lt;/b&gt;" in page
+    assert page.count("<h1>") == 1
+
+
+def test_exporters_are_plugins(fixed_document):
+    from moderation.plugins import make_plugin_manager
+    names = set(summary_exporters(make_plugin_manager()))
+    assert names >= {"docx", "md", "html", "json", "inputs_csv", "inputs_xlsx", "interventions_csv"}
