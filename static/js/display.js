@@ -1,34 +1,131 @@
-/** The room's projector and the stream overlay: the current item, a huge
- *  countdown and the next item. No controls. */
+/** The room's projector and the stream overlay: the current item and its
+ *  countdown, the current speaker with theirs, the next three speakers,
+ *  the pinned input, the next item, and a QR code to join. No controls. */
 import { serverNow, subscribe } from "./live.js";
 import { currentOf, upcomingOf, timeZoneOf } from "./agenda.js";
+import { qrSvg } from "./qr.js";
+import { CHANNEL_LABELS, INTERVENTION_LABELS, setSpeakerCountdown, startSpeakerTimers } from "./speaker.js";
 import { formatClock, setCountdown, startTimers } from "./timer.js";
-import { setText } from "./util.js";
+import { el, setText, syncList } from "./util.js";
 
 startTimers(serverNow);
+startSpeakerTimers(serverNow);
 
-subscribe((state) => {
+const byId = (id) => document.getElementById(id);
+let qrFor = null;
+
+function renderItem(state) {
   const { agenda, dialogue } = state.sections;
   const timeZone = timeZoneOf(state);
   const current = currentOf(agenda);
   const upcoming = upcomingOf(agenda);
   const items = agenda.items || [];
-  setText(document.getElementById("dialogue-title"), dialogue.title);
+  setText(byId("dialogue-title"), dialogue.title);
   document.title = `${dialogue.title} – Display`;
-  setText(document.getElementById("current-type"), current ? current.type_label : (upcoming.length ? "Up next" : ""));
+  setText(byId("current-type"), current ? current.type_label : (upcoming.length ? "Up next" : ""));
   let title = dialogue.title;
   if (current) title = current.title;
   else if (upcoming.length) title = upcoming[0].title;
   else if (items.length) title = "Thank you";
-  setText(document.getElementById("current-title"), title);
-  const timer = document.getElementById("current-timer");
+  setText(byId("current-title"), title);
+  const timer = byId("current-timer");
   timer.hidden = !current;
   setCountdown(timer.querySelector("[data-countdown]"), current);
-  if (!current) setText(document.getElementById("current-note"), "");
+  if (!current) setText(byId("current-note"), "");
   const when = !current && upcoming.length && upcoming[0].planned_start
     ? `Starts at ${formatClock(upcoming[0].planned_start, timeZone)}` : "";
-  setText(document.getElementById("current-when"), when);
-  const next = document.getElementById("display-next");
+  setText(byId("current-when"), when);
+  const next = byId("display-next");
   next.hidden = !(current && upcoming.length);
-  setText(document.getElementById("next-title"), current && upcoming.length ? upcoming[0].title : "");
+  setText(byId("next-title"), current && upcoming.length ? upcoming[0].title : "");
+}
+
+function renderSpeaker(queue) {
+  const speaker = queue ? queue.current : null;
+  byId("display-body").dataset.speaker = speaker ? "yes" : "no";
+  const box = byId("display-speaker");
+  box.hidden = !speaker;
+  setSpeakerCountdown(byId("speaker-countdown"), speaker, queue ? queue.warning_seconds : 0);
+  if (!speaker) return;
+  setText(byId("speaker-name"), speaker.name);
+  setText(byId("speaker-org"), speaker.organization || "");
+  const channel = byId("speaker-channel");
+  channel.dataset.channel = speaker.channel;
+  setText(channel, CHANNEL_LABELS[speaker.channel] || speaker.channel);
+  const type = byId("speaker-type");
+  type.dataset.type = speaker.type;
+  setText(type, speaker.type_label || INTERVENTION_LABELS[speaker.type] || speaker.type);
+}
+
+function createEntry() {
+  return el("li", {}, el("span", { class: "display-queue-pos" }), el("span", { class: "display-queue-name" }),
+    el("span", { class: "display-queue-meta" }), el("span", { class: "display-queue-how" }));
+}
+
+/** The list of speakers is shown for items whose type shows speakers, or
+ *  whenever someone is on it (a briefing has no list unless the chair
+ *  gives the floor). */
+function queueShown(queue, agenda) {
+  if (!queue || queue.item_id == null) return false;
+  if (queue.current || (queue.waiting || []).length) return true;
+  const current = currentOf(agenda);
+  return Boolean(current && (current.shows || []).includes("speakers"));
+}
+
+function renderQueue(queue, agenda) {
+  const section = byId("display-queue");
+  const active = queueShown(queue, agenda);
+  section.hidden = !active;
+  byId("display-side").dataset.queue = active ? "yes" : "no";
+  const waiting = active ? queue.waiting || [] : [];
+  syncList(byId("display-queue-list"), waiting.slice(0, 3), (entry) => entry.id, createEntry, (li, entry) => {
+    setText(li.querySelector(".display-queue-pos"), String(entry.position));
+    setText(li.querySelector(".display-queue-name"), entry.name);
+    setText(li.querySelector(".display-queue-meta"), entry.organization || "");
+    const how = [CHANNEL_LABELS[entry.channel], entry.type_label || INTERVENTION_LABELS[entry.type]];
+    setText(li.querySelector(".display-queue-how"), how.filter(Boolean).join(" · "));
+  });
+  const more = byId("display-queue-more");
+  more.hidden = waiting.length <= 3;
+  setText(more, waiting.length > 3 ? `+ ${waiting.length - 3} more waiting` : "");
+  byId("display-queue-empty").hidden = waiting.length > 0;
+  byId("display-queue-closed").hidden = !(active && queue.closed);
+}
+
+function renderQr(dialogue) {
+  const box = byId("display-qr");
+  const enabled = Boolean(dialogue && dialogue.join_enabled);
+  box.hidden = !enabled;
+  if (!enabled) return;
+  const url = new URL(box.dataset.joinPath, window.location.origin).href;
+  if (qrFor === url) return;
+  const holder = byId("display-qr-code");
+  try {
+    holder.replaceChildren(qrSvg(url, { label: `QR code to join this dialogue: ${url}` }));
+    qrFor = url;
+  } catch (_error) {
+    holder.replaceChildren();
+  }
+  setText(byId("display-qr-url"), url.replace(/^https?:\/\//, ""));
+}
+
+function renderPinned(pinned) {
+  const box = byId("display-pinned");
+  box.hidden = !pinned;
+  if (!pinned) return;
+  setText(byId("pinned-label"), pinned.kind_label || "Input");
+  setText(byId("pinned-text"), pinned.text);
+  setText(byId("pinned-by"), pinned.organization ? `${pinned.author}, ${pinned.organization}` : pinned.author);
+}
+
+subscribe((state, changed) => {
+  const { queue, dialogue, pinned } = state.sections;
+  if (changed.includes("agenda") || changed.includes("dialogue")) renderItem(state);
+  if (changed.includes("queue")) renderSpeaker(queue);
+  if (changed.includes("queue") || changed.includes("agenda")) renderQueue(queue, state.sections.agenda);
+  if (changed.includes("dialogue")) renderQr(dialogue);
+  if (changed.includes("pinned")) renderPinned(pinned);
+  const showSide = queueShown(queue, state.sections.agenda) || Boolean(dialogue && dialogue.join_enabled);
+  byId("display-side").hidden = !showSide;
+  byId("display-body").dataset.side = showSide ? "queue" : "none";
 });

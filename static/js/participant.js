@@ -1,7 +1,10 @@
-/** The participant's page: the current item, the agenda, the estimated
- *  end and the participant's own details, kept live. */
+/** The participant's page: the current item, asking for the floor, inputs
+ *  (the form, "My inputs", the published inputs), the agenda and the
+ *  participant's own details, kept live. */
 import { send, serverNow, subscribe } from "./live.js";
 import { CHANNEL_LABELS, renderAgenda, renderCurrent, renderDialogueTitle, timeZoneOf } from "./agenda.js";
+import { initFloor } from "./floor.js";
+import { initInputs } from "./inputs.js";
 import { setAgenda, startTimers } from "./timer.js";
 import { setText } from "./util.js";
 
@@ -23,6 +26,8 @@ function renderMe(me) {
     button.dataset.target = target;
     setText(button, target === "online" ? "I am now online" : "I am now in the room");
   }
+  const namedAs = document.getElementById("named-as");
+  if (namedAs && person) setText(namedAs, person.organization ? `${person.name}, ${person.organization}` : person.name);
 }
 
 subscribe((state, changed) => {
@@ -36,6 +41,9 @@ subscribe((state, changed) => {
   }
   if (changed.includes("me")) renderMe(me);
 });
+
+initFloor();
+initInputs();
 
 const switchButton = document.getElementById("switch-channel");
 if (switchButton) {
