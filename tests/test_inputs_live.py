@@ -159,7 +159,9 @@ def test_other_participants_get_a_hint_and_a_page_not_a_change(server, seeded, c
     for client in (other, display, author):
         hint = client.wait_for(lambda c=client: c.of("inputs_hint"), 5, "the inputs hint")[-1]
         assert hint == {"dialogue_id": dialogue_id, "version": version, "published": 1}
-        assert client.changes == []
+        # The server records first connections for attendance shortly after
+        # a client connects; that change may land here. None may carry the input.
+        assert [c for c in client.changes if set(c["sections"]) - {"attendance"} or c.get("records")] == []
     private = author.wait_for(lambda: author.of("private"), 5, "the author's private message")[-1]
     assert private["records"]["my_inputs"][0]["id"] == input_id
     [item] = listed(other, "Ask the panel about victim identification")
