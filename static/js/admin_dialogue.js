@@ -189,6 +189,8 @@ function createEditRow() {
       el("input", { id: `title-${id}`, name: "title", type: "text", maxlength: 300, required: true })),
     el("div", { class: "field narrow-field" }, el("label", { for: `minutes-${id}` }, "Minutes"),
       el("input", { id: `minutes-${id}`, name: "planned_minutes", type: "number", min: 1, max: 600, required: true })),
+    el("div", { class: "field grow presenters-field" }, el("label", { for: `presenters-${id}` }, "Panellists or presenters (separate with ;)"),
+      el("input", { id: `presenters-${id}`, name: "presenters", type: "text", maxlength: 2000 })),
     el("span", { class: "badge agenda-status" }),
     el("div", { class: "edit-actions" },
       el("button", { type: "submit", class: "button small" }, "Save"),
@@ -221,6 +223,12 @@ function updateEditRow(row, item, index) {
   form.elements.namedItem("item_type").value = item.type;
   form.elements.namedItem("title").value = item.title;
   form.elements.namedItem("planned_minutes").value = String(Math.round(item.planned_seconds / 60));
+  form.elements.namedItem("presenters").value = (item.presenters || []).join("; ");
+}
+
+// The form takes "A; B"; the agenda keeps one presenter per line.
+function presenterLines(text) {
+  return String(text || "").split(";").map((part) => part.trim()).filter(Boolean).join("\n");
 }
 
 function renderAgendaEditor(agenda) {
@@ -238,6 +246,7 @@ editList.addEventListener("submit", async (event) => {
     item_type: form.elements.namedItem("item_type").value,
     title: form.elements.namedItem("title").value.trim(),
     planned_minutes: Number.isFinite(minutes) ? Math.round(minutes) : 0,
+    presenters: presenterLines(form.elements.namedItem("presenters").value),
   };
   try {
     await apiPost(`${base}/agenda/items/update`, payload);
@@ -293,10 +302,13 @@ addForm.addEventListener("submit", async (event) => {
   const minutes = String(data.get("planned_minutes") || "").trim();
   if (title) payload.title = title;
   if (minutes) payload.planned_minutes = Number(minutes);
+  const presenters = presenterLines(data.get("presenters"));
+  if (presenters) payload.presenters = presenters;
   const ack = await withForm(addForm, () => apiPost(`${base}/agenda/items`, payload));
   if (ack) {
     addForm.elements.namedItem("title").value = "";
     addForm.elements.namedItem("planned_minutes").value = "";
+    addForm.elements.namedItem("presenters").value = "";
   }
 });
 
