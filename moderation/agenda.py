@@ -18,6 +18,7 @@ from .errors import CommandError
 from .models import AgendaItem, Dialogue, ItemStatus, Role
 from .plugins import agenda_item_types
 from .queue import end_current_speaker
+from . import timers
 from .timers import ms
 
 CHAIR = {Role.MODERATOR, Role.SECRETARIAT}
@@ -32,8 +33,8 @@ Minutes = Annotated[int, Field(ge=1, le=600)]
 
 # -- timer arithmetic ------------------------------------------------------
 def elapsed_seconds(item: AgendaItem, now: dt.datetime) -> float:
-    if item.status == ItemStatus.RUNNING.value and item.run_started_at is not None:
-        return item.elapsed_seconds + (now - item.run_started_at).total_seconds()
+    if item.status == ItemStatus.RUNNING.value:
+        return timers.elapsed(item, now)
     return item.elapsed_seconds
 
 
@@ -43,9 +44,9 @@ def remaining_seconds(item: AgendaItem, now: dt.datetime) -> float:
 
 
 def ends_at(item: AgendaItem) -> dt.datetime | None:
-    if item.status != ItemStatus.RUNNING.value or item.run_started_at is None:
+    if item.status != ItemStatus.RUNNING.value:
         return None
-    return item.run_started_at + dt.timedelta(seconds=item.planned_seconds - item.elapsed_seconds)
+    return timers.ends_at(item, item.planned_seconds)
 
 
 def current_item(items: list[AgendaItem]) -> AgendaItem | None:

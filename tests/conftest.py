@@ -154,6 +154,19 @@ def sqlite_app(tmp_path, sqlite_url):
 
 
 @pytest.fixture
+def csrf_app(sqlite_app):
+    """The SQLite app plus one test-only route that hands out a CSRF token
+    for the client's own session: the same token a page would embed."""
+    from flask_wtf.csrf import generate_csrf
+
+    @sqlite_app.get("/_test/csrf")
+    def _test_csrf():
+        return generate_csrf()
+
+    return sqlite_app
+
+
+@pytest.fixture
 def service(app):
     return app.extensions["moderation"]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from flask_wtf.csrf import generate_csrf
 
 from conftest import make_app, run, seed_dialogue
 from moderation.commands import REGISTRY
@@ -16,25 +15,10 @@ API = "/api/v1"
 
 
 @pytest.fixture
-def app(sqlite_app):
-    """The app plus one test-only route that hands out a CSRF token for the
-    client's own session: the same token a page would embed."""
-
-    @sqlite_app.get("/_test/csrf")
-    def _test_csrf():
-        return generate_csrf()
-
-    return sqlite_app
-
-
-@pytest.fixture
-def service(app):
-    return app.extensions["moderation"]
-
-
-@pytest.fixture
-def dialogue(service):
-    return seed_dialogue(service)
+def app(csrf_app):
+    """These tests are about the adapters: one engine is enough (SQLite).
+    The conftest's ``service`` and ``dialogue`` fixtures build on this app."""
+    return csrf_app
 
 
 @pytest.fixture

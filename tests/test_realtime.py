@@ -5,7 +5,6 @@ connections ended when their right to be there ends."""
 from __future__ import annotations
 
 import pytest
-from flask_wtf.csrf import generate_csrf
 
 from conftest import run, seed_dialogue
 from moderation.commands import REGISTRY
@@ -14,22 +13,10 @@ from test_command_layer import db_state, version_of
 
 
 @pytest.fixture
-def app(sqlite_app):
-    @sqlite_app.get("/_test/csrf")
-    def _test_csrf():
-        return generate_csrf()
-
-    return sqlite_app
-
-
-@pytest.fixture
-def service(app):
-    return app.extensions["moderation"]
-
-
-@pytest.fixture
-def dialogue(service):
-    return seed_dialogue(service)
+def app(csrf_app):
+    """These tests are about the adapters: one engine is enough (SQLite).
+    The conftest's ``service`` and ``dialogue`` fixtures build on this app."""
+    return csrf_app
 
 
 @pytest.fixture
