@@ -14,19 +14,16 @@ from __future__ import annotations
 import html as htmllib
 import io
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
 
-from conftest import REQUIRE_SERVICES, run, seed_dialogue
+from browser_support import CHROMIUM, CHROMIUM_ARGS, require_browser
+from conftest import run, seed_dialogue
 from test_pages import admin_client, audit, client_for
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 EVIL_NAME = '<script>alert("name")</script>'
 EVIL_NOTE = '"><img src=x onerror=alert(1)>'
 CONSOLE_MODULES = ("moderator", "queue_console", "inputs_staff", "input_cards", "statistics", "rapporteur",
@@ -185,21 +182,6 @@ def test_console_modules_are_served_and_never_parse_html(sqlite_app):
 
 
 # -- in a real browser ---------------------------------------------------------------------------
-def require_browser():
-    """Skip without Playwright or Chromium, or fail when CI says they must be there."""
-    missing = None
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing = "Playwright for Python is not installed (pip install playwright)"
-    if missing is None and not os.path.exists(CHROMIUM):
-        missing = f"{CHROMIUM} is missing (apt-get install chromium)"
-    if missing:
-        if REQUIRE_SERVICES:
-            pytest.fail(missing + " (MODERATION_REQUIRE_SERVICES=1 makes the browser tests mandatory)", pytrace=False)
-        pytest.skip(missing)
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     require_browser()

@@ -1,0 +1,41 @@
+"""Debian's Chromium driven by Playwright, for the tests that use a real browser.
+
+Playwright is given the path of the system's Chromium (the ``chromium``
+package), so the tests download no browser and run without internet access.
+Without Chromium or Playwright the browser tests skip, or fail when
+``MODERATION_REQUIRE_SERVICES=1`` says they must run.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from conftest import REQUIRE_SERVICES
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps trying to reach outside hosts.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1440, "height": 900}
+
+
+def require_browser() -> None:
+    """Skip without Playwright or Chromium, or fail when CI says they must be there."""
+    missing = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing = "Playwright for Python is not installed (pip install playwright)"
+    if missing is None and not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        missing = f"{CHROMIUM} is missing (apt-get install chromium)"
+    if missing:
+        if REQUIRE_SERVICES:
+            pytest.fail(missing + " (MODERATION_REQUIRE_SERVICES=1 makes the browser tests mandatory)", pytrace=False)
+        pytest.skip(missing)
+
+
+def launch(playwright):
+    """The system's Chromium, headless."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
