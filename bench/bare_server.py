@@ -10,6 +10,12 @@ left between the two is the product's own cost: the command, its transaction
 and the change it builds.
 
     python bench/bare_server.py --port 5001
+    python bench/bare_server.py --port 5002 --message-queue redis://127.0.0.1:6379/13
+
+With ``--message-queue``, several bare processes share one Redis message
+queue as the real server's processes do (Flask-SocketIO's ``message_queue``),
+on a channel of their own (``bench-bare``) so that they do not receive the
+real server's messages when both run at once.
 
 Clients connect with auth ``{"room": "all"}`` and receive ``snapshot``
 ({"version": n}); the controlling client connects without a room and sends
@@ -36,6 +42,7 @@ MAX_PAYLOAD_BYTES = 64_000
 PING_INTERVAL = PING_TIMEOUT = 20
 # What run.py gives eventlet's WSGI server (moderation/server.py).
 MAX_SIZE = 10_000
+CHANNEL = "bench-bare"  # the Redis channel (the real server uses Flask-SocketIO's default)
 
 
 class CompactJSON:
@@ -67,11 +74,12 @@ def change_message(version: int, size: int) -> dict:
     return message
 
 
-def create_app() -> tuple[Flask, SocketIO]:
+def create_app(message_queue: str | None = None) -> tuple[Flask, SocketIO]:
     app = Flask(__name__)
     app.config["SECRET_KEY"] = "bare"
+    queue = {"message_queue": message_queue, "channel": CHANNEL} if message_queue else {}
     socketio = SocketIO(app, async_mode="eventlet", max_http_buffer_size=MAX_PAYLOAD_BYTES,
-                        ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT, json=CompactJSON)
+                        ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT, json=CompactJSON, **queue)
     state = {"version": 0}
 
     @socketio.on("connect")
@@ -94,12 +102,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5001)
+    parser.add_argument("--message-queue", help="Redis URL: share a message queue with other bare processes")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    app, socketio = create_app()
-    print(f"Serving on http://{args.host}:{args.port} (eventlet, bare)", flush=True)
+    app, socketio = create_app(args.message_queue)
+    print(f"Serving on http://{args.host}:{args.port} (eventlet, bare"
+          + (f", message queue {args.message_queue})" if args.message_queue else ")"), flush=True)
     socketio.run(app, host=args.host, port=args.port, log_output=False, max_size=MAX_SIZE)
 
 

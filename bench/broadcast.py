@@ -34,85 +34,31 @@ import json
 import math
 import os
 import re
-import resource
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-BARE_PY = Path(__file__).resolve().parent / "bare_server.py"
-GC_WRAPPER = Path(__file__).resolve().parent / "gc_wrapper.py"
-HOST = "127.0.0.1"  # traffic goes to this machine only
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (BARE_PY, BENCH, CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, HOST, POSTGRES_ADMIN_URL,  # noqa: E402
+                    ROOT, STOP_TIMEOUT, RealServer, ServerProcess, TemporaryDatabase, cpu_seconds, free_port,
+                    last_resort, own_cpu_seconds, percentile, prepare, raise_open_files_limit,
+                    redis_database_is_empty, run_prepare, say, server_env, token_of)
 
-CONNECT_CONCURRENCY = 40  # eventlet listens with a backlog of 50
-CONNECT_ATTEMPTS = 3
+GC_WRAPPER = BENCH / "gc_wrapper.py"
 HANDSHAKE_TIMEOUT = 30.0
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 10.0
 CHANGE_PREFIX = '42["change",'
+REDIS_URL = "redis://127.0.0.1:6379/13"
 
 
-# -- small helpers ---------------------------------------------------------------------
-def percentile(values: list[float], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-def raise_open_files_limit(wanted: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard == resource.RLIM_INFINITY else max(soft, min(hard, wanted))
-    if target > soft:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        sys.exit(f"error: the open-files limit is {soft}, {wanted} are needed (raise `ulimit -Hn`)")
-
-
-def token_of(link: str) -> str:
-    return link.rstrip("/").rsplit("/", 1)[1]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return math.nan
-
-
-def own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def server_argv(args, script: Path, *rest: str) -> list[str]:
+def server_argv_prefix(args) -> list[str]:
     """How to start a server script: directly, or under ``gc_wrapper.py``."""
     if args.gc_threshold or args.gc_trace:
-        wrapper = [str(GC_WRAPPER)] + (["--threshold", args.gc_threshold] if args.gc_threshold else [])
-        return [sys.executable, *wrapper, str(script), *rest]
-    return [sys.executable, str(script), *rest]
+        return [sys.executable, str(GC_WRAPPER)] + (["--threshold", args.gc_threshold] if args.gc_threshold else [])
+    return [sys.executable]
 
 
 def full_collections(log: str, start: float, end: float) -> list[float]:
@@ -125,121 +71,17 @@ def full_collections(log: str, start: float, end: float) -> list[float]:
     return found
 
 
-def server_env(instance: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_")}
-    env["MODERATION_INSTANCE_PATH"] = str(instance)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-# -- the database: N registered participants with their links --------------------------
-def prepare(root: str, instance: str, clients: int, out: str) -> None:
-    """Seed the demo dialogue and register ``clients`` participants in the
-    instance's database (run in a child process, before the server starts).
-
-    The registrations go through the command layer (validation, tokens,
-    audit) without building change messages: nobody is connected yet, and the
-    participants section rebuilt after each of 2,000 registrations would make
-    the setup quadratic."""
-    sys.path.insert(0, root)
-    from moderation import create_app
-    from moderation.auth import SYSTEM
-    from moderation.commands import execute
-    from moderation.demo import seed_demo
-
-    app = create_app({"INSTANCE_PATH": instance, "ASYNC_MODE": "threading", "AUTO_UPGRADE": True,
-                      "LOG_LEVEL": "WARNING"})
-    service = app.extensions["moderation"]
-    dialogue_id = seed_demo(app, f"http://{HOST}")["dialogue_id"]
-    tokens = []
-    for i in range(clients):
-        payload = {"dialogue_id": dialogue_id, "name": f"Bench Participant {i + 1}",
-                   "channel": "room" if i % 2 == 0 else "online",
-                   "organization": {"name": f"Bench Organization {i % 40 + 1}",
-                                    "category": ("ngo", "academia", "private_sector", "ngo_ecosoc")[i % 4]}}
-        outcome = execute(service.db.sessions, service.plugins, SYSTEM, "participant.register", payload)
-        tokens.append(outcome.result["token"])
-    service.db.engine.dispose()
-    with open(out, "w", encoding="utf-8") as handle:
-        json.dump({"dialogue_id": dialogue_id, "tokens": tokens}, handle)
-
-
-# -- server subprocesses -------------------------------------------------------------------
-RUNNING: list["ServerProcess"] = []
-
-
-class ServerProcess:
-    """One server in its own subprocess (its own session, so that it can be
-    stopped alone); output goes to a log file."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path, cwd: Path = ROOT):
-        self.name = name
-        self.log_path = log_path
-        self._log = open(log_path, "wb")
-        self.process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
-        RUNNING.append(self)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def wait_ready(self, url: str, timeout: float = START_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the {self.name} server exited with status {self.process.returncode}:\n"
-                                   + self.log_tail())
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the {self.name} server did not answer {url} within {timeout:.0f} s:\n"
-                           + self.log_tail())
-
-    def log_tail(self, chars: int = 4000) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT)
-        self._log.close()
-        if self in RUNNING:
-            RUNNING.remove(self)
-
-
-def _last_resort(signum, _frame) -> None:
-    """The hard stop if the event loop itself is stuck: kill our servers, exit."""
-    for server in list(RUNNING):
-        if server.process.poll() is None:
-            server.process.kill()
-    print(f"error: stopped by signal {signum}", file=sys.stderr, flush=True)
-    os._exit(2)
-
-
 # -- the participants ------------------------------------------------------------------------
 class Participants:
     """N cheap Socket.IO clients in one event loop, and what they received.
 
-    ``arrivals[i]`` maps a version to (arrival time, message length) for client
+    Client i connects to ``urls[i % len(urls)]`` (the server processes in
+    turn). ``arrivals[i]`` maps a version to (arrival time, message length) for client
     i. ``counts`` counts the clients that have a version, so that the round
     ends as soon as the last one has it."""
 
-    def __init__(self, url: str, auths: list[dict[str, Any]]):
-        self.url = url
+    def __init__(self, urls: list[str], auths: list[dict[str, Any]]):
+        self.urls = urls
         self.auths = auths
         self.n = len(auths)
         self.arrivals: list[dict[int, tuple[float, int]]] = [{} for _ in auths]
@@ -298,7 +140,7 @@ class Participants:
     async def _handshake(self, i: int):
         import aiohttp
 
-        ws = await self.session.ws_connect(self.url, autoping=True, max_msg_size=0, compress=0,
+        ws = await self.session.ws_connect(self.urls[i % len(self.urls)], autoping=True, max_msg_size=0, compress=0,
                                            timeout=aiohttp.ClientWSTimeout(ws_close=5))
         try:
             opening = await ws.receive()
@@ -419,9 +261,10 @@ class Result:
 
 
 class Target:
-    """One server, its connected clients and its figures. ``command(i)``
-    emits round i's command and returns (version, expected) from the ack;
-    ``check(message, version, expected)`` validates one parsed message."""
+    """One server (one or more processes), its connected clients and its
+    figures. ``command(i)`` emits round i's command and returns (version,
+    expected) from the ack; ``check(message, version, expected)`` validates
+    one parsed message."""
 
     name = ""
 
@@ -429,7 +272,7 @@ class Target:
         self.args = args
         self.workdir = workdir
         self.result = Result(self.name, args.clients)
-        self.server: ServerProcess | None = None
+        self.servers: list[ServerProcess] = []
         self.participants: Participants | None = None
         self.commander = None
         self._cpu_start = math.nan
@@ -438,6 +281,10 @@ class Target:
     async def start(self) -> None:
         raise NotImplementedError
 
+    def server_cpu(self) -> float:
+        """CPU seconds of all this target's server processes so far."""
+        return sum(cpu_seconds(server.pid) for server in self.servers)
+
     async def command(self, i: int) -> tuple[int, Any]:
         raise NotImplementedError
 
@@ -445,11 +292,11 @@ class Target:
         return message.get("version") == version
 
     def start_measuring(self) -> None:
-        self._cpu_start = cpu_seconds(self.server.pid)
+        self._cpu_start = self.server_cpu()
         self._window[0] = time.time()
 
     def stop_measuring(self, rounds: int) -> None:
-        self.result.server_cpu = (cpu_seconds(self.server.pid) - self._cpu_start) / max(rounds, 1)
+        self.result.server_cpu = (self.server_cpu() - self._cpu_start) / max(rounds, 1)
         self._window[1] = time.time()
         self.result.out_of_order = self.participants.out_of_order
         self.result.duplicates = self.participants.duplicates
@@ -496,14 +343,16 @@ class Target:
                 pass
         if self.participants is not None:
             await self.participants.close()
-        if self.server is not None:
-            self.server.stop()
+        for server in self.servers:
+            server.stop()
             if self.args.gc_trace or self.args.gc_threshold:
-                self.result.full_gcs = full_collections(self.server.log_tail(10**7), *self._window)
+                self.result.full_gcs = (self.result.full_gcs or []) + full_collections(server.log_tail(10**7),
+                                                                                       *self._window)
 
-    async def connect_participants(self, port: int, auths: list[dict[str, Any]]) -> None:
-        print(f"[{self.name}] connecting {len(auths)} clients ...", file=sys.stderr, flush=True)
-        self.participants = Participants(f"ws://{HOST}:{port}/socket.io/?EIO=4&transport=websocket", auths)
+    async def connect_participants(self, ports: list[int], auths: list[dict[str, Any]]) -> None:
+        say(f"[{self.name}] connecting {len(auths)} clients to {len(ports)} process(es) ...")
+        self.participants = Participants([f"ws://{HOST}:{port}/socket.io/?EIO=4&transport=websocket"
+                                          for port in ports], auths)
         await self.participants.connect_all(self.args.connect_timeout)
 
 
@@ -532,33 +381,36 @@ class RealTarget(Target):
     async def start(self) -> None:
         args, workdir = self.args, self.workdir
         instance = workdir / "real-instance"
-        prepared = workdir / "participants.json"
-        print(f"[real] registering {args.clients} participants ...", file=sys.stderr, flush=True)
-        subprocess.run([sys.executable, str(Path(__file__).resolve()), "--root", str(args.root),
-                        "--prepare", str(instance), "--clients", str(args.clients), "--out", str(prepared)],
-                       cwd=args.root, env=server_env(instance), check=True, timeout=args.prepare_timeout)
-        tokens = json.loads(prepared.read_text(encoding="utf-8"))
-        port = free_port()
-        demo_json = workdir / "demo.json"
-        self.server = ServerProcess("real", server_argv(args, args.root / "run.py", "--host", HOST, "--port",
-                                                        str(port), "--demo", "--demo-json", str(demo_json)),
-                                    server_env(instance), workdir / "real.log", cwd=args.root)
-        self.server.wait_ready(f"http://{HOST}:{port}/healthz")
-        demo = json.loads(demo_json.read_text(encoding="utf-8"))
+        say(f"[real] registering {args.clients} participants ...")
+        people = run_prepare(Path(__file__).resolve(), args.root, instance, args.clients,
+                             workdir / "participants.json", args.prepare_timeout, args.database_url,
+                             count_option="--clients")
+        env = server_env(instance, args.database_url, args.message_queue)
+        prefix = server_argv_prefix(args)
+        # The first process seeds the demo (and the schema); the others start on the same database.
+        first = RealServer(args.root, env, workdir, "real", argv_prefix=prefix)
+        self.servers.append(first)
+        demo = first.wait_demo()
+        for k in range(1, args.processes):
+            other = RealServer(args.root, env, workdir, f"real{k + 1}", argv_prefix=prefix, demo=False)
+            self.servers.append(other)
+            other.wait_ready(other.url + "/healthz")
         dialogue_id = demo["dialogue_id"]
-        if dialogue_id != tokens["dialogue_id"]:
+        if dialogue_id != people["dialogue_id"]:
             raise RuntimeError("the server seeded another demo dialogue than the one prepared")
-        self.commander = await controller(f"http://{HOST}:{port}", {
+        self.commander = await controller(first.url, {
             "dialogue_id": dialogue_id, "token": token_of(demo["links"]["moderator"])})
         total = args.warmup + args.rounds
-        print(f"[real] starting an item and adding {total} speakers ...", file=sys.stderr, flush=True)
+        say(f"[real] starting an item and adding {total} speakers ...")
         await call(self.commander, "agenda.advance", {"payload": {}, "idempotency_key": "bench-advance"}, 30)
         for k in range(total):
             await call(self.commander, "queue.add_speaker", {"payload": {
                 "name": f"Bench Speaker {k + 1}", "organization": f"Bench Delegation {k % 9 + 1}",
                 "category": ("ngo", "academia", "state_party", "private_sector")[k % 4],
                 "channel": "room" if k % 2 == 0 else "online"}, "idempotency_key": f"bench-add-{k}"}, 30)
-        await self.connect_participants(port, [{"dialogue_id": dialogue_id, "token": t} for t in tokens["tokens"]])
+        await self.connect_participants([server.port for server in self.servers],
+                                        [{"dialogue_id": dialogue_id, "token": p["token"]}
+                                         for p in people["participants"]])
 
     async def command(self, i: int) -> tuple[int, Any]:
         ack = await call(self.commander, "queue.call_next", {"payload": {}, "idempotency_key": f"bench-next-{i}"},
@@ -581,12 +433,20 @@ class BareTarget(Target):
         self.sizes = sizes
 
     async def start(self) -> None:
-        port = free_port()
-        self.server = ServerProcess("bare", server_argv(self.args, BARE_PY, "--host", HOST, "--port", str(port)),
-                                    server_env(self.workdir / "bare-instance"), self.workdir / "bare.log")
-        self.server.wait_ready(f"http://{HOST}:{port}/socket.io/?EIO=4&transport=polling")
-        self.commander = await controller(f"http://{HOST}:{port}", {})
-        await self.connect_participants(port, [{"room": "all"}] * self.args.clients)
+        ports = []
+        for k in range(self.args.processes):
+            port = free_port()
+            argv = server_argv_prefix(self.args) + [str(BARE_PY), "--host", HOST, "--port", str(port)]
+            if self.args.message_queue:
+                argv += ["--message-queue", self.args.message_queue]
+            name = "bare" if k == 0 else f"bare{k + 1}"
+            server = ServerProcess(name, argv, server_env(self.workdir / "bare-instance"),
+                                   self.workdir / f"{name}.log")
+            self.servers.append(server)
+            server.wait_ready(f"http://{HOST}:{port}/socket.io/?EIO=4&transport=polling")
+            ports.append(port)
+        self.commander = await controller(f"http://{HOST}:{ports[0]}", {})
+        await self.connect_participants(ports, [{"room": "all"}] * self.args.clients)
 
     async def command(self, i: int) -> tuple[int, Any]:
         size = self.sizes[min(i, len(self.sizes) - 1)]
@@ -635,6 +495,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=30, help="measured rounds (default 30)")
     parser.add_argument("--warmup", type=int, default=5, help="rounds before measuring (default 5)")
     parser.add_argument("--only", choices=("real", "bare"), help="measure one server only")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="server processes per server (default 1); more than one runs the real server on "
+                             "PostgreSQL and both servers on the Redis message queue, clients split across them")
+    parser.add_argument("--database", default=None,
+                        help="the real server's database: sqlite (default for one process), postgres (a fresh "
+                             f"database on {POSTGRES_ADMIN_URL}, dropped after the run; default for several "
+                             "processes) or postgresql://... of a server to create it on")
+    parser.add_argument("--message-queue", default=None,
+                        help=f"Redis URL for the Socket.IO message queue (default with several processes: "
+                             f"{REDIS_URL}; the database number must hold no keys)")
     parser.add_argument("--payload-bytes", type=int, default=8000,
                         help="frame size for --only bare (otherwise the real run's sizes are used)")
     parser.add_argument("--repeat", type=int, default=1,
@@ -659,8 +529,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.connect_timeout is None:
         args.connect_timeout = 60 + 0.1 * args.clients
-    if args.clients < 1 or args.rounds < 1 or args.warmup < 0 or args.repeat < 1:
-        parser.error("--clients, --rounds and --repeat must be at least 1, --warmup at least 0")
+    if args.clients < 1 or args.rounds < 1 or args.warmup < 0 or args.repeat < 1 or args.processes < 1:
+        parser.error("--clients, --rounds, --repeat and --processes must be at least 1, --warmup at least 0")
+    if args.database is None:
+        args.database = "postgres" if args.processes > 1 else "sqlite"
+    if args.processes > 1 and args.message_queue is None:
+        args.message_queue = REDIS_URL
+    if args.processes > 1 and args.database == "sqlite":
+        parser.error("several processes need --database postgres")
+    args.database_url = None  # set per run (a fresh PostgreSQL database)
     return args
 
 
@@ -714,8 +591,10 @@ def main(argv=None) -> int:
         prepare(str(args.root.resolve()), args.prepare, args.clients, args.out)
         return 0
     raise_open_files_limit(args.clients + 512)
-    signal.signal(signal.SIGALRM, _last_resort)
-    signal.signal(signal.SIGTERM, _last_resort)
+    signal.signal(signal.SIGALRM, last_resort)
+    signal.signal(signal.SIGTERM, last_resort)
+    if args.message_queue and not redis_database_is_empty(args.message_queue):
+        sys.exit(f"error: the Redis database {args.message_queue} holds keys: choose an unused one")
     runs: list[list[dict[str, Any]]] = []
     failed = False
     lost = 0
@@ -727,13 +606,19 @@ def main(argv=None) -> int:
         signal.alarm(int(args.timeout + 120))  # the last resort if the event loop is stuck
         load_before = os.getloadavg()[0]
         workdir = Path(tempfile.mkdtemp(prefix="bench-broadcast-"))
+        database = None
         try:
+            if args.database != "sqlite":
+                database = TemporaryDatabase(POSTGRES_ADMIN_URL if args.database == "postgres" else args.database)
+                args.database_url = database.url
             results = asyncio.run(asyncio.wait_for(run_once(args, workdir), args.timeout))
         except asyncio.TimeoutError:
             print(f"error: the run did not finish within {args.timeout:.0f} s", file=sys.stderr)
             return 2
         finally:
             signal.alarm(0)
+            if database is not None:
+                database.drop()
             if args.keep:
                 print(f"work folder kept: {workdir}", file=sys.stderr)
             else:
@@ -741,7 +626,9 @@ def main(argv=None) -> int:
         rows = [r.summary() for r in results]
         runs.append(rows)
         load = (load_before, os.getloadavg()[0])
-        print(f"load average (1 min) before/after: {load[0]:.1f}/{load[1]:.1f} on {os.cpu_count()} cores")
+        print(f"load average (1 min) before/after: {load[0]:.1f}/{load[1]:.1f} on {os.cpu_count()} cores; "
+              f"{args.processes} process(es) per server, database {args.database}"
+              + (f", message queue {args.message_queue}" if args.message_queue else ""))
         print(table(rows))
         for r in results:
             for error in r.errors:

@@ -2,13 +2,15 @@
 
     python bench/inputs.py                     # 1,000 participants, 10 s
     python bench/inputs.py --participants 2000 --window 10 --workers 2
+    python bench/inputs.py --database postgres  # a fresh PostgreSQL database, dropped after the run
     ...
     lost=0 duplicates=0 p99_ms=84.2
 
 What one run does:
 
-1. A fresh instance folder (SQLite, the embedded default) gets the demo
-   dialogue and N registered participants (``participant.register`` through
+1. A fresh instance folder (SQLite, the embedded default; or, with
+   ``--database postgres``, a fresh PostgreSQL database created for the run
+   and dropped after it) gets the demo dialogue and N registered participants (``participant.register`` through
    the command layer, in a child process, before the server starts).
 2. ``python run.py --demo --demo-json FILE`` starts as an operator would
    start it (eventlet), on 127.0.0.1 only. The demo moderator (python-socketio
@@ -59,154 +61,22 @@ import random
 import resource
 import select
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"  # nothing leaves this machine
-CONNECT_CONCURRENCY = 40  # eventlet listens with a backlog of 50
-CONNECT_ATTEMPTS = 3
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 10.0
-CHILDREN: list[int] = []  # process groups this run started (server, client processes)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (CHILDREN, CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, POSTGRES_ADMIN_URL, ROOT,  # noqa: E402
+                    STOP_TIMEOUT, RealServer, TemporaryDatabase, cpu_seconds, last_resort, percentile, prepare,
+                    raise_open_files_limit, run_prepare, say, server_env)
+
 TEXT = ("Bench input {i} ({key}): States parties should fund shelters and legal aid for survivors, "
         "and train labour inspectors to identify victims in supply chains.")
-
-
-# -- small helpers ---------------------------------------------------------------------------
-def percentile(values: list[float], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-def raise_open_files_limit(wanted: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = hard if hard == resource.RLIM_INFINITY else max(soft, min(hard, wanted))
-    if target > soft:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        sys.exit(f"error: the open-files limit is {soft}, {wanted} are needed (raise `ulimit -Hn`)")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return math.nan
-
-
-def server_env(instance: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_")}
-    env["MODERATION_INSTANCE_PATH"] = str(instance)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-# -- 1. the database: the demo dialogue and N participants ---------------------------------------
-def prepare(root: str, instance: str, participants: int, out: str) -> None:
-    """Runs in a child process, before the server starts. Registrations go
-    through the command layer (validation, tokens, audit) without building
-    change messages: nobody is connected yet."""
-    sys.path.insert(0, root)
-    from moderation import create_app
-    from moderation.auth import SYSTEM
-    from moderation.commands import execute
-    from moderation.demo import seed_demo
-
-    app = create_app({"INSTANCE_PATH": instance, "ASYNC_MODE": "threading", "AUTO_UPGRADE": True,
-                      "LOG_LEVEL": "WARNING"})
-    service = app.extensions["moderation"]
-    dialogue_id = seed_demo(app, f"http://{HOST}")["dialogue_id"]
-    people = []
-    for i in range(participants):
-        payload = {"dialogue_id": dialogue_id, "name": f"Bench Participant {i + 1}",
-                   "channel": "room" if i % 2 == 0 else "online",
-                   "organization": {"name": f"Bench Organization {i % 40 + 1}",
-                                    "category": ("ngo", "academia", "private_sector", "ngo_ecosoc")[i % 4]}}
-        result = execute(service.db.sessions, service.plugins, SYSTEM, "participant.register", payload).result
-        people.append({"participant_id": result["participant_id"], "credential_id": result["credential_id"],
-                       "token": result["token"]})
-    service.db.engine.dispose()
-    with open(out, "w", encoding="utf-8") as handle:
-        json.dump({"dialogue_id": dialogue_id, "participants": people}, handle)
-
-
-# -- 2. the server -----------------------------------------------------------------------------------
-class Server:
-    """``run.py --demo`` in its own session (stopped alone, never by name)."""
-
-    def __init__(self, root: Path, instance: Path, workdir: Path):
-        self.port = free_port()
-        self.demo_json = workdir / "demo.json"
-        self.log_path = workdir / "server.log"
-        self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            [sys.executable, str(root / "run.py"), "--host", HOST, "--port", str(self.port), "--demo",
-             "--demo-json", str(self.demo_json)],
-            cwd=root, env=server_env(instance), stdout=self._log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True)
-        CHILDREN.append(self.process.pid)
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def wait_ready(self, timeout: float = START_TIMEOUT) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with status {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
-                    if response.status == 200 and self.demo_json.exists():
-                        return json.loads(self.demo_json.read_text(encoding="utf-8"))
-            except (urllib.error.URLError, OSError, ValueError):
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the server did not become ready within {timeout:.0f} s:\n{self.log_tail()}")
-
-    def log_tail(self, chars: int = 4000) -> str:
-        self._log.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT)
-        self._log.close()
 
 
 # -- 3. the participants (worker processes) -------------------------------------------------------------
@@ -389,24 +259,50 @@ class Moderator:
 
 
 # -- 4. what the database holds ----------------------------------------------------------------------------
-def read_database(instance: Path, dialogue_id: int, run_id: str) -> dict[str, Any]:
-    with sqlite3.connect(instance / "moderation.sqlite3", timeout=30) as db:
-        rows = db.execute("SELECT id, text FROM inputs WHERE dialogue_id = ? AND source = 'participant'",
-                          (dialogue_id,)).fetchall()
-        keys = db.execute("SELECT key, COUNT(*) FROM idempotency_records WHERE key LIKE ? GROUP BY key",
-                          (f"bench-{run_id}-%",)).fetchall()
+def open_database(instance: Path, database_url: str | None, read_only: bool = False):
+    """A DB-API connection to the server's database (SQLite file in the
+    instance folder, or PostgreSQL) and its parameter placeholder."""
+    if database_url is None:
+        path = instance / "moderation.sqlite3"
+        if read_only:
+            return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30), "?"
+        return sqlite3.connect(path, timeout=30), "?"
+    import psycopg2
+
+    connection = psycopg2.connect(database_url, connect_timeout=10)
+    connection.autocommit = True
+    return connection, "%s"
+
+
+def fetch_all(instance: Path, database_url: str | None, sql: str, params: tuple, read_only: bool = False) -> list:
+    connection, mark = open_database(instance, database_url, read_only)
+    try:
+        cursor = connection.cursor()
+        cursor.execute(sql.replace("?", mark), params)
+        return cursor.fetchall()
+    finally:
+        connection.close()
+
+
+def read_database(instance: Path, dialogue_id: int, run_id: str, database_url: str | None = None) -> dict[str, Any]:
+    rows = fetch_all(instance, database_url,
+                     "SELECT id, text FROM inputs WHERE dialogue_id = ? AND source = 'participant'", (dialogue_id,))
+    keys = fetch_all(instance, database_url,
+                     "SELECT key, COUNT(*) FROM idempotency_records WHERE key LIKE ? GROUP BY key",
+                     (f"bench-{run_id}-%",))
     by_text: dict[str, list[int]] = {}
     for input_id, text in rows:
         by_text.setdefault(text, []).append(input_id)
     return {"by_text": by_text, "keys": dict(keys)}
 
 
-def wait_until_stored(instance: Path, dialogue_id: int, quiet: float = 2.0, limit: float = 60.0) -> None:
+def wait_until_stored(instance: Path, dialogue_id: int, quiet: float = 2.0, limit: float = 60.0,
+                      database_url: str | None = None) -> None:
     """Until the number of stored inputs has not changed for ``quiet`` s (at most ``limit`` s)."""
     deadline, last, since = time.monotonic() + limit, -1, time.monotonic()
     while time.monotonic() < deadline:
-        with sqlite3.connect(f"file:{instance / 'moderation.sqlite3'}?mode=ro", uri=True, timeout=30) as db:
-            count = db.execute("SELECT COUNT(*) FROM inputs WHERE dialogue_id = ?", (dialogue_id,)).fetchone()[0]
+        count = fetch_all(instance, database_url, "SELECT COUNT(*) FROM inputs WHERE dialogue_id = ?",
+                          (dialogue_id,), read_only=True)[0][0]
         if count != last:
             last, since = count, time.monotonic()
         elif time.monotonic() - since >= quiet:
@@ -419,16 +315,14 @@ async def run(args, workdir: Path) -> dict[str, Any]:
     instance = workdir / "instance"
     people_path = workdir / "people.json"
     say(f"registering {args.participants} participants ...")
-    subprocess.run([sys.executable, str(Path(__file__).resolve()), "--prepare", str(instance), "--root",
-                    str(args.root), "--participants", str(args.participants), "--out", str(people_path)],
-                   cwd=args.root, env=server_env(instance), check=True, timeout=args.prepare_timeout)
-    people = json.loads(people_path.read_text(encoding="utf-8"))
-    server = Server(args.root, instance, workdir)
+    people = run_prepare(Path(__file__).resolve(), args.root, instance, args.participants, people_path,
+                         args.prepare_timeout, args.database_url)
+    server = RealServer(args.root, server_env(instance, args.database_url), workdir, "server")
     moderator = Moderator()
     workers: list[Worker] = []
     run_id = uuid.uuid4().hex[:8]
     try:
-        demo = server.wait_ready()
+        demo = server.wait_demo()
         if demo["dialogue_id"] != people["dialogue_id"]:
             raise RuntimeError("the server seeded another demo dialogue than the one prepared")
         moderator_token = demo["links"]["moderator"].rstrip("/").rsplit("/", 1)[1]
@@ -457,7 +351,8 @@ async def run(args, workdir: Path) -> dict[str, Any]:
         server_cpu = cpu_seconds(server.process.pid) - server_cpu_before
         # Submissions the server received but had not answered when a client
         # gave up are still being stored: wait until the count stays put.
-        await asyncio.get_running_loop().run_in_executor(None, wait_until_stored, instance, people["dialogue_id"])
+        await asyncio.get_running_loop().run_in_executor(None, lambda: wait_until_stored(
+            instance, people["dialogue_id"], database_url=args.database_url))
         await asyncio.sleep(0.5)  # the last records on their way to the moderator
         seen = len(moderator.seen)
         moderator_dropped = moderator.dropped
@@ -471,7 +366,7 @@ async def run(args, workdir: Path) -> dict[str, Any]:
         data = json.loads(worker.results.read_text(encoding="utf-8"))
         results += data["results"]
         client_cpu += data["cpu_s"]
-    stored = read_database(instance, people["dialogue_id"], run_id)
+    stored = read_database(instance, people["dialogue_id"], run_id, args.database_url)
     return {"results": results, "stored": stored, "server_cpu_s": server_cpu, "client_cpu_s": client_cpu,
             "moderator_saw": seen, "moderator_dropped": moderator_dropped}
 
@@ -521,6 +416,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--prepare-timeout", type=float, default=600.0)
     parser.add_argument("--timeout", type=float, default=1200.0, help="stop the run after this many s")
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose run.py is measured")
+    parser.add_argument("--database", default="sqlite",
+                        help="sqlite (default: the embedded file in a fresh instance folder), postgres (a fresh "
+                             f"database on {POSTGRES_ADMIN_URL}, dropped after the run) or postgresql://... "
+                             "of a server to create the fresh database on")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, database)")
     # internal: the child processes
@@ -538,18 +437,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def _last_resort(signum, _frame) -> None:
-    """The hard stop if the event loop itself is stuck: kill the server and
-    the client processes this run started (each in its own session), exit."""
-    print(f"error: stopped by signal {signum} (time limit)", file=sys.stderr, flush=True)
-    for child in list(CHILDREN):
-        try:
-            os.killpg(child, signal.SIGKILL)
-        except OSError:
-            pass
-    os._exit(2)
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     # A client's writer notes its own shutdown at ERROR level ("packet queue is empty").
@@ -563,14 +450,21 @@ def main(argv=None) -> int:
         return 0
     raise_open_files_limit(512)
     workdir = Path(tempfile.mkdtemp(prefix="bench-inputs-"))
-    signal.signal(signal.SIGALRM, _last_resort)
+    signal.signal(signal.SIGALRM, last_resort)
     signal.alarm(int(args.timeout + 60))
     started = time.monotonic()
     load_before = os.getloadavg()[0]
+    database = None
+    args.database_url = None
     try:
+        if args.database != "sqlite":
+            database = TemporaryDatabase(POSTGRES_ADMIN_URL if args.database == "postgres" else args.database)
+            args.database_url = database.url
         data = asyncio.run(asyncio.wait_for(run(args, workdir), args.timeout))
     finally:
         signal.alarm(0)
+        if database is not None:
+            database.drop()
         if not args.keep:
             import shutil
             shutil.rmtree(workdir, ignore_errors=True)
@@ -579,7 +473,7 @@ def main(argv=None) -> int:
     figures = summarize(args, data)
     figures["run_s"] = time.monotonic() - started
     print(f"participants={figures['participants']} window_s={figures['window_s']:g} "
-          f"workers={figures['workers']} database=sqlite")
+          f"workers={figures['workers']} database={'sqlite' if args.database == 'sqlite' else 'postgres'}")
     print(f"acknowledged={figures['acknowledged']} stored={figures['stored']} duplicates={figures['duplicates']} "
           f"lost={figures['lost']} (acknowledged but not stored={figures['acked_not_stored']}, "
           f"never acknowledged and not stored={figures['unacked_not_stored']})")
