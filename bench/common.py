@@ -221,9 +221,12 @@ class ServerProcess:
         if self.process.pid in CHILDREN:
             CHILDREN.remove(self.process.pid)
 
-    def restart(self, hard: bool = False) -> None:
-        """Stop (SIGINT, or SIGKILL when ``hard``) and start the same command again."""
+    def restart(self, hard: bool = False, argv: list[str] | None = None) -> None:
+        """Stop (SIGINT, or SIGKILL when ``hard``) and start the same command
+        (or ``argv``) again."""
         self._end(signal.SIGKILL if hard else signal.SIGINT)
+        if argv is not None:
+            self.argv = argv
         self.process = self._spawn()
 
     def stop(self) -> None:
@@ -259,6 +262,44 @@ class RealServer(ServerProcess):
             except (OSError, ValueError):
                 time.sleep(0.2)
         raise RuntimeError(f"the {self.name} server wrote no demo links within {timeout:.0f} s:\n{self.log_tail()}")
+
+
+class LineProcess:
+    """A client process of a benchmark, driven by lines: it answers on
+    stdout (``READY``, ``DONE``, ...) and reads commands on stdin; stderr goes
+    to a log file. Its own session, so that it can be ended alone."""
+
+    def __init__(self, argv: list[str], log_path: Path):
+        self.log = open(log_path, "wb")
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+                                        start_new_session=True)
+        CHILDREN.append(self.process.pid)
+
+    def read_line(self, deadline: float) -> str:
+        """The next line, or "" if the process ended or ``deadline`` (monotonic) passed."""
+        import select
+
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.process.stdout], [], [], 0.5)
+            if ready:
+                return self.process.stdout.readline().decode("utf-8", errors="replace").strip()
+            if self.process.poll() is not None:
+                break
+        return ""
+
+    def send(self, line: str) -> None:
+        self.process.stdin.write((line + "\n").encode())
+        self.process.stdin.flush()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(STOP_TIMEOUT)
+        self.log.close()
 
 
 def kill_children() -> None:

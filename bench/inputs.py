@@ -59,10 +59,8 @@ import math
 import os
 import random
 import resource
-import select
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -71,8 +69,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (CHILDREN, CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, POSTGRES_ADMIN_URL, ROOT,  # noqa: E402
-                    STOP_TIMEOUT, RealServer, TemporaryDatabase, cpu_seconds, last_resort, percentile, prepare,
+from common import (CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, POSTGRES_ADMIN_URL, ROOT, STOP_TIMEOUT,  # noqa: E402
+                    LineProcess, RealServer, TemporaryDatabase, cpu_seconds, last_resort, percentile, prepare,
                     raise_open_files_limit, run_prepare, say, server_env)
 
 TEXT = ("Bench input {i} ({key}): States parties should fund shelters and legal aid for survivors, "
@@ -169,44 +167,18 @@ async def worker_main(args) -> None:
     print("DONE", flush=True)
 
 
-class Worker:
+class Worker(LineProcess):
     """One client process of this script (``--worker``)."""
 
     def __init__(self, args, index: int, url: str, people: Path, first: int, last: int, workdir: Path,
                  run_id: str):
         self.results = workdir / f"worker-{index}.json"
-        self.log = open(workdir / f"worker-{index}.log", "wb")
         argv = [sys.executable, str(Path(__file__).resolve()), "--worker", "--url", url, "--people", str(people),
                 "--slice", f"{first}:{last}", "--results", str(self.results), "--run-id", run_id,
                 "--window", str(args.window), "--ack-timeout", str(args.ack_timeout),
                 "--retries", str(args.retries), "--seed", str(args.seed),
                 "--connect-timeout", str(args.connect_timeout)]
-        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
-                                        start_new_session=True)
-        CHILDREN.append(self.process.pid)
-
-    def read_line(self, deadline: float) -> str:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.process.stdout], [], [], 0.5)
-            if ready:
-                return self.process.stdout.readline().decode("utf-8", errors="replace").strip()
-            if self.process.poll() is not None:
-                break
-        return ""
-
-    def send(self, line: str) -> None:
-        self.process.stdin.write((line + "\n").encode())
-        self.process.stdin.flush()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(STOP_TIMEOUT)
-        self.log.close()
+        super().__init__(argv, workdir / f"worker-{index}.log")
 
 
 # -- the moderator -------------------------------------------------------------------------------------
