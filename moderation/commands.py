@@ -48,6 +48,7 @@ class CommandSpec:
     http_path: str
     public: bool = False          # no role needed (the payload proves the right, e.g. a join code)
     redact: tuple[str, ...] = ()  # payload fields kept out of the audit log
+    grouped: bool = False         # arrives in bursts: may share a transaction (see ``execute_group``)
 
     @property
     def dialogue_scoped(self) -> bool:
@@ -59,9 +60,11 @@ REGISTRY: dict[str, CommandSpec] = {}
 
 def command(name: str, *, payload: type[Payload], roles: set[Role] | frozenset[Role] = frozenset(),
             operation_id: str, http_path: str, public: bool = False,
-            redact: tuple[str, ...] = ()):
+            redact: tuple[str, ...] = (), grouped: bool = False):
     """Register a command handler. The handler's docstring is its summary in
-    the protocol and OpenAPI documents."""
+    the protocol and OpenAPI documents. ``grouped`` commands (hundreds of
+    participants submitting at once) may be committed together; their
+    handlers must only touch the database through the session."""
 
     def register(handler):
         if name in REGISTRY:
@@ -71,7 +74,9 @@ def command(name: str, *, payload: type[Payload], roles: set[Role] | frozenset[R
         REGISTRY[name] = CommandSpec(
             name=name, handler=handler, payload=payload, roles=frozenset(roles),
             operation_id=operation_id, summary=(handler.__doc__ or name).strip().split("\n")[0],
-            http_path=http_path, public=public, redact=redact)
+            http_path=http_path, public=public, redact=redact, grouped=grouped)
+        if grouped and not REGISTRY[name].dialogue_scoped:
+            raise ValueError(f"command {name!r}: only dialogue commands can be grouped")
         return handler
 
     return register
@@ -187,10 +192,7 @@ def execute(sessions, plugins, principal: Principal, name: str, payload: Any,
                 if version is None:
                     raise CommandError("not_found", f"Dialogue {dialogue_id} does not exist.")
             actor = resolve_actor(session, principal, dialogue_id)
-            if not spec.public and not actor.roles.intersection(spec.roles):
-                if principal.anonymous:
-                    raise CommandError("unauthenticated", "Please sign in or open your personal link first.")
-                raise CommandError("forbidden", "Your role may not do this.")
+            authorize(spec, actor, principal)
             if idempotency_key is not None:
                 record = session.scalar(select(IdempotencyRecord).where(
                     IdempotencyRecord.scope == principal.scope, IdempotencyRecord.key == idempotency_key))
@@ -203,10 +205,7 @@ def execute(sessions, plugins, principal: Principal, name: str, payload: Any,
             result = spec.handler(ctx, data) or {}
             if dialogue is None and ctx.dialogue is not None:  # a command that created one
                 dialogue_id, version = ctx.dialogue.id, ctx.dialogue.version
-            audit_payload = data.model_dump(mode="json", exclude=set(spec.redact))
-            session.add(AuditEntry(dialogue_id=dialogue_id, version=version, command=spec.name,
-                                   actor=actor.label[:200], role=(actor.primary_role() or Role.PARTICIPANT).value
-                                   if actor.roles else "anonymous", payload=audit_payload, created_at=now))
+            session.add(audit_entry(spec, data, actor, dialogue_id, version, now))
             outcome = Outcome(spec.name, dialogue_id, version, result, frozenset(ctx.touched), tuple(ctx.effects),
                               records={kind: frozenset(ids) for kind, ids in ctx.records.items()})
             if describe is not None and ctx.dialogue is not None:
@@ -224,6 +223,161 @@ def execute(sessions, plugins, principal: Principal, name: str, payload: Any,
     except OperationalError:
         raise CommandError("unavailable", "The database cannot be reached just now; try again shortly.") from None
     return outcome
+
+
+def authorize(spec: CommandSpec, actor: Actor, principal: Principal) -> None:
+    if not spec.public and not actor.roles.intersection(spec.roles):
+        if principal.anonymous:
+            raise CommandError("unauthenticated", "Please sign in or open your personal link first.")
+        raise CommandError("forbidden", "Your role may not do this.")
+
+
+def audit_entry(spec: CommandSpec, data: Payload, actor: Actor, dialogue_id: int | None, version: int | None,
+                now: dt.datetime) -> AuditEntry:
+    return AuditEntry(dialogue_id=dialogue_id, version=version, command=spec.name, actor=actor.label[:200],
+                      role=(actor.primary_role() or Role.PARTICIPANT).value if actor.roles else "anonymous",
+                      payload=data.model_dump(mode="json", exclude=set(spec.redact)), created_at=now)
+
+
+# -- group commit ----------------------------------------------------------------------------------
+@dataclass
+class Request:
+    """One grouped command waiting for its turn; ``answer`` is filled in with
+    its Outcome or its CommandError."""
+
+    principal: Principal
+    name: str
+    payload: Any
+    idempotency_key: str | None = None
+    answer: Outcome | CommandError | None = None
+
+
+class _NothingCommitted(Exception):
+    """Every command of a group failed or was a replay: roll back the version."""
+
+
+def execute_group(sessions, plugins, dialogue_id: int, requests: list[Request],
+                  describe: Callable[[Session, Dialogue, "Outcome"], Any] | None = None,
+                  limits: dict[str, Any] | None = None) -> Outcome | None:
+    """Run several ``grouped`` commands of one dialogue in one transaction.
+
+    A burst of submissions then costs one version increment, one change
+    message per role and one commit instead of one each: what keeps the
+    acknowledgement fast when hundreds of participants submit at once. Each
+    command still has its own authorization, idempotency check, audit entry
+    and answer, and runs in a savepoint, so a refused one changes nothing and
+    does not affect the others. All committed commands share the version.
+
+    Fills in each request's ``answer``; returns the combined outcome (what
+    the committed commands changed, with ``changes``), or None when nothing
+    was committed."""
+    now = utcnow()
+    todo: list[tuple[Request, CommandSpec, Payload]] = []
+    for request in requests:
+        try:
+            spec = get_spec(request.name)
+            if not spec.grouped:
+                raise CommandError("invalid_payload", f"{spec.name} cannot be grouped.")
+            key = request.idempotency_key
+            if key is not None and (not isinstance(key, str) or not IDEMPOTENCY_KEY.match(key)):
+                raise CommandError("invalid_payload", "The idempotency key must be 8 to 100 letters, digits or _.:-")
+            data = validate(spec, request.payload)
+            if data.dialogue_id != dialogue_id:
+                raise CommandError("invalid_payload", "The group's commands must all name one dialogue.")
+            todo.append((request, spec, data))
+        except CommandError as exc:
+            request.answer = exc
+    if not todo:
+        return None
+    combined = Outcome(todo[0][1].name, dialogue_id, None, {})
+    touched: set[str] = set()
+    records: dict[str, set[int]] = {}
+    effects: list[tuple[str, Any]] = []
+    committed: list[Outcome] = []
+    try:
+        with sessions.begin() as session:
+            version = session.execute(
+                update(Dialogue).where(Dialogue.id == dialogue_id)
+                .values(version=Dialogue.version + 1).returning(Dialogue.version)).scalar()
+            if version is None:
+                raise CommandError("not_found", f"Dialogue {dialogue_id} does not exist.")
+            combined.version = version
+            dialogue = session.get(Dialogue, dialogue_id)
+            keys = {r.idempotency_key for r, _, _ in todo if r.idempotency_key is not None}
+            stored = {(rec.scope, rec.key): rec for rec in session.scalars(
+                select(IdempotencyRecord).where(IdempotencyRecord.key.in_(keys)))} if keys else {}
+            answered: dict[tuple[str, str], Outcome] = {}  # keys answered in this group
+            for request, spec, data in todo:
+                scope_key = (request.principal.scope, request.idempotency_key)
+                try:
+                    actor = resolve_actor(session, request.principal, dialogue_id)
+                    authorize(spec, actor, request.principal)
+                    if request.idempotency_key is not None:
+                        earlier = stored.get(scope_key)
+                        if earlier is not None:
+                            if earlier.command != spec.name:
+                                raise CommandError("conflict", "This idempotency key was used for another command.")
+                            response = earlier.response
+                            request.answer = Outcome(spec.name, response.get("dialogue_id"), response.get("version"),
+                                                     response.get("result", {}), replayed=True)
+                            continue
+                        if scope_key in answered:
+                            first = answered[scope_key]
+                            if first.command != spec.name:
+                                raise CommandError("conflict", "This idempotency key was used for another command.")
+                            request.answer = Outcome(spec.name, dialogue_id, version, first.result, replayed=True)
+                            continue
+                    ctx = Context(session=session, actor=actor, dialogue=dialogue, now=now, plugins=plugins,
+                                  limits=limits)
+                    with session.begin_nested():
+                        result = spec.handler(ctx, data) or {}
+                        session.add(audit_entry(spec, data, actor, dialogue_id, version, now))
+                        outcome = Outcome(spec.name, dialogue_id, version, result, frozenset(ctx.touched),
+                                          tuple(ctx.effects),
+                                          records={kind: frozenset(ids) for kind, ids in ctx.records.items()})
+                        if request.idempotency_key is not None:
+                            session.add(IdempotencyRecord(scope=scope_key[0], key=scope_key[1], command=spec.name,
+                                                          response=_stored(outcome), created_at=now))
+                except CommandError as exc:
+                    request.answer = exc
+                    continue
+                except IntegrityError:
+                    request.answer = CommandError("conflict", "This conflicts with data stored meanwhile; "
+                                                              "reload and try again.")
+                    continue
+                request.answer = outcome
+                committed.append(outcome)
+                if request.idempotency_key is not None:
+                    answered[scope_key] = outcome
+                touched |= outcome.touched
+                effects += outcome.effects
+                for kind, ids in outcome.records.items():
+                    records.setdefault(kind, set()).update(ids)
+            if not committed:
+                raise _NothingCommitted
+            combined.touched = frozenset(touched)
+            combined.effects = tuple(effects)
+            combined.records = {kind: frozenset(ids) for kind, ids in records.items()}
+            combined.result = {"commands": len(committed)}
+            if describe is not None:
+                session.flush()
+                combined.changes = describe(session, dialogue, combined)
+                for outcome in committed:  # each sees what its commit sent
+                    outcome.changes = combined.changes
+    except _NothingCommitted:
+        return None
+    except CommandError as exc:  # the dialogue is gone: every command gets the same answer
+        for request, _, _ in todo:
+            request.answer = exc
+        return None
+    except (IntegrityError, OperationalError) as exc:
+        error = CommandError("unavailable", "The database cannot be reached just now; try again shortly.") \
+            if isinstance(exc, OperationalError) else \
+            CommandError("conflict", "This conflicts with data stored meanwhile; reload and try again.")
+        for request, _, _ in todo:
+            request.answer = error
+        return None
+    return combined
 
 
 def _stored(outcome: Outcome) -> dict[str, Any]:

@@ -355,7 +355,7 @@ class SubmitPayload(DialoguePayload):
 
 
 @command("inputs.submit", payload=SubmitPayload, roles={Role.PARTICIPANT}, operation_id="submitInput",
-         http_path="/dialogues/{dialogue_id}/inputs")
+         http_path="/dialogues/{dialogue_id}/inputs", grouped=True)
 def submit(ctx: Context, p: SubmitPayload):
     """Submit a comment, a suggestion to States parties, a question to the panel or a written statement."""
     dialogue = ctx.require_dialogue()
@@ -447,7 +447,7 @@ class EndorsePayload(InputPayload):
 
 
 @command("inputs.endorse", payload=EndorsePayload, roles={Role.PARTICIPANT}, operation_id="endorseInput",
-         http_path="/dialogues/{dialogue_id}/inputs/endorse")
+         http_path="/dialogues/{dialogue_id}/inputs/endorse", grouped=True)
 def endorse(ctx: Context, p: EndorsePayload):
     """Endorse another participant's published input (once), or take the endorsement back."""
     inp = _input(ctx, p.input_id)

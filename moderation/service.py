@@ -12,13 +12,14 @@ from contextlib import contextmanager
 from typing import Any, Callable
 
 from .auth import Principal, resolve_actor
-from .commands import Outcome, execute, load_domain
+from .commands import REGISTRY, Outcome, Request, execute, execute_group, load_domain
 from .errors import CommandError
 from .models import Dialogue, Role
 from .ratelimit import RateLimiter
 from .snapshot import build_changes, build_sections, build_snapshot
 
 log = logging.getLogger(__name__)
+GROUP_LIMIT = 200  # grouped commands committed in one transaction at most
 
 
 class Service:
@@ -33,39 +34,88 @@ class Service:
         self._single_writer = db.url.startswith("sqlite")
         self._guard = threading.Lock()
         self._locks: dict[Any, threading.Lock] = defaultdict(threading.Lock)
+        self._waiting: dict[Any, list[Request]] = defaultdict(list)  # grouped commands, per lock
         self.limits = {"inputs": RateLimiter(capacity=app.config["INPUT_RATE_BURST"],
                                              rate=app.config["INPUT_RATE_PER_MINUTE"] / 60.0)}
 
     @contextmanager
     def _lock(self, dialogue_id: Any):
-        key = "all" if self._single_writer or not isinstance(dialogue_id, int) else dialogue_id
+        key = self._lock_key(dialogue_id)
         with self._guard:
             lock = self._locks[key]
         with lock:
             yield
 
+    def _lock_key(self, dialogue_id: Any) -> Any:
+        return "all" if self._single_writer or not isinstance(dialogue_id, int) else dialogue_id
+
     def dispatch(self, principal: Principal, name: str, payload: Any,
                  idempotency_key: str | None = None) -> Outcome:
         dialogue_id = payload.get("dialogue_id") if isinstance(payload, dict) else None
+        spec = REGISTRY.get(name) if isinstance(name, str) else None
+        if spec is not None and spec.grouped and isinstance(dialogue_id, int) and not isinstance(dialogue_id, bool):
+            return self._dispatch_grouped(Request(principal, name, payload, idempotency_key), dialogue_id)
         with self._lock(dialogue_id):
             outcome = execute(self.db.sessions, self.plugins, principal, name, payload,
                               idempotency_key, describe=self._describe, limits=self.limits)
             if not outcome.replayed:
-                for listener in self.listeners:
-                    try:
-                        listener(outcome)
-                    except Exception:  # the change is committed; a failed broadcast is resynced
-                        log.exception("listener failed after %s", outcome.command)
+                self._tell_listeners(outcome)
         if not outcome.replayed:
-            # Each plugin on its own: one failing integration must not keep
-            # the others from hearing of the change.
-            for impl in self.plugins.hook.dialogue_changed.get_hookimpls():
-                try:
-                    impl.function(app=self.app, outcome=outcome)
-                except Exception:
-                    log.exception("dialogue_changed of plugin %s failed after %s", impl.plugin_name,
-                                  outcome.command)
+            self._tell_plugins(outcome)
         return outcome
+
+    def _dispatch_grouped(self, request: Request, dialogue_id: int) -> Outcome:
+        """Group commit: the request waits in line; whoever holds the lock
+        next commits everything waiting in one transaction. Under load the
+        groups grow by themselves; alone, a request is a group of one."""
+        key = self._lock_key(dialogue_id)
+        with self._guard:
+            self._waiting[key].append(request)
+        committed: list[Outcome] = []
+        with self._lock(dialogue_id):
+            while request.answer is None:
+                with self._guard:
+                    waiting = self._waiting[key]
+                    # One dialogue per group: take the first one's requests.
+                    first = waiting[0].payload["dialogue_id"]
+                    group = [r for r in waiting if r.payload["dialogue_id"] == first][:GROUP_LIMIT]
+                    taken = {id(r) for r in group}
+                    waiting[:] = [r for r in waiting if id(r) not in taken]
+                try:
+                    combined = execute_group(self.db.sessions, self.plugins, first, group,
+                                             describe=self._describe, limits=self.limits)
+                except Exception:  # never leave a waiting request without an answer
+                    log.exception("group of %d commands failed", len(group))
+                    for r in group:
+                        if r.answer is None:
+                            r.answer = CommandError("internal", "Something went wrong on the server; "
+                                                                "nothing was stored. Please try again.")
+                    continue
+                if combined is not None:
+                    self._tell_listeners(combined)
+                    committed += [r.answer for r in group if isinstance(r.answer, Outcome) and not r.answer.replayed]
+        for outcome in committed:
+            self._tell_plugins(outcome)
+        if isinstance(request.answer, CommandError):
+            raise request.answer
+        return request.answer
+
+    def _tell_listeners(self, outcome: Outcome) -> None:
+        for listener in self.listeners:
+            try:
+                listener(outcome)
+            except Exception:  # the change is committed; a failed broadcast is resynced
+                log.exception("listener failed after %s", outcome.command)
+
+    def _tell_plugins(self, outcome: Outcome) -> None:
+        # Each plugin on its own: one failing integration must not keep
+        # the others from hearing of the change.
+        for impl in self.plugins.hook.dialogue_changed.get_hookimpls():
+            try:
+                impl.function(app=self.app, outcome=outcome)
+            except Exception:
+                log.exception("dialogue_changed of plugin %s failed after %s", impl.plugin_name,
+                              outcome.command)
 
     def _describe(self, session, dialogue, outcome):
         return build_changes(session, dialogue, outcome, self.plugins)
