@@ -11,13 +11,35 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
+from .errors import CommandError
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+CONNECT_TIMEOUT = 5  # s: a database that does not answer is reported, not waited for
+UNAVAILABLE_MESSAGE = "The database cannot be reached just now; try again shortly."
 
 
 class SchemaBehind(RuntimeError):
     """The database schema is older than the code."""
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database is down, unreachable or too busy: a state that passes,
+    not a fault of the request (a lost connection, a refused one, a full pool)."""
+    if isinstance(exc, OperationalError):
+        # SQLite reports a missing table as an OperationalError too: that is a bug.
+        return not str(exc.orig).startswith(("no such ", "near "))
+    if isinstance(exc, (InterfaceError, PoolTimeout)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def unavailable_error() -> CommandError:
+    return CommandError("unavailable", UNAVAILABLE_MESSAGE)
 
 
 def normalize_url(url: str) -> str:
@@ -51,7 +73,12 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    connect_args = {}
+    if make_url(url).get_backend_name() == "postgresql" and "connect_timeout" not in make_url(url).query:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT
+    # pool_pre_ping: a connection the database dropped (restart, network
+    # cut) is replaced at checkout, so the app recovers by itself.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args)
 
 
 class Database:
@@ -64,12 +91,19 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session for reading; nothing it does is committed."""
-        with self.sessions() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+        """A session for reading; nothing it does is committed. A database
+        that cannot be reached becomes the ``unavailable`` CommandError, which
+        every adapter answers clearly (ack, 503 JSON, error page)."""
+        try:
+            with self.sessions() as session:
+                try:
+                    yield session
+                finally:
+                    session.rollback()
+        except (DBAPIError, PoolTimeout) as exc:
+            if is_unavailable(exc):
+                raise unavailable_error() from exc
+            raise
 
     # -- schema -----------------------------------------------------------
     def alembic_config(self) -> AlembicConfig:

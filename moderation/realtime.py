@@ -200,6 +200,10 @@ class Realtime:
         return handle
 
     def on_error(self, exc):
+        from .db import is_unavailable, unavailable_error
+        if is_unavailable(exc):  # the database is away for a while: the client may retry
+            log.warning("database unavailable in a Socket.IO handler: %s", type(exc).__name__)
+            return error_ack(unavailable_error())
         log.exception("unhandled error in a Socket.IO handler: %s", exc)
         return INTERNAL
 

@@ -228,6 +228,10 @@ def _not_allowed(_exc):
 def _unexpected(exc):
     if isinstance(exc, HTTPException):
         return exc
+    from .db import is_unavailable, unavailable_error
+    if is_unavailable(exc):  # the database is away for a while: say so (503), do not call it a bug
+        current_app.logger.warning("database unavailable on %s: %s", request.path, type(exc).__name__)
+        return _command_error(unavailable_error())
     current_app.logger.exception("unhandled error on %s", request.path)
     error = CommandError("internal", "Something went wrong on the server. Nothing was changed; please try again.")
     if request.path.startswith("/api/"):
