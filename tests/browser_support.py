@@ -8,6 +8,7 @@ Without Chromium or Playwright the browser tests skip, or fail when
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 import pytest
 
@@ -39,3 +40,16 @@ def require_browser() -> None:
 def launch(playwright):
     """The system's Chromium, headless."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@contextmanager
+def chromium():
+    """Playwright with the system's Chromium, for a module-scoped ``browser`` fixture."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()

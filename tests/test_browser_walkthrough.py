@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import DESKTOP, PHONE, launch, require_browser
+from browser_support import DESKTOP, PHONE, chromium, require_browser
 from conftest import seed_dialogue
 
 WAIT_MS = 20_000  # a slow shared machine: generous, and only spent when something is wrong
@@ -46,14 +46,12 @@ def live(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(live):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)
     try:
-        with sync_playwright() as playwright:
-            chromium = launch(playwright)
-            yield chromium
-            chromium.close()
+        with chromium() as launched:
+            yield launched
     finally:
         expect.set_options(timeout=5_000)  # Playwright's default, for the other modules
 
