@@ -44,9 +44,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (BARE_PY, BENCH, CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, HOST, POSTGRES_ADMIN_URL,  # noqa: E402
-                    ROOT, STOP_TIMEOUT, RealServer, ServerProcess, TemporaryDatabase, cpu_seconds, free_port,
-                    last_resort, own_cpu_seconds, percentile, prepare, raise_open_files_limit,
-                    redis_database_is_empty, run_prepare, say, server_env, token_of)
+                    ROOT, STOP_TIMEOUT, RealServer, ServerProcess, cpu_seconds, free_port, fresh_database,
+                    last_resort, own_cpu_seconds, percentile, raise_open_files_limit, redis_database_is_empty,
+                    run_as_child, run_prepare, say, server_env, token_of)
 
 GC_WRAPPER = BENCH / "gc_wrapper.py"
 HANDSHAKE_TIMEOUT = 30.0
@@ -587,8 +587,7 @@ def median_rows(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.prepare:
-        prepare(str(args.root.resolve()), args.prepare, args.clients, args.out)
+    if run_as_child(args, args.clients):
         return 0
     raise_open_files_limit(args.clients + 512)
     signal.signal(signal.SIGALRM, last_resort)
@@ -608,8 +607,8 @@ def main(argv=None) -> int:
         workdir = Path(tempfile.mkdtemp(prefix="bench-broadcast-"))
         database = None
         try:
-            if args.database != "sqlite":
-                database = TemporaryDatabase(POSTGRES_ADMIN_URL if args.database == "postgres" else args.database)
+            database = fresh_database(args.database)
+            if database is not None:
                 args.database_url = database.url
             results = asyncio.run(asyncio.wait_for(run_once(args, workdir), args.timeout))
         except asyncio.TimeoutError:

@@ -210,7 +210,10 @@ class ServerProcess:
         except OSError:
             return ""
 
-    def _end(self, sig: int) -> None:
+    def _end(self, sig: int) -> tuple[float, bool]:
+        """Send ``sig`` and wait (killing after ``STOP_TIMEOUT``); how long the
+        process took to end, and whether it had to be killed."""
+        started, killed = time.monotonic(), False
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
@@ -218,16 +221,19 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(STOP_TIMEOUT)
+                killed = True
         if self.process.pid in CHILDREN:
             CHILDREN.remove(self.process.pid)
+        return time.monotonic() - started, killed
 
-    def restart(self, hard: bool = False, argv: list[str] | None = None) -> None:
+    def restart(self, hard: bool = False, argv: list[str] | None = None) -> tuple[float, bool]:
         """Stop (SIGINT, or SIGKILL when ``hard``) and start the same command
-        (or ``argv``) again."""
-        self._end(signal.SIGKILL if hard else signal.SIGINT)
+        (or ``argv``) again; what stopping took (see ``_end``)."""
+        stopped = self._end(signal.SIGKILL if hard else signal.SIGINT)
         if argv is not None:
             self.argv = argv
         self.process = self._spawn()
+        return stopped
 
     def stop(self) -> None:
         self._end(signal.SIGINT)
@@ -352,6 +358,32 @@ class TemporaryDatabase:
 
     def __exit__(self, *exc) -> None:
         self.drop()
+
+
+def fresh_database(option: str) -> TemporaryDatabase | None:
+    """What ``--database`` asks for: None for ``sqlite`` (the embedded file in
+    the instance folder), else a fresh PostgreSQL database (``postgres``: on
+    the local server; a ``postgresql://`` URL: on that server)."""
+    if option == "sqlite":
+        return None
+    return TemporaryDatabase(POSTGRES_ADMIN_URL if option == "postgres" else option)
+
+
+def run_as_child(args, count: int, worker_main=None) -> bool:
+    """The child roles of a benchmark script: ``--prepare`` (seed the
+    database) and ``--worker`` (a client process running ``worker_main``).
+    True if this process was one of them."""
+    if args.prepare:
+        prepare(str(args.root.resolve()), args.prepare, count, args.out)
+        return True
+    if getattr(args, "worker", False):
+        import asyncio
+
+        first, last = (int(x) for x in args.slice.split(":"))
+        raise_open_files_limit(last - first + 256)
+        asyncio.run(worker_main(args))
+        return True
+    return False
 
 
 def redis_database_is_empty(url: str) -> bool:

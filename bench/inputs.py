@@ -70,8 +70,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, POSTGRES_ADMIN_URL, ROOT, STOP_TIMEOUT,  # noqa: E402
-                    LineProcess, RealServer, TemporaryDatabase, cpu_seconds, last_resort, percentile, prepare,
-                    raise_open_files_limit, run_prepare, say, server_env)
+                    LineProcess, RealServer, cpu_seconds, fresh_database, last_resort, percentile,
+                    raise_open_files_limit, run_as_child, run_prepare, say, server_env)
 
 TEXT = ("Bench input {i} ({key}): States parties should fund shelters and legal aid for survivors, "
         "and train labour inspectors to identify victims in supply chains.")
@@ -413,12 +413,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     # A client's writer notes its own shutdown at ERROR level ("packet queue is empty").
     logging.getLogger("engineio.client").setLevel(logging.CRITICAL)
-    if args.prepare:
-        prepare(str(args.root.resolve()), args.prepare, args.participants, args.out)
-        return 0
-    if args.worker:
-        raise_open_files_limit(int(args.slice.split(":")[1]) - int(args.slice.split(":")[0]) + 256)
-        asyncio.run(worker_main(args))
+    if run_as_child(args, args.participants, worker_main):
         return 0
     raise_open_files_limit(512)
     workdir = Path(tempfile.mkdtemp(prefix="bench-inputs-"))
@@ -429,8 +424,8 @@ def main(argv=None) -> int:
     database = None
     args.database_url = None
     try:
-        if args.database != "sqlite":
-            database = TemporaryDatabase(POSTGRES_ADMIN_URL if args.database == "postgres" else args.database)
+        database = fresh_database(args.database)
+        if database is not None:
             args.database_url = database.url
         data = asyncio.run(asyncio.wait_for(run(args, workdir), args.timeout))
     finally:

@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from broadcast import Participants  # noqa: E402
 from common import (BARE_PY, HOST, ROOT, RealServer, ServerProcess, free_port, last_resort,  # noqa: E402
-                    percentile, prepare, raise_open_files_limit, rss_mb, run_prepare, say, server_env)
+                    percentile, run_as_child, raise_open_files_limit, rss_mb, run_prepare, say, server_env)
 
 
 async def run_once(args, workdir: Path) -> dict[str, dict[str, float]]:
@@ -97,8 +97,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.connect_timeout is None:
         args.connect_timeout = 60 + 0.1 * args.clients
-    if args.prepare:
-        prepare(str(args.root.resolve()), args.prepare, args.clients, args.out)
+    if run_as_child(args, args.clients):
         return 0
     if args.clients < 1 or args.repeat < 1:
         parser.error("--clients and --repeat must be at least 1")

@@ -32,10 +32,12 @@ What one run does:
    back in their rooms, not only connected).
 
 Figures: ``back`` (clients back / N), ``p50_s`` ``p99_s`` ``max_s`` (time
-until back), ``within_10s`` (the target: all), ``server_ready_s`` (kill until
-``/healthz`` answers again), ``reconnects_refused`` (connection attempts
-refused), ``live_after``, the server's CPU seconds during the storm, and the
-load average. Every wait is bounded; the script stops by itself, ends the
+until back), ``within_10s`` (the target: all), ``stop_s`` (until the old
+process had ended; with ``--restart stop`` it is killed if SIGINT has not
+ended it within 10 s), ``server_ready_s`` (kill until ``/healthz`` answers
+again), ``reconnects_refused`` (connection attempts refused while the server
+was down or starting), ``live_after``, ``server_cpu_s`` (the new process's CPU
+until every client was back, start-up included), and the load average. Every wait is bounded; the script stops by itself, ends the
 processes it started and removes its work folder (and database). Requires
 the ``bench`` extra.
 """
@@ -57,8 +59,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, POSTGRES_ADMIN_URL, ROOT, STOP_TIMEOUT,  # noqa: E402
-                    LineProcess, RealServer, TemporaryDatabase, cpu_seconds, last_resort, percentile, prepare,
-                    raise_open_files_limit, run_prepare, say, server_env, token_of)
+                    LineProcess, RealServer, cpu_seconds, fresh_database, last_resort, percentile,
+                    raise_open_files_limit, run_as_child, run_prepare, say, server_env, token_of)
 
 TARGET_S = 10.0
 CHECK_TIMEOUT = 10.0
@@ -260,9 +262,8 @@ async def run(args, workdir: Path) -> dict[str, Any]:
         version = await quiet_version(moderator)
         await expect_all(workers, f"WATCH {version}", "WATCHING")
         say(f"version {version}; restarting the server ({args.restart}) ...")
-        cpu_before = cpu_seconds(server.pid)
         killed = time.time()
-        server.restart(hard=args.restart == "kill",
+        stop_s, stop_killed = server.restart(hard=args.restart == "kill",
                        argv=[a for a in server.argv if a not in ("--demo", "--demo-json", str(server.demo_json))])
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, server.wait_ready, server.url + "/healthz")
@@ -287,7 +288,8 @@ async def run(args, workdir: Path) -> dict[str, Any]:
     for worker in workers:
         log.update(json.loads(worker.results.read_text(encoding="utf-8")))
     return {"log": log, "version": version, "killed": killed, "ready": ready, "all_back": all_back,
-            "live_after": seen, "server_cpu_s": storm_cpu, "cpu_before_s": cpu_before}
+            "live_after": seen, "server_cpu_s": storm_cpu,
+            "stop_s": stop_s, "stop_killed": stop_killed}
 
 
 async def expect_all(workers: list[Worker], command: str, answer: str, timeout: float = 60.0) -> list[str]:
@@ -321,6 +323,7 @@ def summarize(args, data: dict[str, Any]) -> dict[str, Any]:
             "p50_s": percentile(back, 50), "p99_s": percentile(back, 99), "max_s": max(back, default=math.nan),
             "first_s": min(back, default=math.nan), "within_10s": sum(1 for b in back if b <= TARGET_S),
             "server_ready_s": data["ready"] - killed, "reconnects_refused": refused,
+            "stop_s": data["stop_s"], "stop_killed": data["stop_killed"],
             "live_after": data["live_after"], "server_cpu_s": data["server_cpu_s"]}
 
 
@@ -361,12 +364,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     logging.getLogger("engineio.client").setLevel(logging.CRITICAL)
     logging.getLogger("socketio.client").setLevel(logging.CRITICAL)
-    if args.prepare:
-        prepare(str(args.root.resolve()), args.prepare, args.participants, args.out)
-        return 0
-    if args.worker:
-        raise_open_files_limit(int(args.slice.split(":")[1]) - int(args.slice.split(":")[0]) + 256)
-        asyncio.run(worker_main(args))
+    if run_as_child(args, args.participants, worker_main):
         return 0
     raise_open_files_limit(512)
     signal.signal(signal.SIGALRM, last_resort)
@@ -379,8 +377,8 @@ def main(argv=None) -> int:
         args.database_url = None
         signal.alarm(int(args.timeout + 60))
         try:
-            if args.database != "sqlite":
-                database = TemporaryDatabase(POSTGRES_ADMIN_URL if args.database == "postgres" else args.database)
+            database = fresh_database(args.database)
+            if database is not None:
                 args.database_url = database.url
             data = asyncio.run(asyncio.wait_for(run(args, workdir), args.timeout))
         finally:
@@ -399,7 +397,9 @@ def main(argv=None) -> int:
               f"load average before/after {load_before:.1f}/{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"  back={figures['back']}/{args.participants} first_s={figures['first_s']:.1f} "
               f"p50_s={figures['p50_s']:.1f} p99_s={figures['p99_s']:.1f} max_s={figures['max_s']:.1f} "
-              f"within_10s={figures['within_10s']} server_ready_s={figures['server_ready_s']:.1f} "
+              f"within_10s={figures['within_10s']} stop_s={figures['stop_s']:.1f}"
+              f"{' (killed after SIGINT)' if figures['stop_killed'] and args.restart == 'stop' else ''} "
+              f"server_ready_s={figures['server_ready_s']:.1f} "
               f"server_cpu_s={figures['server_cpu_s']:.1f} reconnects_refused={figures['reconnects_refused']} "
               f"noticed_disconnect={figures['noticed_disconnect']} live_after={figures['live_after']}", flush=True)
     if args.json:
