@@ -31,6 +31,15 @@ HOSTILE = "<b>bold</b> <script>alert(1)</script> 🙂👍🏽 العربية"
 PEOPLE = (("Amina Okafor", "room", "ngo"), ("Jonas Lindqvist", "online", "academia"),
           ("Chen Wei", "room", "academia"), ("Priya Raman", "online", "ngo"), ("Tomás Silva", "online", "ngo"))
 
+# Whether live.js has the first snapshot, waited for up to WAIT_MS in the page
+# (Playwright's wait_for_function takes a returned promise for a true value).
+SNAPSHOT_IN = f"""async () => {{
+  const live = await import("/static/js/live.js");
+  const until = Date.now() + {WAIT_MS};
+  while (!live.state.sections && Date.now() < until) await new Promise((done) => setTimeout(done, 50));
+  return live.state.sections !== null;
+}}"""
+
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 
@@ -86,6 +95,8 @@ class Browsing:
         page.goto(url)
         if connected:
             expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+            # "Live" shows on connect; the controls act once the snapshot is in.
+            assert page.evaluate(SNAPSHOT_IN), f"no snapshot reached {page.url}"
         return page
 
     def close(self):
