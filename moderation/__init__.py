@@ -44,6 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import api, web
     from .config import load_settings
     from .db import Database
+    from .message_queue import socketio_options
     from .plugins import agenda_item_types, make_plugin_manager
     from .realtime import Realtime
     from .service import Service
@@ -80,7 +81,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     socketio = SocketIO(
         app,
         async_mode=settings["ASYNC_MODE"],
-        message_queue=settings["MESSAGE_QUEUE"],
+        **socketio_options(settings["MESSAGE_QUEUE"]),
         cors_allowed_origins=OriginPolicy(settings["ALLOWED_ORIGINS"]),
         max_http_buffer_size=settings["MAX_PAYLOAD_BYTES"],
         ping_interval=20,

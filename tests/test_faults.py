@@ -19,8 +19,8 @@ import socketio
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from conftest import empty_postgres, reset_postgres, seed_dialogue
-from fault_tools import TcpProxy
+from conftest import empty_postgres, require, seed_dialogue
+from fault_tools import RedisProcess, TcpProxy
 from server import Client, LiveServer, disconnect_all, run_cli
 from moderation.models import IdempotencyRecord, Input
 
@@ -245,3 +245,84 @@ def test_the_database_unreachable_for_a_while(tmp_path, postgres_server_url, cli
             assert "unhandled error" not in live.stderr, "every failure was answered as one of the database"
         finally:
             live.close()
+
+
+# -- Redis restarted under two server processes ------------------------------------------------
+OUTAGE = 8.0
+
+
+def start_all(*servers: LiveServer) -> None:
+    """Start servers side by side (each start takes seconds on this machine)."""
+    with ThreadPoolExecutor(len(servers)) as pool:
+        for started in pool.map(lambda server: server.start(), servers):
+            assert started.running
+
+
+def change_arrives(moderator: Client, participant: Client, timeout: float) -> tuple[dict, float]:
+    """Send moderator commands until one reaches ``participant`` (the first
+    ones after a Redis outage may be published while nobody listens).
+    Returns the change and the seconds it took."""
+    began = time.monotonic()
+    deadline = began + timeout
+    while True:
+        ack = moderator.command("agenda.adjust_time", {"seconds": 60}, timeout=15)
+        try:
+            change = participant.wait_for_version(ack["version"], timeout=min(0.5, max(0.1, deadline - time.monotonic())))
+            return change, time.monotonic() - began
+        except AssertionError:
+            assert time.monotonic() < deadline, f"no broadcast reached the other process within {timeout} s"
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_redis_restarted_while_clients_are_connected(tmp_path, postgres_server_url, clients):
+    require("redis-server", RedisProcess.available(), "PATH to include redis-server")
+    empty_postgres(postgres_server_url)
+    with RedisProcess(tmp_path / "redis") as redis:
+        first = LiveServer(tmp_path / "a", database_url=postgres_server_url, message_queue=redis.url)
+        second = LiveServer(tmp_path / "b", demo=False, database_url=postgres_server_url, message_queue=redis.url)
+        try:
+            start_all(first, second)  # the schema is current: the second need not wait for the first
+            dialogue_id = first.dialogue_id
+            moderator = clients(first, first.token("moderator"), dialogue_id)
+            remote = clients(second, first.token("participant"), dialogue_id)
+            local = clients(first, first.token("participant_online"), dialogue_id)
+            ack = moderator.command("agenda.advance")
+            for participant in (remote, local):
+                participant.wait_for_version(ack["version"])
+
+            redis.kill()
+            # Commands still work: they are stored, only their broadcast is lost.
+            during = moderator.command("agenda.adjust_time", {"seconds": 60}, timeout=20)
+            assert during["version"] > ack["version"]
+            for server in (first, second):
+                status, health = server.get_json("/healthz", timeout=20)
+                assert status == 503 and health["message_queue"]["status"] == "error", health
+            seen = remote.changes[-1]["version"]
+            # Redis stays away for a while: long enough for python-socketio's
+            # own manager to wait 8 s between attempts, not ours (at most 2 s).
+            time.sleep(OUTAGE)
+            redis.start()
+
+            change, took = change_arrives(moderator, remote, 30)
+            print(f"\nbroadcasts through the other process resumed {took:.1f} s after Redis was back")
+            assert took < 5, "the processes should listen again within seconds of Redis being back"
+            assert change["prev_version"] > seen, "the client can tell that it missed versions"
+            assert change["sections"]["agenda"]["current_item_id"] == ack["result"]["current_item_id"]
+            # Both ways, and in each process.
+            following = moderator.command("agenda.adjust_time", {"seconds": 60})
+            for participant in (remote, local):
+                participant.wait_for_version(following["version"], timeout=10)
+            ended = clients(second, first.token("moderator"), dialogue_id).command("agenda.end_item")
+            for participant in (remote, local, moderator):
+                participant.wait_for_version(ended["version"], timeout=10)
+            # A client that missed the versions of the outage asks for a fresh snapshot.
+            assert remote.fresh_snapshot()["version"] >= ended["version"]
+            for server in (first, second):
+                assert server.running
+                status, health = server.get_json("/healthz")
+                assert status == 200 and health["message_queue"]["status"] == "ok", health
+            assert remote.connected and local.connected and moderator.connected
+        finally:
+            first.close()
+            second.close()
