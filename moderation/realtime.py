@@ -28,6 +28,13 @@ from .service import Service, choose_role
 log = logging.getLogger(__name__)
 HINT_INTERVAL = 1.0   # at most one inputs hint a second per dialogue
 HINT_TICK = 0.25
+# What one event takes from its connection's bucket (EVENT_BURST, refilled at
+# EVENT_RATE_PER_SECOND): a snapshot or a page of inputs is built for the
+# caller alone and costs as much as many ordinary events, so a client asking
+# for them over and over is refused after a few instead of being served
+# (and keeping the room waiting) for as long as it asks.
+SNAPSHOT_COST = 10
+INPUTS_PAGE_COST = 4
 
 
 def role_room(dialogue_id: int, role: Role | str) -> str:
@@ -142,27 +149,38 @@ class Realtime:
             except Exception:  # attendance figures must never break a connection
                 log.exception("presence listener failed")
 
-    def _connection(self) -> Connection:
-        """The caller's connection, once its event is within the rate limit.
+    def _connection(self, cost: float = 1) -> Connection:
+        """The caller's connection, once its event (worth ``cost`` ordinary
+        ones) is within the rate limit.
         A client that keeps flooding after being told is disconnected, so
         that it cannot slow the room down."""
         sid = request.sid
         connection = self.connections.get(sid)
         if connection is None:
             raise CommandError("unauthenticated", "This connection is not set up; reconnect.")
-        if not self.event_limiter.allow(sid):
+        if not self.event_limiter.allow(sid, cost):
             connection.refused += 1
             if connection.refused >= self.flood_limit:
                 log.warning("disconnecting %s after %d events over the rate limit", sid, connection.refused)
-                self.socketio.server.disconnect(sid, namespace="/")
+                self._cut(sid)
             raise CommandError("rate_limited", "Too many messages: slow down.",
-                               {"retry_after": round(self.event_limiter.retry_after(sid), 1)})
+                               {"retry_after": round(self.event_limiter.retry_after(sid, cost), 1)})
         return connection
+
+    def _cut(self, sid: str) -> None:
+        """Disconnect a flooding client and close its transport as well: a
+        client that ignores Socket.IO's disconnect must not go on sending
+        (every frame it sends would still be read and parsed)."""
+        server = self.socketio.server
+        eio_sid = server.manager.eio_sid_from_sid(sid, "/")
+        server.disconnect(sid, namespace="/")
+        if eio_sid is not None:
+            server.eio.disconnect(eio_sid)
 
     def on_snapshot(self, data=None):
         """A client asks for the whole state again (at start, or after a gap)."""
         try:
-            c = self._connection()
+            c = self._connection(SNAPSHOT_COST)
             return {"ok": True, "snapshot": self.service.snapshot(c.principal, c.dialogue_id, c.role)}
         except CommandError as exc:
             return error_ack(exc)
@@ -170,7 +188,7 @@ class Realtime:
     def on_list_inputs(self, data=None):
         """One page of inputs, as this connection's role sees them."""
         try:
-            c = self._connection()
+            c = self._connection(INPUTS_PAGE_COST)
             if data is not None and not isinstance(data, dict):
                 raise CommandError("invalid_payload", "Send an object of filters.")
             page = self.service.list_inputs(c.principal, c.dialogue_id, data or {}, c.role)
