@@ -4,15 +4,33 @@
 import { serverNow, subscribe } from "./live.js";
 import { currentOf, upcomingOf, timeZoneOf } from "./agenda.js";
 import { qrSvg } from "./qr.js";
-import { CHANNEL_LABELS, INTERVENTION_LABELS, setSpeakerCountdown, startSpeakerTimers } from "./speaker.js";
+import { speakerAnnouncer } from "./announce.js";
+import {
+  CHANNEL_LABELS, INTERVENTION_LABELS, setSpeakerCountdown, speakerPhase, speakerRemaining, startSpeakerTimers,
+} from "./speaker.js";
 import { formatClock, setCountdown, startTimers } from "./timer.js";
 import { el, setText, syncList } from "./util.js";
 
-startTimers(serverNow);
-startSpeakerTimers(serverNow);
-
 const byId = (id) => document.getElementById(id);
 let qrFor = null;
+let queueNow = null; // the queue section last received
+const announceSpeaker = speakerAnnouncer(byId("speaker-announce"));
+
+/** Said once each: who gets the floor, the warning, the end of the time. */
+function announceTick(nowMs) {
+  if (!queueNow) return;
+  const speaker = queueNow.current;
+  if (!speaker) {
+    announceSpeaker(null, null, 0);
+    return;
+  }
+  const running = speaker.run_started_at != null && speaker.ends_at != null;
+  const remaining = speakerRemaining(speaker, nowMs);
+  announceSpeaker(speaker, speakerPhase(remaining, queueNow.warning_seconds || 0, running), remaining);
+}
+
+startTimers(serverNow);
+startSpeakerTimers(serverNow, announceTick);
 
 function renderItem(state) {
   const { agenda, dialogue } = state.sections;
@@ -120,6 +138,7 @@ function renderPinned(pinned) {
 
 subscribe((state, changed) => {
   const { queue, dialogue, pinned } = state.sections;
+  queueNow = queue;
   if (changed.includes("agenda") || changed.includes("dialogue")) renderItem(state);
   if (changed.includes("queue")) renderSpeaker(queue);
   if (changed.includes("queue") || changed.includes("agenda")) renderQueue(queue, state.sections.agenda);

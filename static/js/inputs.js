@@ -242,6 +242,9 @@ function renderSettings() {
     const radio = statementChoice.querySelector("input");
     if (!s.written_window_open && radio.checked) {
       form.querySelector("input[name='kind'][value='comment']").checked = true;
+      // Said, not done silently: the text the person is writing is no longer a statement.
+      showFeedback("The written-input window has closed, so written statements are no longer accepted. "
+        + "Your text is kept; you can send it as a comment.", "error");
     }
   }
   const hint = document.getElementById("input-window-hint");

@@ -19,6 +19,7 @@
  * templates/moderator.html paints the same markup first (queue_entry); change
  * both together. User text only ever goes through textContent.
  */
+import { speakerAnnouncer } from "./announce.js";
 import { notify, send, serverNow, state as liveState } from "./live.js";
 import { formatCountdown, formatDuration } from "./timer.js";
 import { clearDirty, el, isEditing, setAttr, setText, syncList, trackDirty } from "./util.js";
@@ -38,6 +39,7 @@ const busy = new Set(); // actions waiting for their acknowledgement
 
 const $ = (id) => document.getElementById(id);
 const list = $("queue-list");
+const announceSpeaker = speakerAnnouncer($("speaker-announce"));
 
 // -- sending ---------------------------------------------------------------------------
 /** Send a command for a control; mark it busy meanwhile. Resolves with the
@@ -118,6 +120,9 @@ function tick() {
     if (note && note.dataset.phase !== phase) note.dataset.phase = phase;
     const box = $("speaker");
     if (box && box.dataset.phase !== phase) box.dataset.phase = phase;
+    announceSpeaker(speaker, phase, remaining);
+  } else if (queue) {
+    announceSpeaker(null, null, 0);
   }
   for (const node of list.querySelectorAll(".q-wait[data-requested-at]")) {
     const since = Number(node.dataset.requestedAt);
@@ -183,7 +188,7 @@ function focusRow(entryId, which = null) {
 function createEntry() {
   const name = el("span", { class: "q-name" });
   const actions = el("div", { class: "q-actions", role: "group" },
-    el("button", { type: "button", class: "button small q-call", "data-act": "call" }, "Give floor"),
+    el("button", { type: "button", class: "button small q-call", "data-act": "call" }, "Give the floor"),
     el("button", { type: "button", class: "button small q-top", "data-act": "top" }, "Top"),
     el("button", { type: "button", class: "button small q-up", "data-act": "up", "aria-keyshortcuts": "Alt+ArrowUp" }, "↑"),
     el("button", { type: "button", class: "button small q-down", "data-act": "down", "aria-keyshortcuts": "Alt+ArrowDown" }, "↓"),
@@ -313,7 +318,7 @@ function renderNext() {
   const button = $("call-next");
   button.dataset.expectedId = proposed ? String(proposed.id) : "";
   setAttr(button, "aria-disabled", proposed ? null : "true");
-  setAttr(button, "aria-label", proposed ? `Give the floor to ${proposed.name}` : "Give the floor (nobody is waiting)");
+  // Its name stays what it shows ("Give the floor"); who is described by #next-name.
 }
 
 function renderToolbar() {
