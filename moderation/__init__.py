@@ -41,13 +41,14 @@ class OriginPolicy:
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    from . import api, web
+    from . import api, sessions, web
     from .config import load_settings
     from .db import Database
     from .message_queue import socketio_options
     from .plugins import agenda_item_types, make_plugin_manager
     from .realtime import Realtime
     from .service import Service
+    from .throttle import Throttle
 
     config = dict(config or {})
     instance_path = config.pop("INSTANCE_PATH", None) or os.environ.get("MODERATION_INSTANCE_PATH") \
@@ -60,8 +61,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings["SESSION_COOKIE_SECURE"],
-        SESSION_COOKIE_NAME="moderation_session",
-        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+        # Over HTTPS the __Host- prefix makes browsers refuse the cookie unless
+        # it is Secure, for this host only, and for every path.
+        SESSION_COOKIE_NAME=("__Host-" if settings["SESSION_COOKIE_SECURE"] else "") + "moderation_session",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings["SESSION_MAX_HOURS"]),
         MAX_CONTENT_LENGTH=settings["MAX_PAYLOAD_BYTES"],
         WTF_CSRF_TIME_LIMIT=None,
         JSON_SORT_KEYS=False,
@@ -89,6 +92,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         json=_JSON,
     )
     app.extensions["realtime"] = Realtime(socketio, service)
+    if settings["TRUSTED_PROXY_HOPS"]:
+        # Outside the Socket.IO middleware, so that connections see the
+        # client's address and scheme too. X-Forwarded-Host is not believed:
+        # the documented nginx passes the client's own through.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        hops = settings["TRUSTED_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
+    app.extensions["throttle"] = Throttle(settings)
+    sessions.init_app(app)
 
     csrf = CSRFProtect(app)
     csrf.exempt(api.bp)  # the API checks CSRF itself for cookie sessions, bearer tokens need none
@@ -119,7 +131,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("Content-Security-Policy",
                            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                           "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; "
+                           "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; "
                            "form-action 'self'; object-src 'none'")
         if settings["SESSION_COOKIE_SECURE"]:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")

@@ -14,12 +14,13 @@ import datetime as dt
 import logging
 import threading
 import time
+from contextlib import nullcontext
 from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import (Blueprint, Response, abort, current_app, flash, jsonify, make_response, redirect, render_template,
+                   request, session, url_for)
 from pydantic import ValidationError
 from sqlalchemy import select
 
@@ -31,6 +32,7 @@ from .invitations import SmtpSettings, invitations_zip, letters, send
 from .models import ApplicationStatus, Dialogue, Participant, Role
 from .realtime import principal_from_session, role_room
 from .service import Service
+from .throttle import public_attempt, retry_after_header
 
 log = logging.getLogger(__name__)
 bp = Blueprint("accreditation", __name__)
@@ -198,7 +200,9 @@ def parse_application(form) -> tuple[dict[str, Any], list[int], list[dict[str, A
 def field_errors(details, rows: list[int]) -> dict[str, str]:
     """Error details keyed by form field name (nominee rows as on the form)."""
     errors: dict[str, str] = {}
-    for detail in details or []:
+    for detail in details if isinstance(details, list) else []:
+        if not isinstance(detail, dict):
+            continue
         field = str(detail.get("field") or "form")
         parts = field.split(".")
         if parts[0] == "participants" and len(parts) > 1 and parts[1].isdigit() and int(parts[1]) < len(rows):
@@ -260,7 +264,9 @@ def apply(dialogue_id: int):
                         select(Dialogue).where(Dialogue.id.in_(payload["dialogue_ids"]))))
                 name = "applications.accept_late" if late else "applications.submit"
                 try:
-                    outcome = service().dispatch(principal if late else Principal(), name, payload)
+                    # The secretariat entering forms for others is not limited.
+                    with nullcontext() if secretariat else public_attempt(name, payload):
+                        outcome = service().dispatch(principal if late else Principal(), name, payload)
                 except CommandError as exc:
                     error, errors = exc, field_errors(exc.details, row_index)
                 else:
@@ -279,11 +285,11 @@ def apply(dialogue_id: int):
                                 "deadline": acc.deadline_text(dialogue), "venue": dialogue.venue},
                    "choices": _form_dialogues(s, dialogue, now, selected)}
     status = error.status if error else 200
-    return render_template("apply.html", field_label=field_label, accepting=accepting, why=why,
-                           secretariat=secretariat, form=form,
-                           error=error, errors=errors, rows=rows, modes=acc.MODE_LABELS,
-                           org_categories=acc.ORGANIZATION_CATEGORIES, max_rows=acc.MAX_NOMINEES,
-                           **context), status
+    response = make_response(render_template(
+        "apply.html", field_label=field_label, accepting=accepting, why=why, secretariat=secretariat, form=form,
+        error=error, errors=errors, rows=rows, modes=acc.MODE_LABELS, org_categories=acc.ORGANIZATION_CATEGORIES,
+        max_rows=acc.MAX_NOMINEES, **context), status)
+    return retry_after_header(response, error) if error else response
 
 
 @bp.get("/apply/done")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+from contextlib import nullcontext
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -17,6 +18,7 @@ from .inputs import ListQuery
 from .models import Dialogue, Role
 from .realtime import principal_from_session
 from .service import Service
+from .throttle import public_attempt, retry_after_header
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -32,7 +34,7 @@ def service() -> Service:
 def error_response(exc: CommandError):
     response = jsonify({"ok": False, "error": exc.to_dict()})
     response.status_code = exc.status
-    return response
+    return retry_after_header(response, exc)
 
 
 def api_principal() -> Principal:
@@ -80,8 +82,10 @@ def _command_view(spec: CommandSpec):
             if key in payload and payload[key] != value:
                 raise CommandError("invalid_payload", f"{key} in the body differs from the path.")
             payload[key] = value
-        outcome = service().dispatch(api_principal(), spec.name, payload,
-                                     request.headers.get("Idempotency-Key"))
+        principal = api_principal()
+        guard = public_attempt(spec.name, payload) if principal.anonymous else nullcontext()
+        with guard:
+            outcome = service().dispatch(principal, spec.name, payload, request.headers.get("Idempotency-Key"))
         return jsonify(outcome.ack())
     view.__name__ = spec.operation_id
     return view

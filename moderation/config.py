@@ -71,6 +71,23 @@ SETTINGS: tuple[Setting, ...] = (
             "Events refused for flooding after which the connection is closed."),
     Setting("SESSION_COOKIE_SECURE", False, _as_bool,
             "Send cookies only over HTTPS. Turn on behind TLS."),
+    Setting("SESSION_IDLE_MINUTES", 120, _as_int,
+            "A signed-in browser session ends after this many minutes without a request from it (an open "
+            "page keeps it alive; a closed or sleeping one does not)."),
+    Setting("SESSION_MAX_HOURS", 12, _as_int,
+            "A signed-in browser session ends this many hours after sign-in, however active."),
+    Setting("SIGN_IN_RATE_BURST", 10, _as_int,
+            "Failed sign-ins (password, personal link, join code) allowed in a quick burst per client "
+            "address and per account; further attempts get HTTP 429."),
+    Setting("SIGN_IN_RATE_PER_MINUTE", 5, _as_int,
+            "Failed sign-ins allowed per minute over time, per client address and per account."),
+    Setting("APPLY_RATE_BURST", 10, _as_int,
+            "Public application forms one client address (or contact e-mail) may submit in a quick burst."),
+    Setting("APPLY_RATE_PER_HOUR", 30, _as_int,
+            "Public application forms one client address (or contact e-mail) may submit per hour over time."),
+    Setting("TRUSTED_PROXY_HOPS", 0, _as_int,
+            "Reverse proxies in front of the server whose `X-Forwarded-For`/`-Proto` headers are believed "
+            "(1 behind the documented nginx). 0 believes none: the client address is the socket's."),
     Setting("AUTO_UPGRADE", False, _as_bool,
             "Upgrade the database schema at start instead of refusing to start on an old schema."),
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
@@ -115,6 +132,11 @@ def load_settings(instance_path: str | os.PathLike, overrides: dict | None = Non
         raise ValueError(f"MODERATION_ASYNC_MODE must be one of {', '.join(ASYNC_MODES)}")
     if values["ALLOWED_ORIGINS"] is None or "*" in values["ALLOWED_ORIGINS"]:  # also inside a list
         raise ValueError("MODERATION_ALLOWED_ORIGINS='*' is refused: list the origins instead")
+    for name in ("SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS"):
+        if values[name] < 1:
+            raise ValueError(f"MODERATION_{name} must be at least 1")
+    if values["TRUSTED_PROXY_HOPS"] < 0:
+        raise ValueError("MODERATION_TRUSTED_PROXY_HOPS cannot be negative")
     if not values["DATABASE_URL"]:
         instance.mkdir(parents=True, exist_ok=True)
         values["DATABASE_URL"] = f"sqlite:///{instance / 'moderation.sqlite3'}"

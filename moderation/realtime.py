@@ -18,6 +18,7 @@ from typing import Any
 from flask import request, session
 from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room  # not the builtin
 
+from . import sessions
 from .auth import Principal, credential_for_token
 from .commands import REGISTRY, Outcome
 from .errors import CommandError
@@ -35,6 +36,7 @@ HINT_TICK = 0.25
 # (and keeping the room waiting) for as long as it asks.
 SNAPSHOT_COST = 10
 INPUTS_PAGE_COST = 4
+SESSION_SWEEP = 30.0  # seconds between looks for connections whose sign-in has run out
 
 
 def role_room(dialogue_id: int, role: Role | str) -> str:
@@ -56,6 +58,9 @@ class Connection:
     role: Role
     participant_id: int | None
     refused: int = 0  # events refused by the rate limit
+    # When the browser session behind the connection ends however active
+    # (sessions.py); None for bearer tokens, which last until revoked.
+    deadline: float | None = None
 
 
 def principal_from_session() -> Principal:
@@ -89,6 +94,8 @@ class Realtime:
         self._pending_hints: dict[int, dict[str, Any]] = {}
         self._hint_lock = threading.Lock()
         self._hint_task = None
+        self._sweep_task = None
+        self._sweep_lock = threading.Lock()
         # Called with (dialogue_id, participant_id) when a participant's
         # connection opens or closes (online attendance, accreditation_web).
         self.presence_listeners: list[Any] = []
@@ -102,7 +109,8 @@ class Realtime:
         socketio.on_error_default(self.on_error)
 
     # -- connections -----------------------------------------------------------
-    def _principal(self, auth: dict) -> Principal:
+    def _principal(self, auth: dict) -> tuple[Principal, float | None]:
+        """Who connects, and when their browser session ends (None: a token)."""
         token = auth.get("token")
         if isinstance(token, str) and token:
             with self.service.db.session() as s:
@@ -111,9 +119,14 @@ class Realtime:
                     raise CommandError("link_revoked", "This link or token is not valid (any more).")
                 if credential.user_id is not None:
                     user = s.get(User, credential.user_id)
-                    return Principal(user_id=user.id, session_epoch=user.session_epoch)
-                return Principal(credential_id=credential.id)
-        return principal_from_session()
+                    return Principal(user_id=user.id, session_epoch=user.session_epoch), None
+                return Principal(credential_id=credential.id), None
+        # The cookie is the one the browser last got: it says when the
+        # browser signed in and was last seen.
+        reason = sessions.ended(session, self.service.app.config)
+        if reason is not None:
+            raise CommandError("unauthenticated", reason)
+        return principal_from_session(), sessions.deadline(session, self.service.app.config)
 
     def on_connect(self, auth=None):
         auth = auth if isinstance(auth, dict) else {}
@@ -121,14 +134,16 @@ class Realtime:
             dialogue_id = auth.get("dialogue_id")
             if not isinstance(dialogue_id, int) or isinstance(dialogue_id, bool):
                 raise CommandError("invalid_payload", "Connect with auth {dialogue_id: <number>}.")
-            principal = self._principal(auth)
+            principal, deadline = self._principal(auth)
             actor = self.service.actor(principal, dialogue_id)
             role = choose_role(actor, auth.get("role"))
             snapshot = self.service.snapshot(principal, dialogue_id, role)
         except CommandError as exc:
             raise ConnectionRefusedError(exc.message, exc.to_dict()) from None  # message, data
         sid = request.sid
-        self.connections[sid] = Connection(principal, dialogue_id, role, actor.participant_id)
+        self.connections[sid] = Connection(principal, dialogue_id, role, actor.participant_id, deadline=deadline)
+        if deadline is not None:
+            self._start_sweep()
         join_room(role_room(dialogue_id, role))
         join_room(principal_room(principal))
         if actor.participant_id is not None:
@@ -158,6 +173,10 @@ class Realtime:
         connection = self.connections.get(sid)
         if connection is None:
             raise CommandError("unauthenticated", "This connection is not set up; reconnect.")
+        if self._expired(connection):
+            reason = self._expiry_reason()
+            self.end_connection(sid, reason)
+            raise CommandError("unauthenticated", reason)
         if not self.event_limiter.allow(sid, cost):
             connection.refused += 1
             if connection.refused >= self.flood_limit:
@@ -264,6 +283,50 @@ class Realtime:
                 last_sent[dialogue_id] = now
                 for role in (Role.PARTICIPANT, Role.DISPLAY):
                     self.socketio.emit("inputs_hint", hint, to=role_room(dialogue_id, role))
+
+    # -- sessions that run out ----------------------------------------------------
+    # An open connection is present, so only the absolute timeout can run
+    # out while it lasts: it is checked on every event and, for connections
+    # that send nothing (a display), every SESSION_SWEEP seconds.
+    @staticmethod
+    def _expired(connection: Connection) -> bool:
+        return connection.deadline is not None and sessions.clock() > connection.deadline
+
+    def _expiry_reason(self) -> str:
+        hours = self.service.app.config["SESSION_MAX_HOURS"]
+        return (f"Your session has ended: a sign-in lasts at most {hours} hours. "
+                "Reload the page to sign in again (participants: open your personal link again).")
+
+    def expire_connections(self) -> int:
+        """End the connections whose sign-in has run out; how many."""
+        expired = [sid for sid, c in list(self.connections.items()) if self._expired(c)]
+        for sid in expired:
+            self.end_connection(sid, self._expiry_reason())
+        return len(expired)
+
+    def _start_sweep(self) -> None:
+        with self._sweep_lock:
+            if self._sweep_task is None:
+                self._sweep_task = self.socketio.start_background_task(self._sweep_loop)
+
+    def _sweep_loop(self) -> None:
+        """Runs while some connection has a deadline, then ends (the next
+        such connection starts it again)."""
+        while True:
+            self.socketio.sleep(SESSION_SWEEP)
+            try:
+                self.expire_connections()
+            except Exception:  # never let the sweep die with connections left
+                log.exception("session sweep failed")
+            with self._sweep_lock:
+                if not any(c.deadline is not None for c in list(self.connections.values())):
+                    self._sweep_task = None
+                    return
+
+    def end_connection(self, sid: str, reason: str) -> None:
+        """Tell one connection that its session has ended, then close it."""
+        self.socketio.emit("session_ended", {"reason": reason}, to=sid)
+        self.socketio.server.disconnect(sid, namespace="/")
 
     def end_connections(self, room: str, reason: str) -> None:
         """Tell every connection in ``room`` (in any process) that it has ended,

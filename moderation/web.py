@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, session,
+from flask import (Blueprint, abort, current_app, make_response, redirect, render_template, request, session,
                    url_for)
 from sqlalchemy import select
 
 from werkzeug.exceptions import HTTPException
 
+from . import sessions
 from .api import error_response
 from .auth import Principal, check_password, credential_for_token
 from .errors import CommandError
@@ -19,6 +20,7 @@ from .models import CATEGORY_LABELS, TOPICS, Credential, Dialogue, Participant, 
 from .plugins import agenda_item_types
 from .realtime import principal_from_session
 from .service import Service, choose_role
+from .throttle import address_key, attempt, client_address, public_attempt, retry_after_header, security_log
 
 bp = Blueprint("web", __name__)
 ROLE_PAGES = ("moderator", "participant", "display", "rapporteur")
@@ -36,6 +38,7 @@ def current_actor(dialogue_id: int | None):
 def sign_in(*, user: User | None = None, credential: Credential | None = None) -> None:
     session.clear()
     session.permanent = True
+    sessions.start(session)
     if user is not None:
         session["uid"], session["epoch"] = user.id, user.session_epoch
     elif credential is not None:
@@ -85,17 +88,28 @@ def index():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    """Sign in with a password. Failed attempts are limited per client
+    address and per username; while limited, even the right password is
+    refused (so the limit cannot be used to test passwords)."""
+    error, status = None, 200
+    notice = session.pop("notice", None)
     if request.method == "POST":
         username = request.form.get("username", "")[:80]
         password = request.form.get("password", "")[:200]
-        with service().db.session() as s:
-            user = s.scalar(select(User).where(User.username == username))
-            if user is not None and check_password(user.password_hash, password):
-                sign_in(user=user)
-                return redirect(request.args.get("next") if _safe_next() else url_for("web.admin"))
-        error = "The username or password is not correct."
-    return render_template("login.html", error=error), (401 if error else 200)
+        keys = [address_key(), ("account", username.casefold())]
+        try:
+            with attempt("sign_in", keys, counts=lambda exc: exc is not None):
+                with service().db.session() as s:
+                    user = s.scalar(select(User).where(User.username == username))
+                    if user is None or not check_password(user.password_hash, password):
+                        raise CommandError("unauthenticated", "The username or password is not correct.")
+                    sign_in(user=user)
+            security_log.info("signed in user=%s from %s", username, client_address())
+            return redirect(request.args.get("next") if _safe_next() else url_for("web.admin"))
+        except CommandError as exc:
+            error, status = exc, exc.status
+    response = make_response(render_template("login.html", error=error, notice=notice), status)
+    return retry_after_header(response, error) if error else response
 
 
 def _safe_next() -> bool:
@@ -113,7 +127,7 @@ def logout():
 def access_link(token: str):
     """A personal link: remember the credential in the session, then go to
     the role's page (the token leaves the address bar)."""
-    with service().db.session() as s:
+    with attempt("sign_in", [address_key()], counts=lambda exc: exc is not None), service().db.session() as s:
         credential = credential_for_token(s, token, kind="link")
         if credential is None:
             raise CommandError("link_revoked", "This link is not valid. It may have been revoked or mistyped; "
@@ -123,6 +137,8 @@ def access_link(token: str):
             sign_in(user=user)
         else:
             sign_in(credential=credential)
+        security_log.info("signed in with link credential=%s role=%s from %s", credential.id, credential.role,
+                          client_address())
         return redirect(page_for(Role(credential.role), credential.dialogue_id))
 
 
@@ -135,15 +151,17 @@ def join(dialogue_id: int):
     if request.method == "POST":
         form = {k: request.form.get(k, "")[:300] for k in ("code", "name", "organization", "category", "channel")}
         try:
-            outcome = service().dispatch(Principal(), "participant.join_with_code",
-                                         {"dialogue_id": dialogue_id, **form})
+            with public_attempt("participant.join_with_code", form):
+                outcome = service().dispatch(Principal(), "participant.join_with_code",
+                                             {"dialogue_id": dialogue_id, **form})
             with service().db.session() as s:
                 sign_in(credential=s.get(Credential, outcome.result["credential_id"]))
             return redirect(url_for("web.role_page", dialogue_id=dialogue_id, role="participant"))
         except CommandError as exc:
             error = exc
-    return render_template("join.html", dialogue_id=dialogue_id, title=title, enabled=enabled,
-                           error=error, form=form), (error.status if error else 200)
+    response = make_response(render_template("join.html", dialogue_id=dialogue_id, title=title, enabled=enabled,
+                                             error=error, form=form), (error.status if error else 200))
+    return retry_after_header(response, error) if error else response
 
 
 @bp.get("/d/<int:dialogue_id>/<role>")
@@ -200,11 +218,28 @@ def admin_dialogue(dialogue_id: int):
                                topics=TOPICS, role="secretariat", actor=actor)
 
 
+def _account_sessions_ended() -> bool:
+    """The cookie names an account whose sessions have since been ended."""
+    uid = session.get("uid")
+    if not isinstance(uid, int):
+        return False
+    with service().db.session() as s:
+        user = s.get(User, uid)
+        return user is None or user.session_epoch != session.get("epoch")
+
+
 @bp.app_errorhandler(CommandError)
 def _command_error(exc: CommandError):
     if request.path.startswith("/api/"):
         return error_response(exc)
-    return render_template("error.html", error=exc), exc.status
+    if exc.code == "unauthenticated" and _account_sessions_ended():
+        # The account's sessions were ended (or its password set): forget
+        # the cookie, so that the start page and sign-in work again.
+        session.clear()
+        session["notice"] = exc.message
+        if request.method == "GET":
+            return redirect(url_for("web.login", next=request.path))
+    return retry_after_header(make_response(render_template("error.html", error=exc), exc.status), exc)
 
 
 @bp.app_errorhandler(404)
