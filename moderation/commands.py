@@ -18,11 +18,11 @@ from typing import Any, Callable
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from .auth import Actor, Principal, resolve_actor
 from .errors import CommandError, validation_details
-from .models import AuditEntry, Dialogue, IdempotencyRecord, Role, utcnow
+from .models import AuditEntry, Credential, Dialogue, IdempotencyRecord, Participant, Role, utcnow
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{8,100}$")
 
@@ -96,6 +96,14 @@ class Context:
     effects: list[tuple[str, Any]] = field(default_factory=list)
     records: dict[str, set[int]] = field(default_factory=dict)
     limits: Any = None
+    memo: dict[str, Any] = field(default_factory=dict)  # shared by the commands of one group
+
+    def memoized(self, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per transaction: the commands of a group share
+        what none of them changes (e.g. which agenda item runs)."""
+        if name not in self.memo:
+            self.memo[name] = compute()
+        return self.memo[name]
 
     def touch(self, *sections: str) -> None:
         """Mark snapshot sections that this command changed."""
@@ -303,6 +311,9 @@ def execute_group(sessions, plugins, dialogue_id: int, requests: list[Request],
                 raise CommandError("not_found", f"Dialogue {dialogue_id} does not exist.")
             combined.version = version
             dialogue = session.get(Dialogue, dialogue_id)
+            loaded = prefetch_principals(session, [r.principal for r, _, _ in todo])  # noqa: F841 - kept alive
+            memo: dict[str, Any] = {}
+            rows: list[Any] = []  # audit entries and idempotency records, inserted together
             keys = {r.idempotency_key for r, _, _ in todo if r.idempotency_key is not None}
             stored = {(rec.scope, rec.key): rec for rec in session.scalars(
                 select(IdempotencyRecord).where(IdempotencyRecord.key.in_(keys)))} if keys else {}
@@ -328,16 +339,16 @@ def execute_group(sessions, plugins, dialogue_id: int, requests: list[Request],
                             request.answer = Outcome(spec.name, dialogue_id, version, first.result, replayed=True)
                             continue
                     ctx = Context(session=session, actor=actor, dialogue=dialogue, now=now, plugins=plugins,
-                                  limits=limits)
+                                  limits=limits, memo=memo)
                     with session.begin_nested():
                         result = spec.handler(ctx, data) or {}
-                        session.add(audit_entry(spec, data, actor, dialogue_id, version, now))
-                        outcome = Outcome(spec.name, dialogue_id, version, result, frozenset(ctx.touched),
-                                          tuple(ctx.effects),
-                                          records={kind: frozenset(ids) for kind, ids in ctx.records.items()})
-                        if request.idempotency_key is not None:
-                            session.add(IdempotencyRecord(scope=scope_key[0], key=scope_key[1], command=spec.name,
-                                                          response=_stored(outcome), created_at=now))
+                    outcome = Outcome(spec.name, dialogue_id, version, result, frozenset(ctx.touched),
+                                      tuple(ctx.effects),
+                                      records={kind: frozenset(ids) for kind, ids in ctx.records.items()})
+                    rows.append(audit_entry(spec, data, actor, dialogue_id, version, now))
+                    if request.idempotency_key is not None:  # unique: checked above for this group
+                        rows.append(IdempotencyRecord(scope=scope_key[0], key=scope_key[1], command=spec.name,
+                                                      response=_stored(outcome), created_at=now))
                 except CommandError as exc:
                     request.answer = exc
                     continue
@@ -355,6 +366,7 @@ def execute_group(sessions, plugins, dialogue_id: int, requests: list[Request],
                     records.setdefault(kind, set()).update(ids)
             if not committed:
                 raise _NothingCommitted
+            session.add_all(rows)
             combined.touched = frozenset(touched)
             combined.effects = tuple(effects)
             combined.records = {kind: frozenset(ids) for kind, ids in records.items()}
@@ -378,6 +390,21 @@ def execute_group(sessions, plugins, dialogue_id: int, requests: list[Request],
             request.answer = error
         return None
     return combined
+
+
+def prefetch_principals(session: Session, principals: list[Principal]) -> list[Any]:
+    """Load the group's credentials and participants (with their
+    organizations) in two queries, so that resolving each actor and each
+    handler's ``session.get`` find them in the session. The session holds
+    them weakly: keep the returned list while the group runs."""
+    ids = {p.credential_id for p in principals if p.credential_id is not None}
+    if not ids:
+        return []
+    credentials = list(session.scalars(select(Credential).where(Credential.id.in_(ids))))
+    participant_ids = {c.participant_id for c in credentials if c.participant_id is not None}
+    participants = list(session.scalars(select(Participant).options(joinedload(Participant.organization))
+                                        .where(Participant.id.in_(participant_ids)))) if participant_ids else []
+    return credentials + participants
 
 
 def _stored(outcome: Outcome) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import joinedload
 
 from .commands import Context, DialoguePayload, command
 from .errors import CommandError
@@ -258,9 +257,11 @@ class ListQuery(BaseModel):
 def list_inputs(session, dialogue_id: int, role: Role, *, item: str | None = None, kind: str | None = None,
                 theme: int | None = None, status: str | None = None, category: str | None = None,
                 min_endorsements: int | None = None, sort: str = "time", order: str = "desc",
-                page: int = 1, per_page: int = 50) -> dict[str, Any]:
+                page: int = 1, per_page: int = 50, participant_id: int | None = None) -> dict[str, Any]:
     """One page of inputs as ``role`` may see them, filtered and sorted in
-    the database (indexes on dialogue, status, time and endorsements)."""
+    the database (indexes on dialogue, status, time and endorsements). For a
+    participant (``participant_id``) each item also says whether they have
+    endorsed it, so that any of their devices can offer to take it back."""
     audience = audience_for(role)
     query = select(Input).where(Input.dialogue_id == dialogue_id)
     if audience == "public":
@@ -287,7 +288,13 @@ def list_inputs(session, dialogue_id: int, role: Role, *, item: str | None = Non
     column = SORTS.get(sort, Input.created_at)
     ordering = (column.asc(), Input.id.asc()) if order == "asc" else (column.desc(), Input.id.desc())
     rows = list(session.scalars(query.order_by(*ordering).offset((page - 1) * per_page).limit(per_page)))
-    return {"items": views(session, rows, audience), "total": total, "page": page, "per_page": per_page}
+    items = views(session, rows, audience)
+    if participant_id is not None and rows:
+        mine = set(session.scalars(select(Endorsement.input_id).where(
+            Endorsement.participant_id == participant_id, Endorsement.input_id.in_([r.id for r in rows]))))
+        for item in items:
+            item["endorsed_by_me"] = item["id"] in mine
+    return {"items": items, "total": total, "page": page, "per_page": per_page}
 
 
 # -- helpers for handlers ---------------------------------------------------------------------------
@@ -359,12 +366,12 @@ class SubmitPayload(DialoguePayload):
 def submit(ctx: Context, p: SubmitPayload):
     """Submit a comment, a suggestion to States parties, a question to the panel or a written statement."""
     dialogue = ctx.require_dialogue()
-    participant = ctx.session.scalar(select(Participant).options(joinedload(Participant.organization)).where(
-        Participant.id == ctx.actor.participant_id))
+    participant = ctx.session.get(Participant, ctx.actor.participant_id) \
+        if ctx.actor.participant_id is not None else None
     if participant is None:
         raise CommandError("forbidden", "Only registered participants can submit inputs.")
     ctx.rate_limit("inputs", participant.id)
-    live, current_item_id = agenda_state(ctx.session, dialogue.id)
+    live, current_item_id = ctx.memoized("agenda_state", lambda: agenda_state(ctx.session, dialogue.id))
     _check_window(ctx, p.kind, live)
     text = clean_text(p.text)
     verdict = _filter(ctx, _draft(ctx, participant.id, p.kind, text))

@@ -470,6 +470,18 @@ def test_endorse_once_take_back_never_your_own(world):
     assert world.row(input_id).endorsement_count == 1
 
 
+def test_a_participants_list_says_what_they_endorsed_on_any_device(world):
+    first, second = world.submit("participant0"), world.submit("participant0")
+    world.do("participant1", "inputs.endorse", input_id=second)
+    assert world.view("participant1", first)["endorsed_by_me"] is False
+    assert world.view("participant1", second)["endorsed_by_me"] is True
+    assert world.view("participant2", second)["endorsed_by_me"] is False
+    world.do("participant1", "inputs.endorse", input_id=second, endorse=False)
+    assert world.view("participant1", second)["endorsed_by_me"] is False
+    # Staff lists are about the inputs, not about the reader.
+    assert "endorsed_by_me" not in world.view("moderator", second)
+
+
 def test_only_published_inputs_can_be_endorsed(world):
     world.do("secretariat", "inputs.configure", moderation_mode="pre")
     pending = world.submit()

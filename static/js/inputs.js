@@ -623,6 +623,23 @@ const endorsed = loadEndorsed();
 function saveEndorsed() {
   storage("set", ENDORSED_KEY, JSON.stringify([...endorsed].slice(-2000)));
 }
+const endorsing = new Set(); // ids whose endorsement is on its way
+
+/** The server says which inputs this participant has endorsed (from any
+ *  device); it wins over what this browser remembers, except while an
+ *  endorsement of that input is on its way. */
+function learnEndorsed(items) {
+  let changed = false;
+  for (const item of items) {
+    if (typeof item.endorsed_by_me !== "boolean" || endorsing.has(item.id)) continue;
+    if (item.endorsed_by_me !== endorsed.has(item.id)) {
+      if (item.endorsed_by_me) endorsed.add(item.id);
+      else endorsed.delete(item.id);
+      changed = true;
+    }
+  }
+  if (changed) saveEndorsed();
+}
 
 function listParams(page) {
   const params = { sort: sortSelect && sortSelect.value === "endorsements" ? "endorsements" : "time", order: "desc",
@@ -758,6 +775,7 @@ async function loadPublished({ replace = null } = {}) {
     const shown = new Set(replacing ? [] : published.items.map((item) => item.id));
     for (let page = 1; page <= published.pages + (replacing ? 0 : 3); page += 1) {
       const answer = await query("inputs.list", listParams(page));
+      learnEndorsed(answer.items);
       items.push(...answer.items);
       total = answer.total;
       for (const item of answer.items) shown.delete(item.id);
@@ -793,6 +811,7 @@ async function loadMore() {
   try {
     const page = Math.floor(published.items.length / PER_PAGE) + 1;
     const answer = await query("inputs.list", listParams(page));
+    learnEndorsed(answer.items);
     const shown = new Set(published.items.map((item) => item.id));
     published.items = published.items.concat(answer.items.filter((item) => !shown.has(item.id)));
     published.pages = Math.max(published.pages, page);
@@ -825,6 +844,7 @@ function onListClick(event) {
   const status = li.querySelector(".input-card-feedback");
   setText(status, "");
   setAttr(button, "aria-disabled", "true");
+  endorsing.add(id);
   send("inputs.endorse", { input_id: id, endorse: !was }, { quiet: true }).then((ack) => {
     const result = ack.result || {};
     if (result.endorsed) endorsed.add(id);
@@ -843,7 +863,10 @@ function onListClick(event) {
     item.endorsements = Math.max(0, item.endorsements + (was ? 1 : -1));
     renderCard(li, item);
     setText(status, explain(error));
-  }).finally(() => setAttr(button, "aria-disabled", "false"));
+  }).finally(() => {
+    endorsing.delete(id);
+    setAttr(button, "aria-disabled", "false");
+  });
 }
 
 // -- wiring -------------------------------------------------------------------------------------
