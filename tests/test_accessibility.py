@@ -12,9 +12,10 @@ for anyone to look at after a run.
 Then what axe cannot see: every console action is reachable with the Tab key
 and the focus ring shows; the countdown and "you have the floor" sit in live
 regions that speak at the start, the warning and zero rather than every
-second. Last, the four refusals a person meets — an expired link, a closed
-list of speakers, an input outside the window, sending too fast — are shown
-as sentences on the page, never as a raw code or not at all.
+second; the display fits one projector screen (720 to 1080 lines) with type
+in proportion to it. Last, the four refusals a person meets — an expired
+link, a closed list of speakers, an input outside the window, sending too
+fast — are shown as sentences on the page, never as a raw code or not at all.
 """
 from __future__ import annotations
 
@@ -457,3 +458,37 @@ def test_sending_too_fast_says_how_long_to_wait(scene):
     no_raw_codes(page)
     stored = moderator.sio.call("inputs.list", {"per_page": 20})["items"]
     assert len(stored) == RATE_BURST
+
+
+# -- the display from the back of the room --------------------------------------------------------------
+TYPE_SIZES = """() => {
+    const px = (selector) => parseFloat(getComputedStyle(document.querySelector(selector)).fontSize);
+    return {countdown: px("#speaker-countdown"), speaker: px("#speaker-name"), item: px("#current-title"),
+            next: px(".display-queue-name"), pinned: px("#pinned-text"),
+            scroll: [document.documentElement.scrollWidth, document.documentElement.scrollHeight],
+            screen: [innerWidth, innerHeight]};
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.server
+@pytest.mark.parametrize("size", [DESKTOP, {"width": 1920, "height": 1080}, {"width": 1280, "height": 720}])
+def test_display_is_large_and_fits_one_projector_screen(size, busy_demo, browser):
+    context = browser.new_context(viewport=size)
+    try:
+        page = context.new_page()
+        page.goto(busy_demo.demo["links"]["display"])
+        page.wait_for_selector('#connection[data-state="connected"]')
+        page.wait_for_selector("#display-speaker", state="visible")
+        sizes = page.evaluate(TYPE_SIZES)
+        assert sizes["scroll"] == sizes["screen"], "nothing below the fold or off to the side"
+        # Type in proportion to the screen's height (a 720-line projector or a 1080 one):
+        # the speaker's time over a seventh of it, the name over a twentieth, and
+        # nothing a person must read under 2.7 % (20 px on 720 lines).
+        height = size["height"]
+        assert sizes["countdown"] >= 0.15 * height, sizes
+        assert sizes["speaker"] >= 0.055 * height, sizes
+        for part in ("item", "next", "pinned"):
+            assert sizes[part] >= 0.027 * height, (part, sizes)
+    finally:
+        context.close()
