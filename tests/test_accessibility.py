@@ -209,9 +209,11 @@ def test_page_has_no_serious_accessibility_violation(name, busy_demo, browser, a
 
 
 # -- the keyboard and the focus ring -------------------------------------------------------------------
-# Every control a visitor can see and use, marked with data-tab-probe; radio
-# buttons count once per group (Tab enters a group at its checked button).
+# Every control a visitor can see and use, marked with data-tab-probe, with
+# the folded parts (<details>) opened; radio buttons count once per group
+# (Tab enters a group at its checked button).
 MARK_CONTROLS = """() => {
+    for (const details of document.querySelectorAll("details")) details.open = true;
     const selector = "a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]";
     let n = 0;
     const groups = new Set();
