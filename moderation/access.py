@@ -310,13 +310,19 @@ class EndSessionsPayload(Payload):
 @command("user.end_sessions", payload=EndSessionsPayload, roles={Role.SECRETARIAT},
          operation_id="endUserSessions", http_path="/users/end-sessions")
 def end_sessions(ctx: Context, p: EndSessionsPayload):
-    """End every open session of a user account (after a lost laptop, say)."""
+    """End every open session of a user account and revoke its sign-in links (after a lost laptop, say)."""
     if not ctx.actor.is_admin:
         raise CommandError("forbidden", "Only the secretariat may end sessions.")
     user = _user(ctx, p.username)
     user.session_epoch += 1
+    # A sign-in link would open a new session at once: it goes too (the
+    # secretariat issues a new one).
+    links = ctx.session.scalars(select(Credential).where(Credential.user_id == user.id,
+                                                         Credential.revoked_at.is_(None))).all()
+    for link in links:
+        link.revoked_at = ctx.now
     ctx.after_commit("refresh_user", user.id)
-    return {"user_id": user.id}
+    return {"user_id": user.id, "revoked_links": len(links)}
 
 
 class SetPasswordPayload(Payload):

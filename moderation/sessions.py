@@ -26,7 +26,7 @@ import logging
 import time
 from typing import Any, Mapping
 
-from flask import Flask, current_app, jsonify, session
+from flask import Flask, current_app, jsonify, request, session
 
 security_log = logging.getLogger("moderation.security")
 # Seconds since the epoch; tests replace it to move time on.
@@ -120,8 +120,17 @@ def alive():
     return response
 
 
+def private(response):
+    """Pages and answers for a signed-in browser are for it alone (names,
+    e-mail addresses, links): no cache may keep them."""
+    if is_signed_in(session) and request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.before_request(enforce)
+    app.after_request(private)
     app.add_url_rule("/session/alive", "session_alive", alive, methods=["GET"])
 
     @app.context_processor

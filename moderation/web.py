@@ -4,6 +4,8 @@ JavaScript modules in ``static/js`` keep them live over Socket.IO."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import (Blueprint, abort, current_app, make_response, redirect, render_template, request, session,
@@ -14,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import sessions
 from .api import error_response
-from .auth import Principal, check_password, credential_for_token
+from .auth import Principal, check_password, credential_for_token, hash_password
 from .errors import CommandError
 from .models import CATEGORY_LABELS, TOPICS, Credential, Dialogue, Participant, Role, RoleAssignment, User
 from .plugins import agenda_item_types
@@ -95,13 +97,16 @@ def login():
     notice = session.pop("notice", None)
     if request.method == "POST":
         username = request.form.get("username", "")[:80]
-        password = request.form.get("password", "")[:200]
+        password = request.form.get("password", "")  # checked as given: never cut or changed
         keys = [address_key(), ("account", username.casefold())]
         try:
             with attempt("sign_in", keys, counts=lambda exc: exc is not None):
                 with service().db.session() as s:
                     user = s.scalar(select(User).where(User.username == username))
-                    if user is None or not check_password(user.password_hash, password):
+                    # An unknown name costs as much time as a wrong password;
+                    # no stored password is longer than 200 characters.
+                    matches = check_password(user.password_hash if user else _no_such_user(), password[:200])
+                    if user is None or not matches or len(password) > 200:
                         raise CommandError("unauthenticated", "The username or password is not correct.")
                     sign_in(user=user)
             security_log.info("signed in user=%s from %s", username, client_address())
@@ -110,6 +115,12 @@ def login():
             error, status = exc, exc.status
     response = make_response(render_template("login.html", error=error, notice=notice), status)
     return retry_after_header(response, error) if error else response
+
+
+@cache
+def _no_such_user() -> str:
+    """A password hash checked when the name is unknown (the same work as a known one)."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def _safe_next() -> bool:

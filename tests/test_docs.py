@@ -40,3 +40,47 @@ def test_ci_runs_the_readme_test_command():
     assert "pip install -q -e '.[test]'" in ci
     assert "python -m pytest -q" in ci
     assert "MODERATION_REQUIRE_SERVICES=1" in ci
+
+
+SECURITY = ROOT / "docs" / "security.md"
+ASVS_CHAPTERS = ("V1 Encoding and Sanitization", "V2 Validation and Business Logic", "V3 Web Frontend Security",
+                 "V4 API and Web Service", "V5 File Handling", "V6 Authentication", "V7 Session Management",
+                 "V8 Authorization", "V9 Self-contained Tokens", "V10 OAuth and OIDC", "V11 Cryptography",
+                 "V12 Secure Communication", "V13 Configuration", "V14 Data Protection",
+                 "V15 Secure Coding and Architecture", "V16 Security Logging and Error Handling", "V17 WebRTC")
+
+
+def test_regenerating_the_role_matrix_keeps_the_hand_written_security_text():
+    text = SECURITY.read_text(encoding="utf-8")
+    redone = docgen.render(text, "roles", "| a different | matrix |\n")
+    after = "<!-- roles:end -->"
+    assert redone.split(after, 1)[1] == text.split(after, 1)[1]
+    assert redone.split("<!-- roles:start -->", 1)[0] == text.split("<!-- roles:start -->", 1)[0]
+
+
+def test_security_covers_every_asvs_chapter_in_order():
+    text = SECURITY.read_text(encoding="utf-8")
+    positions = [text.find(f"\n### {chapter}\n") for chapter in ASVS_CHAPTERS]
+    assert all(p > 0 for p in positions), [c for c, p in zip(ASVS_CHAPTERS, positions) if p < 0]
+    assert positions == sorted(positions)
+    for chapter in ASVS_CHAPTERS:
+        section = text.split(f"\n### {chapter}\n", 1)[1].split("\n### ", 1)[0]
+        assert "Not applicable" in section or "Gaps:" in section, f"{chapter}: say what is missing (or none known)"
+
+
+def test_security_names_only_code_and_tests_that_exist():
+    """Every `path`, `path::name` and setting the security text names is real."""
+    import re
+    text = SECURITY.read_text(encoding="utf-8")
+    named = re.findall(r"`((?:moderation|tests|static|templates)/[\w/.]+)(?:::(\w+))?`", text)
+    assert len(named) > 40
+    for path, name in named:
+        source = ROOT / path
+        assert source.exists(), path
+        if name:
+            assert re.search(rf"^\s*def {name}\b", source.read_text(encoding="utf-8"), re.M), f"{path}::{name}"
+    settings = {s.name for s in SETTINGS}
+    for setting in re.findall(r"`([A-Z][A-Z_]+)`", text):
+        if setting.endswith("_") or setting in ("SESSION_COOKIE_SECURE", "SECRET_KEY") or setting in settings:
+            continue
+        assert setting.rstrip("*") in settings, setting

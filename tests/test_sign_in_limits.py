@@ -9,6 +9,7 @@ With a Redis message queue the counters are shared by every process.
 Time is moved on by replacing ``moderation.throttle.clock``: no sleeps."""
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -142,6 +143,19 @@ def test_successful_sign_ins_are_not_counted(app, service, clock):
     client = browser(app)
     for _ in range(LIMITS["SIGN_IN_RATE_BURST"] * 3):
         assert login(client, "staff", PASSWORD).status_code == 302
+
+
+def test_an_unknown_name_and_a_wrong_password_get_the_same_answer(app, service, clock):
+    long_password = "x" * 200
+    run(service, "user.create", {"username": "staff", "password": long_password, "is_admin": True})
+    answers = [login(browser(app, f"192.0.2.{n}"), name, password)
+               for n, (name, password) in enumerate([("staff", "wrong password"), ("nobody", "wrong password"),
+                                                     ("staff", long_password + "y")])]
+    assert {a.status_code for a in answers} == {401}
+    messages = {re.search(r'id="login-error">([^<]*)<', a.get_data(as_text=True)).group(1) for a in answers}
+    assert messages == {"The username or password is not correct."}
+    # The password is checked as given: one character more is another password.
+    assert login(browser(app, "192.0.2.9"), "staff", long_password).status_code == 302
 
 
 # -- personal links -----------------------------------------------------------------------------
