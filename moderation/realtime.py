@@ -24,7 +24,7 @@ from .commands import REGISTRY, Outcome
 from .errors import CommandError
 from .models import Role, User
 from .ratelimit import RateLimiter
-from .service import Service, choose_role
+from .service import Service
 
 log = logging.getLogger(__name__)
 HINT_INTERVAL = 1.0   # at most one inputs hint a second per dialogue
@@ -135,9 +135,7 @@ class Realtime:
             if not isinstance(dialogue_id, int) or isinstance(dialogue_id, bool):
                 raise CommandError("invalid_payload", "Connect with auth {dialogue_id: <number>}.")
             principal, deadline = self._principal(auth)
-            actor = self.service.actor(principal, dialogue_id)
-            role = choose_role(actor, auth.get("role"))
-            snapshot = self.service.snapshot(principal, dialogue_id, role)
+            actor, role, snapshot = self.service.join(principal, dialogue_id, auth.get("role"))
         except CommandError as exc:
             raise ConnectionRefusedError(exc.message, exc.to_dict()) from None  # message, data
         sid = request.sid

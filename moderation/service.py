@@ -17,7 +17,7 @@ from .commands import REGISTRY, Outcome, Request, execute, execute_group, load_d
 from .errors import CommandError
 from .models import Dialogue, Role
 from .ratelimit import RateLimiter
-from .snapshot import build_changes, build_sections, build_snapshot
+from .snapshot import SectionCache, build_changes, build_sections, build_snapshot
 
 log = logging.getLogger(__name__)
 GROUP_LIMIT = 200  # grouped commands committed in one transaction at most
@@ -43,6 +43,7 @@ class Service:
         self._locks: dict[Any, threading.Lock] = defaultdict(threading.Lock)
         self._waiting: dict[Any, list[Request]] = defaultdict(list)  # grouped commands, per lock
         self._last_group_end: dict[Any, float] = defaultdict(float)
+        self.section_cache = SectionCache()
         self.limits = {"inputs": RateLimiter(capacity=app.config["INPUT_RATE_BURST"],
                                              rate=app.config["INPUT_RATE_PER_MINUTE"] / 60.0)}
 
@@ -141,7 +142,21 @@ class Service:
             actor = resolve_actor(session, principal, dialogue_id)
             chosen = choose_role(actor, role)
             return build_snapshot(session, dialogue, chosen, self.plugins,
-                                  participant_id=actor.participant_id, label=actor.label)
+                                  participant_id=actor.participant_id, label=actor.label, cache=self.section_cache)
+
+    def join(self, principal: Principal, dialogue_id: int, role: Role | str | None = None):
+        """What a new connection needs, from one read: (actor, the role it
+        takes, its snapshot). A room reconnecting at once asks this hundreds
+        of times a second."""
+        with self.db.session() as session:
+            actor = resolve_actor(session, principal, dialogue_id)
+            chosen = choose_role(actor, role)
+            dialogue = session.get(Dialogue, dialogue_id)
+            if dialogue is None:
+                raise CommandError("not_found", f"Dialogue {dialogue_id} does not exist.")
+            return actor, chosen, build_snapshot(session, dialogue, chosen, self.plugins,
+                                                 participant_id=actor.participant_id, label=actor.label,
+                                                 cache=self.section_cache)
 
     def sections(self, principal: Principal, dialogue_id: int, names, role=None) -> dict[str, Any]:
         """Named sections as ``role`` sees them; sections the role may not see

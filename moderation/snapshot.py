@@ -13,6 +13,7 @@ message and asks for a snapshot.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .access import participant_view, participants_section
-from .accreditation import attendance_section
+from .accreditation import attendance_section, online_now
 from .agenda import agenda_section
 from .dialogues import dialogue_section
 from .inputs import (audience_for, input_records, input_settings_section, input_view, my_inputs, overview_section,
@@ -91,11 +92,62 @@ def me_section(session: Session, role: Role, participant_id: int | None, label: 
     return me
 
 
+class SectionCache:
+    """Sections of recent snapshots, by dialogue, version and role.
+
+    When a room reconnects at once (the server restarted, the Wi-Fi came
+    back), hundreds of participants ask for the same snapshot at the same
+    version: each shared section is built once, not once per participant.
+    An entry lives ``ttl`` seconds, because a few sections also depend on the
+    time (whether the written-input window is open); personal sections are
+    never cached. ``LIVE`` fields change without a new version and are
+    rebuilt for every snapshot."""
+
+    LIVE: dict[str, Callable[[Session, Dialogue], dict[str, Any]]] = {
+        "attendance": lambda session, dialogue: {"online": online_now(session, dialogue.id)},
+    }
+
+    def __init__(self, ttl: float = 1.0, max_entries: int = 512, clock=time.monotonic):
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.clock = clock
+        self._entries: dict[tuple, tuple[float, Any]] = {}
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple, build: Callable[[], Any]) -> Any:
+        now = self.clock()
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > now:
+            self.hits += 1
+            return entry[1]
+        self.misses += 1
+        value = build()
+        if len(self._entries) >= self.max_entries:
+            self._entries = {k: e for k, e in self._entries.items() if e[0] > now}
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+        self._entries[key] = (now + self.ttl, value)
+        return value
+
+
 def build_snapshot(session: Session, dialogue: Dialogue, role: Role, plugins, *,
-                   participant_id: int | None = None, label: str = "") -> dict[str, Any]:
+                   participant_id: int | None = None, label: str = "",
+                   cache: SectionCache | None = None) -> dict[str, Any]:
+    """Every section ``role`` may see. Shared sections come from ``cache``
+    when another snapshot at this version built them a moment ago (callers
+    only read what they are given)."""
     now = utcnow()
-    sections = {name: _build(spec, session, dialogue, now, plugins, role)
-                for name, spec in SECTIONS.items() if role in spec.roles}
+    sections = {}
+    for name, spec in SECTIONS.items():
+        if role not in spec.roles:
+            continue
+        if cache is None:
+            sections[name] = _build(spec, session, dialogue, now, plugins, role)
+            continue
+        key = (dialogue.id, dialogue.version, name, role if spec.per_role else None)
+        sections[name] = cache.get(key, lambda spec=spec: _build(spec, session, dialogue, now, plugins, role))
+        if name in cache.LIVE:
+            sections[name] = {**sections[name], **cache.LIVE[name](session, dialogue)}
     sections["me"] = me_section(session, role, participant_id, label)
     if participant_id is not None:
         sections["my_inputs"] = my_inputs(session, participant_id)
