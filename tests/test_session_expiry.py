@@ -301,3 +301,26 @@ def test_ending_a_users_sessions_on_the_real_server(live_server):
     finally:
         socket.disconnect()
 
+
+
+@pytest.mark.browser
+@pytest.mark.server
+def test_an_open_page_in_a_real_browser_says_it_is_there(tmp_path):
+    """static/js/session.js runs under the page's CSP and calls /session/alive
+    (every 15 s with a one-minute idle limit), keeping the display signed in."""
+    from browser_support import chromium, require_browser
+    from server import LiveServer
+
+    require_browser()
+    with LiveServer(tmp_path / "live", env={"MODERATION_SESSION_IDLE_MINUTES": "1"}) as live, \
+            chromium() as browser:
+        page = browser.new_page()
+        problems: list[str] = []
+        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.goto(live.demo["links"]["display"])
+        assert page.url.endswith(f"/d/{live.dialogue_id}/display")
+        with page.expect_response(lambda r: r.url.endswith("/session/alive"), timeout=30_000) as alive:
+            pass
+        assert alive.value.status == 200
+        assert problems == []
