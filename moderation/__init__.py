@@ -56,6 +56,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=True,
                 template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     settings = load_settings(app.instance_path, config)
+    from . import storable
+    storable.init_app(app)  # bounded numbers in URLs: before any route is added
     app.config.update(settings)
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,

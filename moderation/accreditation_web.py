@@ -758,7 +758,12 @@ def openapi_paths(errors, path_params) -> dict[str, Any]:
                        "secretariat only).",
             "parameters": params + [{"name": "format", "in": "query", "required": False,
                                      "schema": {"type": "string", "enum": ["csv", "json"], "default": "csv"}}],
-            "responses": {**csv_ok, **errors(401, 403, 404)}}},
+            "responses": {"200": {"description": "CSV (UTF-8 with BOM), or JSON with format=json", "content": {
+                **csv_ok["200"]["content"], "application/json": {"schema": {
+                    "type": "object", "required": ["ok", "participants"],
+                    "properties": {"ok": {"type": "boolean"},
+                                   "participants": {"type": "array", "items": {"type": "object"}}}}}}},
+                **errors(401, 403, 404)}}},
         "/dialogues/{dialogue_id}/travel-support/export": {"get": {
             "operationId": "exportTravelSupport",
             "summary": "The organizations interested in travel support and the decisions (CSV; secretariat only).",

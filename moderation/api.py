@@ -18,6 +18,7 @@ from .inputs import ListQuery
 from .models import Dialogue, Role
 from .realtime import principal_from_session
 from .service import Service
+from .storable import INT_MAX, INT_MIN
 from .throttle import public_attempt, retry_after_header
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -288,8 +289,7 @@ def openapi_document() -> dict[str, Any]:
             {"name": "format", "in": "query", "required": False, "description": "See listExportFormats.",
              "schema": {"type": "string", "default": "docx"}},
             {"name": "role", "in": "query", "required": False, "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "The file", "content": {
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+        "responses": {"200": {"description": "The file", "content": _export_media_types()},
             **_errors(401, 403, 404)}}}
     paths["/export-formats"] = {"get": {
         "operationId": "listExportFormats", "summary": "The summary export formats (built in and from plugins).",
@@ -318,7 +318,12 @@ def openapi_document() -> dict[str, Any]:
                 "schema": {"$ref": "#/components/schemas/Ack"}}}},
                 **_errors(401, 403, 404, 409, 413, 422, 503)},
         }
-    return {
+    for operations in paths.values():
+        for operation in operations.values():
+            # Any query string, form or body may hold a value no database stores (``storable``).
+            operation["responses"].update({code: response for code, response in _errors(422).items()
+                                           if code not in operation["responses"]})
+    document = {
         "openapi": "3.1.0",
         "info": {"title": "Moderation API", "version": __version__,
                  "description": "Every write is a named command; the same commands are Socket.IO events."},
@@ -328,3 +333,31 @@ def openapi_document() -> dict[str, Any]:
         "components": {"schemas": components,
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
+    _bound_integers(document)
+    return document
+
+
+def _export_media_types() -> dict[str, Any]:
+    """One entry per exporter (plugins add theirs), as the download is served."""
+    from .plugins import summary_exporters
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {exporter.media_type.split(";")[0].strip(): binary
+            for exporter in summary_exporters(service().plugins).values()}
+
+
+def _bound_integers(node: Any) -> None:
+    """Every integer in the document within 64 bits, as the server checks
+    (``storable``): clients and generated tests see the real limits."""
+    if isinstance(node, dict):
+        kinds = node.get("type")
+        if kinds == "integer" or (isinstance(kinds, list) and "integer" in kinds):
+            node.setdefault("format", "int64")
+            if "minimum" not in node and "exclusiveMinimum" not in node:
+                node["minimum"] = INT_MIN
+            if "maximum" not in node and "exclusiveMaximum" not in node:
+                node["maximum"] = INT_MAX
+        for value in node.values():
+            _bound_integers(value)
+    elif isinstance(node, list):
+        for value in node:
+            _bound_integers(value)

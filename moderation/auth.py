@@ -121,7 +121,7 @@ def resolve_actor(session: Session, principal: Principal, dialogue_id: int | Non
 
 def credential_for_token(session: Session, token: str, kind: str | None = None) -> Credential | None:
     """The live credential a token names, or None (unknown, revoked, wrong kind)."""
-    if not token or len(token) > 200:
+    if not token or len(token) > 200 or not token.isascii():  # tokens are URL-safe base64
         return None
     credential = session.scalar(select(Credential).where(Credential.token_hash == hash_token(token)))
     if credential is None or credential.revoked_at is not None:

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, joinedload
 
+from . import storable
 from .auth import Actor, Principal, resolve_actor
 from .errors import CommandError, validation_details
 from .models import AuditEntry, Credential, Dialogue, IdempotencyRecord, Participant, Role, utcnow
@@ -157,6 +158,7 @@ class _Replay(Exception):
 def validate(spec: CommandSpec, payload: Any) -> Payload:
     if not isinstance(payload, dict):
         raise CommandError("invalid_payload", "The payload must be a JSON object.")
+    storable.check(payload)
     try:
         return spec.payload.model_validate(payload)
     except ValidationError as exc:

@@ -81,8 +81,15 @@ def role_matrix() -> str:
             "|---|" + "---|" * (len(roles) + 1)]
     for spec in sorted(REGISTRY.values(), key=lambda s: s.name):
         marks = ["✓" if spec.public or role in spec.roles else "" for role in roles]
-        rows.append(f"| `{spec.name}` | " + " | ".join(marks) + f" | {'✓ (with the code)' if spec.public else ''} |")
+        rows.append(f"| `{spec.name}` | " + " | ".join(marks) + f" | {_anonymous(spec)} |")
     return "\n".join(rows) + "\n"
+
+
+def _anonymous(spec: CommandSpec) -> str:
+    """Public commands need no sign-in; a code in the payload is then the right."""
+    if not spec.public:
+        return ""
+    return "✓ (with the join code)" if "code" in spec.payload.model_fields else "✓"
 
 
 def settings_table() -> str:

@@ -65,6 +65,8 @@ def _message(error: dict[str, Any]) -> str:
         return "Must be true or false."
     if kind == "string_type":
         return "Must be text."
+    if kind == "string_unicode":
+        return "Must be valid text (Unicode)."
     if kind in ("literal_error", "enum"):
         return f"Must be one of: {ctx.get('expected', '')}."
     if kind in ("greater_than_equal", "greater_than"):

@@ -25,6 +25,7 @@ from .errors import CommandError
 from .models import Role, User
 from .ratelimit import RateLimiter
 from .service import Service
+from .storable import fits
 
 log = logging.getLogger(__name__)
 HINT_INTERVAL = 1.0   # at most one inputs hint a second per dialogue
@@ -132,7 +133,7 @@ class Realtime:
         auth = auth if isinstance(auth, dict) else {}
         try:
             dialogue_id = auth.get("dialogue_id")
-            if not isinstance(dialogue_id, int) or isinstance(dialogue_id, bool):
+            if not isinstance(dialogue_id, int) or isinstance(dialogue_id, bool) or not fits(dialogue_id):
                 raise CommandError("invalid_payload", "Connect with auth {dialogue_id: <number>}.")
             principal, deadline = self._principal(auth)
             actor, role, snapshot = self.service.join(principal, dialogue_id, auth.get("role"))

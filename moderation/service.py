@@ -175,6 +175,8 @@ class Service:
 
         from .errors import validation_details
         from .inputs import ListQuery, list_inputs
+        from .storable import check
+        check(query, "Some filters are invalid.")
         try:
             params = ListQuery.model_validate(query)
         except ValidationError as exc:

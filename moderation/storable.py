@@ -1,0 +1,79 @@
+"""Values that every supported database can store.
+
+SQLite binds whole numbers of at most 64 bits, PostgreSQL refuses text with
+NUL characters, and the DOCX and XLSX exports (XML) cannot hold control
+characters other than tab and line breaks. Each would fail later, as a
+server error, instead of telling the caller that the input is wrong; so
+payloads, list filters, forms, query strings and the numbers in URLs are
+checked here first and refused as ``invalid_payload`` (a URL number out of
+range is simply not found)."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.routing import IntegerConverter
+
+from .errors import CommandError
+
+INT_MIN, INT_MAX = -(2 ** 63), 2 ** 63 - 1
+TOO_LARGE = f"Must be a whole number between {INT_MIN} and {INT_MAX}."
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+NOT_TEXT = "Text may not contain control characters (other than tabs and line breaks)."
+
+
+def fits(number: int) -> bool:
+    return INT_MIN <= number <= INT_MAX
+
+
+def first_problem(value: Any) -> dict[str, Any] | None:
+    """The first value the databases cannot store, as ``{field, message}``
+    (the field as a dotted path), or None. Walks without recursion: the
+    nesting depth is the sender's choice."""
+    stack: list[tuple[Any, tuple]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        field = ".".join(str(part) for part in path) or None
+        if isinstance(item, bool):
+            continue
+        if isinstance(item, int):
+            if not fits(item):
+                return {"field": field, "message": TOO_LARGE}
+        elif isinstance(item, str):
+            if CONTROL.search(item):
+                return {"field": field, "message": NOT_TEXT}
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if isinstance(key, str) and CONTROL.search(key):
+                    return {"field": field, "message": NOT_TEXT}
+                stack.append((inner, path + (key,)))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((inner, path + (index,)) for index, inner in enumerate(item))
+    return None
+
+
+def check(value: Any, message: str = "Some fields are missing or invalid.") -> None:
+    problem = first_problem(value)
+    if problem is not None:
+        raise CommandError("invalid_payload", message, [problem])
+
+
+class StoredInteger(IntegerConverter):
+    """``<int:...>`` in a route: only numbers a database can look up."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=INT_MAX, signed=False):  # noqa: A002 - werkzeug's names
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def _check_request() -> None:
+    for source in (request.args, request.form):
+        for key, values in source.lists():
+            check({key: values}, "Some fields are missing or invalid.")
+
+
+def init_app(app: Flask) -> None:
+    """Before any route is added: bounded URL numbers; then the check of
+    every query string and form."""
+    app.url_map.converters["int"] = StoredInteger
+    app.before_request(_check_request)

@@ -1,0 +1,367 @@
+"""Property-based fuzzing of every Socket.IO event's data (hypothesis), through
+Flask-SocketIO's test client (so the data goes through the JSON encoding of
+the Socket.IO protocol) against SQLite.
+
+For every event (each command, ``snapshot``, ``inputs.list``) a role that
+may send it sends anything JSON can carry: nothing, numbers, huge and
+unusual strings, lists, nested objects, objects with the right keys and the
+wrong types, and the right shape with random values built from the payload
+model's fields. The answer is always an acknowledgement; whatever the model
+refuses gets ``{ok: false, error: {code, message}}`` with a short message a
+person can read, and the server logs no error (an ``internal`` answer or a
+logged exception fails the test).
+
+Deterministic and bounded: hypothesis runs derandomized with a few examples
+per event, without its example database.
+"""
+from __future__ import annotations
+
+import logging
+import types
+import typing
+from typing import Any
+
+import annotated_types
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, ValidationError
+
+from conftest import run
+from moderation.commands import REGISTRY, load_domain
+from moderation.inputs import ListQuery
+from moderation.models import Role
+from security_world import without_presence_writes, world_template
+from test_authorization_matrix import PAYLOADS
+
+load_domain()
+EVENTS = sorted(REGISTRY) + ["snapshot", "inputs.list"]
+EXAMPLES = 12
+FUZZ = settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                       HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much])
+
+
+# -- what JSON can carry ------------------------------------------------------------------------------
+ODD_STRINGS = st.sampled_from([
+    "", " ", "\u0000", "nul\u0000inside", "\x01\x0b\x1f", "\ufffe", "\ud800", "lone \udfff surrogate",
+    "\u202eright-to-left",
+    "é" * 70_000, "x" * 70_000, "😀" * 5_000, "<script>alert(1)</script>", "' OR 1=1 --", "../../etc/passwd",
+    "true", "null", "1e309", "-1", "9" * 40, "{}", "[]", "\r\n\t", "\u00a0", "Ω≈ç√∫", "𝕏𝕐ℤ",
+])
+EDGE_NUMBERS = st.sampled_from([0, -1, 2 ** 31, 2 ** 63 - 1, 2 ** 63, -(2 ** 63) - 1, 2 ** 64, 10 ** 30, 0.5, -1e308])
+NUMBERS = st.one_of(EDGE_NUMBERS, st.integers(), st.integers(min_value=-(2 ** 80), max_value=2 ** 80),
+                    st.floats(allow_nan=False, allow_infinity=False))
+SCALARS = st.one_of(st.none(), st.booleans(), NUMBERS, st.text(max_size=30), ODD_STRINGS)
+JSON = st.recursive(SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.one_of(st.text(max_size=12), ODD_STRINGS), inner, max_size=4)),
+    max_leaves=12)
+
+
+def _bounds(metadata) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for item in metadata:
+        for name in ("ge", "gt", "le", "lt", "min_length", "max_length"):
+            value = getattr(item, name, None)
+            if value is not None:
+                found[name] = value
+        if isinstance(item, annotated_types.Len):
+            found["min_length"], found["max_length"] = item.min_length, item.max_length
+    return found
+
+
+def value_for(annotation: Any, metadata=(), depth: int = 0) -> st.SearchStrategy:
+    """Values near the field's type: often valid, often just outside its limits."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return value_for(args[0], tuple(metadata) + tuple(args[1:]), depth)
+    if origin in (typing.Union, types.UnionType):
+        return st.one_of(*(value_for(a, metadata, depth) for a in args))
+    if origin is typing.Literal:
+        return st.one_of(st.sampled_from(args), st.text(max_size=12))
+    if annotation is type(None):
+        return st.none()
+    bounds = _bounds(metadata)
+    if annotation is bool:
+        return st.booleans()
+    if annotation is int:
+        low, high = bounds.get("ge", bounds.get("gt", 0)), bounds.get("le", bounds.get("lt", 50))
+        return st.one_of(st.integers(min_value=low - 2, max_value=high + 2), st.integers(min_value=1, max_value=40),
+                         EDGE_NUMBERS, NUMBERS)
+    if annotation is float:
+        return st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-5, 5))
+    if annotation is str:
+        longest = bounds.get("max_length") or 60
+        return st.one_of(st.text(max_size=min(longest, 80)), st.text(min_size=longest, max_size=longest + 3)
+                         if longest < 5000 else st.just("y" * (longest + 1)), ODD_STRINGS)
+    if origin in (list, tuple, set, frozenset):
+        inner = value_for(args[0] if args else Any, (), depth + 1)
+        return st.lists(inner, max_size=min(bounds.get("max_length") or 4, 4)) if depth < 3 else st.just([])
+    if origin is dict:
+        key = value_for(args[0], (), depth + 1) if args else st.text(max_size=10)
+        return st.dictionaries(key, value_for(args[1], (), depth + 1) if args else JSON, max_size=3)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return shaped(annotation, depth + 1) if depth < 3 else st.just({})
+    return JSON
+
+
+def shaped(model: type[BaseModel], depth: int = 0) -> st.SearchStrategy:
+    """The model's own fields (each one sometimes left out) with values near
+    their types."""
+    fields = {name: value_for(f.annotation, f.metadata, depth) for name, f in model.model_fields.items()}
+    return st.fixed_dictionaries({}, optional=fields)
+
+
+def wrong_types(model: type[BaseModel]) -> st.SearchStrategy:
+    """The right keys with any JSON at all as values."""
+    return st.fixed_dictionaries({}, optional={name: JSON for name in model.model_fields})
+
+
+def one_field_changed(model: type[BaseModel], valid: dict[str, Any]) -> st.SearchStrategy:
+    """A valid payload with one field replaced by a value near its type (or
+    dropped): the shape that reaches the handler with a bad value."""
+    fields = sorted(model.model_fields)
+
+    def change(name: str) -> st.SearchStrategy:
+        field = model.model_fields[name]
+        return st.one_of(value_for(field.annotation, field.metadata), EDGE_NUMBERS, ODD_STRINGS).map(
+            lambda value: {**valid, name: value})
+
+    dropped = st.sampled_from(sorted(valid) or [None]).map(lambda name: {k: v for k, v in valid.items() if k != name})
+    return st.one_of(st.sampled_from(fields).flatmap(change), dropped) if fields else st.just(valid)
+
+
+def payloads(model: type[BaseModel], valid: dict[str, Any]) -> st.SearchStrategy:
+    changed = one_field_changed(model, valid)
+    return st.one_of(changed, changed, changed, shaped(model), shaped(model), wrong_types(model), JSON)
+
+
+def event_data(name: str, valid: dict[str, Any] | None = None) -> st.SearchStrategy:
+    """What a client may send with the event: mostly a command's envelope
+    {payload, idempotency_key}, sometimes anything at all."""
+    if name == "snapshot":
+        return JSON
+    if name == "inputs.list":
+        return st.one_of(JSON, shaped(ListQuery), shaped(ListQuery))
+    envelope = st.fixed_dictionaries({"payload": payloads(REGISTRY[name].payload, valid or {})}, optional={
+        "idempotency_key": st.one_of(st.text(max_size=20), ODD_STRINGS, NUMBERS, st.none()), "surplus": JSON})
+    return st.one_of(envelope, envelope, envelope, JSON)
+
+
+# -- the room ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def template(tmp_path_factory, sqlite_template):
+    return world_template(tmp_path_factory, sqlite_template)
+
+
+class Room:
+    """One app on a copy of the seeded world, with the secretariat and the
+    participant connected; a connection that a fuzzed command ended (a
+    revoked link, ended sessions) is opened again, with a new link if needed."""
+
+    def __init__(self, app, template):
+        self.app, self.template, self.world = app, template, template.world
+        self.service = app.extensions["moderation"]
+        self.tokens = self._seeded_tokens()
+        self.clients: dict[str, Any] = {}
+
+    def _seeded_tokens(self) -> dict[str, str]:
+        return {"secretariat": self.world.links["secretariat"], "participant": self.world.links["participant"]}
+
+    def client(self, role: str):
+        current = self.clients.get(role)
+        if current is not None and current.is_connected():
+            return current
+        client = self._connect(role)
+        if not client.is_connected():
+            self.tokens[role] = self._new_link(role)
+            client = self._connect(role)
+        assert client.is_connected(), f"cannot connect the {role} again"
+        self.clients[role] = client
+        return client
+
+    def _connect(self, role: str):
+        client = self.app.extensions["socketio"].test_client(
+            self.app, auth={"dialogue_id": self.world.dialogue_id, "token": self.tokens[role]})
+        client.get_received() if client.is_connected() else None
+        return client
+
+    def _new_link(self, role: str) -> str:
+        if role == "secretariat":
+            return run(self.service, "user.issue_sign_in_link", {"username": "secretariat"})["token"]
+        return run(self.service, "access.issue_link", {"dialogue_id": self.world.dialogue_id, "role": "participant",
+                                                       "participant_id": self.world.participant_id})["token"]
+
+    def reset(self) -> None:
+        """Back to the seeded world: each event is fuzzed from the same
+        state, whatever the events before it did."""
+        self.close()
+        self.clients.clear()
+        self.tokens = self._seeded_tokens()
+        self.template.restore(self.app)
+
+    def close(self):
+        for client in self.clients.values():
+            if client.is_connected():
+                client.disconnect()
+
+
+class ErrorLog(logging.Handler):
+    """Every record at ERROR or above, from any logger."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@pytest.fixture(scope="module")
+def room(template, tmp_path_factory):
+    app = template.new_app(tmp_path_factory.mktemp("fuzz"))  # no rate limits
+    without_presence_writes(app)  # no background writes while the database file is swapped
+    room_ = Room(app, template)
+    yield room_
+    room_.close()
+    app.extensions["db"].dispose()
+
+
+@pytest.fixture
+def error_log():
+    handler = ErrorLog()
+    logging.getLogger().addHandler(handler)
+    yield handler
+    logging.getLogger().removeHandler(handler)
+
+
+def sender(name: str) -> str:
+    """A role that may send the event, so that the payload is looked at past
+    the role check; the participant for its own commands."""
+    spec = REGISTRY.get(name)
+    if spec is not None and not spec.public and Role.SECRETARIAT not in spec.roles:
+        return "participant"
+    return "secretariat"
+
+
+# -- the property ------------------------------------------------------------------------------------------
+READABLE_LIMIT = 400
+
+
+def assert_readable(error: Any, context: str) -> None:
+    assert isinstance(error, dict), context
+    code, message = error.get("code"), error.get("message")
+    assert isinstance(code, str) and code and code != "internal", context
+    assert isinstance(message, str) and message.strip(), context
+    assert len(message) <= READABLE_LIMIT, f"{context}: a message of {len(message)} characters"
+    assert "Traceback" not in message and "ValidationError" not in message and "<class" not in message, context
+    details = error.get("details")
+    if isinstance(details, list):
+        for detail in details:
+            if isinstance(detail, dict) and "message" in detail:
+                assert isinstance(detail["message"], str) and len(detail["message"]) <= READABLE_LIMIT, context
+
+
+def model_accepts(name: str, data: Any, dialogue_id: int) -> bool:
+    """Whether the data is what the event asks for (the reference the
+    answers are judged by)."""
+    if name == "snapshot":
+        return True
+    if name == "inputs.list":
+        if data is None:
+            return True
+        if not isinstance(data, dict):
+            return False
+        try:
+            ListQuery.model_validate(data)
+        except ValidationError:
+            return False
+        return True
+    if not isinstance(data, dict) or not isinstance(data.get("payload", {}), dict):
+        return False
+    payload = dict(data.get("payload", {}))
+    if REGISTRY[name].dialogue_scoped:
+        payload.setdefault("dialogue_id", dialogue_id)
+    try:
+        REGISTRY[name].payload.model_validate(payload)
+    except ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("name", EVENTS)
+def test_every_event_answers_anything_with_an_acknowledgement(room, error_log, name):
+    role = sender(name)
+    room.reset()
+    # A valid payload to start from (the matrix's table; it may prepare data).
+    valid = PAYLOADS[name](room.service, room.world) if name in REGISTRY else None
+
+    def probe(data):
+        before = len(error_log.records)
+        ack = room.client(role).emit(name, data, callback=True) if data is not None else \
+            room.client(role).emit(name, callback=True)
+        context = f"{name} by the {role} with {str(data)[:300]!r}: {str(ack)[:300]}"
+        new_errors = error_log.records[before:]
+        assert not new_errors, f"{context}\nlogged: {[r.getMessage()[:300] for r in new_errors]}"
+        assert isinstance(ack, dict) and isinstance(ack.get("ok"), bool), context
+        if ack["ok"]:
+            assert model_accepts(name, data, room.world.dialogue_id), f"accepted a bad payload: {context}"
+            return
+        assert_readable(ack.get("error"), context)
+        if not model_accepts(name, data, room.world.dialogue_id):
+            assert ack["error"]["code"] in ("invalid_payload", "forbidden"), context
+
+    # Every field of the valid payload set to each edge value, in turn ...
+    if valid is not None:
+        for payload in edge_cases(REGISTRY[name].payload, valid):
+            probe({"payload": payload})
+    # ... then whatever hypothesis makes of the event's data.
+    FUZZ(given(data=event_data(name, valid))(probe))()
+
+
+EDGE_VALUES = (2 ** 63, -(2 ** 63) - 1, 10 ** 30, -1, 0, 1.5, True, None, "", "nul\x00", "\x01\x1f", "\ud800",
+               "é" * 70_000, [], [1, "a"], {}, {"nested": {"deeper": [None]}})
+
+
+def edge_cases(model: type[BaseModel], valid: dict[str, Any]):
+    """The valid payload with one field (known or not) set to one edge value."""
+    for name in sorted(model.model_fields) + ["unexpected"]:
+        for value in EDGE_VALUES:
+            yield {**valid, name: value}
+
+
+def test_every_event_is_fuzzed():
+    """A new command is fuzzed as soon as it is registered; the read events too."""
+    from moderation.realtime import Realtime
+    handlers = {name for name in vars(Realtime) if name.startswith("on_")}
+    assert {"on_snapshot", "on_list_inputs"} <= handlers
+    assert set(EVENTS) == set(REGISTRY) | {"snapshot", "inputs.list"}
+
+
+def test_connecting_with_anything_is_refused_or_accepted_cleanly(room, error_log):
+    """The connect event's auth data, fuzzed the same way: a connection is
+    either refused or opened with the snapshot, and nothing is logged."""
+    world = room.world
+    tokens = st.sampled_from([world.links["secretariat"], world.links["participant"], world.links["display"],
+                              world.api_tokens["moderator"]])
+    auth = st.one_of(JSON, st.fixed_dictionaries({}, optional={
+        "dialogue_id": st.one_of(st.just(world.dialogue_id), NUMBERS, JSON),
+        "token": st.one_of(tokens, ODD_STRINGS, st.text(max_size=50), JSON),
+        "role": st.one_of(st.sampled_from([role.value for role in Role]), ODD_STRINGS, JSON)}))
+
+    @settings(FUZZ, max_examples=60)
+    @given(auth=auth)
+    def fuzz(auth):
+        before = len(error_log.records)
+        client = room.app.extensions["socketio"].test_client(room.app, auth=auth)
+        try:
+            new_errors = error_log.records[before:]
+            assert not new_errors, f"{str(auth)[:300]!r}: {[r.getMessage()[:300] for r in new_errors]}"
+            if client.is_connected():
+                names = [event["name"] for event in client.get_received()]
+                assert names[:1] == ["snapshot"], (str(auth)[:300], names)
+        finally:
+            if client.is_connected():
+                client.disconnect()
+
+    fuzz()
