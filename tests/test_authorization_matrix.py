@@ -224,8 +224,14 @@ def _paused_speaker(svc, w: World) -> dict:
     return {"entry_id": entry}
 
 
-def _nothing_after(_prepared: Any) -> dict:
-    return {}
+def _after(prepare: Make, payload: dict) -> Make:
+    """A fixed payload, once ``prepare`` has set the scene."""
+    return lambda svc, w: (prepare(svc, w), payload)[1]
+
+
+def _queue_of_two(svc, w: World) -> list[int]:
+    """Two waiting speakers, in queue order."""
+    return [_speaker(svc, w, 0), _speaker(svc, w, 1)]
 
 
 def _pending_application(svc, w: World) -> int:
@@ -287,10 +293,10 @@ PAYLOADS: dict[str, Make] = {
     "queue.pause_speaker": lambda s, w: {"entry_id": _speaking(s, w)},
     "queue.resume_speaker": lambda s, w: _paused_speaker(s, w),
     "queue.adjust_speaker_time": lambda s, w: {"entry_id": _speaking(s, w), "seconds": 30},
-    "queue.reorder": lambda s, w: {"entry_ids": [_speaker(s, w, 1), _speaker(s, w, 0)][::-1]},
-    "queue.move_to_top": lambda s, w: {"entry_id": [_speaker(s, w, 0), _speaker(s, w, 1)][1]},
+    "queue.reorder": lambda s, w: {"entry_ids": _queue_of_two(s, w)[::-1]},
+    "queue.move_to_top": lambda s, w: {"entry_id": _queue_of_two(s, w)[1]},
     "queue.remove": lambda s, w: {"entry_id": _speaker(s, w)},
-    "queue.readd_last": lambda s, w: _nothing_after(_finished(s, w)),
+    "queue.readd_last": _after(_finished, {}),
     "queue.use_automatic_order": lambda s, w: {},
     "queue.close": lambda s, w: {},
     "queue.reopen": lambda s, w: _then(s, w, "queue.close", {}, {}),
