@@ -10,6 +10,7 @@ only after commit.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from .auth import Principal, credential_for_token
 from .commands import REGISTRY, Outcome
 from .errors import CommandError
 from .models import Role, User
-from .ratelimit import RateLimiter
+from .ratelimit import EventGate
 from .service import Service
 from .storable import fits
 
@@ -34,9 +35,11 @@ HINT_TICK = 0.25
 # EVENT_RATE_PER_SECOND): a snapshot or a page of inputs is built for the
 # caller alone and costs as much as many ordinary events, so a client asking
 # for them over and over is refused after a few instead of being served
-# (and keeping the room waiting) for as long as it asks.
+# (and keeping the room waiting) for as long as it asks. Connecting builds a
+# snapshot too.
 SNAPSHOT_COST = 10
 INPUTS_PAGE_COST = 4
+FLOOD_COOLDOWN = 30.0  # s before a link whose connection was closed for flooding may connect again
 SESSION_SWEEP = 30.0  # seconds between looks for connections whose sign-in has run out
 
 
@@ -58,7 +61,6 @@ class Connection:
     dialogue_id: int
     role: Role
     participant_id: int | None
-    refused: int = 0  # events refused by the rate limit
     # When the browser session behind the connection ends however active
     # (sessions.py); None for bearer tokens, which last until revoked.
     deadline: float | None = None
@@ -90,8 +92,15 @@ class Realtime:
         self.service = service
         self.connections: dict[str, Connection] = {}
         settings = service.app.config
-        self.event_limiter = RateLimiter(capacity=settings["EVENT_BURST"], rate=settings["EVENT_RATE_PER_SECOND"])
-        self.flood_limit = settings["FLOOD_DISCONNECT_AFTER"]
+        # The rate limit on events, applied as each message is read.
+        self.flood_cooldown: dict[str, float] = {}  # principal scope -> when it may connect again
+        self.event_gate = EventGate(
+            socketio.server.eio, capacity=settings["EVENT_BURST"], rate=settings["EVENT_RATE_PER_SECOND"],
+            flood_after=settings["FLOOD_DISCONNECT_AFTER"],
+            costs={"snapshot": SNAPSHOT_COST, "connect": SNAPSHOT_COST, "inputs.list": INPUTS_PAGE_COST},
+            refusal=lambda retry_after: error_ack(CommandError("rate_limited", "Too many messages: slow down.",
+                                                               {"retry_after": retry_after})),
+            on_flood=self._flooded)
         self._pending_hints: dict[int, dict[str, Any]] = {}
         self._hint_lock = threading.Lock()
         self._hint_task = None
@@ -136,6 +145,7 @@ class Realtime:
             if not isinstance(dialogue_id, int) or isinstance(dialogue_id, bool) or not fits(dialogue_id):
                 raise CommandError("invalid_payload", "Connect with auth {dialogue_id: <number>}.")
             principal, deadline = self._principal(auth)
+            self._check_cooldown(principal)
             actor, role, snapshot = self.service.join(principal, dialogue_id, auth.get("role"))
         except CommandError as exc:
             raise ConnectionRefusedError(exc.message, exc.to_dict()) from None  # message, data
@@ -152,7 +162,6 @@ class Realtime:
 
     def on_disconnect(self, reason=None):
         self._presence(self.connections.pop(request.sid, None))
-        self.event_limiter.forget(request.sid)
 
     def _presence(self, connection: Connection | None) -> None:
         if connection is None or connection.participant_id is None:
@@ -163,11 +172,10 @@ class Realtime:
             except Exception:  # attendance figures must never break a connection
                 log.exception("presence listener failed")
 
-    def _connection(self, cost: float = 1) -> Connection:
-        """The caller's connection, once its event (worth ``cost`` ordinary
-        ones) is within the rate limit.
-        A client that keeps flooding after being told is disconnected, so
-        that it cannot slow the room down."""
+    def _connection(self) -> Connection:
+        """The caller's connection. (Its event is within the rate limit: the
+        EventGate refused it otherwise, as it was read; Flask-SocketIO's test
+        client, which bypasses Engine.IO, is not limited.)"""
         sid = request.sid
         connection = self.connections.get(sid)
         if connection is None:
@@ -176,29 +184,32 @@ class Realtime:
             reason = self._expiry_reason()
             self.end_connection(sid, reason)
             raise CommandError("unauthenticated", reason)
-        if not self.event_limiter.allow(sid, cost):
-            connection.refused += 1
-            if connection.refused >= self.flood_limit:
-                log.warning("disconnecting %s after %d events over the rate limit", sid, connection.refused)
-                self._cut(sid)
-            raise CommandError("rate_limited", "Too many messages: slow down.",
-                               {"retry_after": round(self.event_limiter.retry_after(sid, cost), 1)})
         return connection
 
-    def _cut(self, sid: str) -> None:
-        """Disconnect a flooding client and close its transport as well: a
-        client that ignores Socket.IO's disconnect must not go on sending
-        (every frame it sends would still be read and parsed)."""
-        server = self.socketio.server
-        eio_sid = server.manager.eio_sid_from_sid(sid, "/")
-        server.disconnect(sid, namespace="/")
-        if eio_sid is not None:
-            server.eio.disconnect(eio_sid)
+    def _flooded(self, eio_sid: str) -> None:
+        """A connection is being closed for flooding: its link (or user) may
+        not connect again for FLOOD_COOLDOWN s, so that reconnecting at once
+        does not buy a fresh allowance."""
+        sid = self.socketio.server.manager.sid_from_eio_sid(eio_sid, "/")
+        connection = self.connections.get(sid) if sid is not None else None
+        if connection is not None:
+            self.flood_cooldown[connection.principal.scope] = time.monotonic() + FLOOD_COOLDOWN
+
+    def _check_cooldown(self, principal: Principal) -> None:
+        until = self.flood_cooldown.get(principal.scope)
+        if until is None:
+            return
+        left = until - time.monotonic()
+        if left <= 0:
+            del self.flood_cooldown[principal.scope]
+            return
+        raise CommandError("rate_limited", f"This link sent too many messages. It can connect again in "
+                                           f"{math.ceil(left)} seconds.", {"retry_after": round(left, 1)})
 
     def on_snapshot(self, data=None):
         """A client asks for the whole state again (at start, or after a gap)."""
         try:
-            c = self._connection(SNAPSHOT_COST)
+            c = self._connection()
             return {"ok": True, "snapshot": self.service.snapshot(c.principal, c.dialogue_id, c.role)}
         except CommandError as exc:
             return error_ack(exc)
@@ -206,7 +217,7 @@ class Realtime:
     def on_list_inputs(self, data=None):
         """One page of inputs, as this connection's role sees them."""
         try:
-            c = self._connection(INPUTS_PAGE_COST)
+            c = self._connection()
             if data is not None and not isinstance(data, dict):
                 raise CommandError("invalid_payload", "Send an object of filters.")
             page = self.service.list_inputs(c.principal, c.dialogue_id, data or {}, c.role)

@@ -22,9 +22,15 @@ from sqlalchemy.engine import make_url
 from conftest import empty_postgres, require, seed_dialogue
 from fault_tools import RedisProcess, TcpProxy
 from server import Client, LiveServer, disconnect_all, run_cli
+from moderation.config import SETTINGS
 from moderation.models import IdempotencyRecord, Input
+from moderation.realtime import SNAPSHOT_COST
 
 pytestmark = pytest.mark.server
+
+
+def setting_default(name: str):
+    return next(setting.default for setting in SETTINGS if setting.name == name)
 
 
 @pytest.fixture
@@ -326,3 +332,75 @@ def test_redis_restarted_while_clients_are_connected(tmp_path, postgres_server_u
         finally:
             first.close()
             second.close()
+
+
+# -- a client flooding the server with events --------------------------------------------------
+EVENT_BURST = setting_default("EVENT_BURST")
+EVENT_RATE = setting_default("EVENT_RATE_PER_SECOND")
+FLOOD_AFTER = setting_default("FLOOD_DISCONNECT_AFTER")
+
+
+def flood(client: Client, event: str, limit: int, answers: dict[str, int], lock: threading.Lock) -> int:
+    """Emit ``event`` as fast as the connection takes it (without waiting for
+    answers) until the server ends the connection or ``limit`` are sent."""
+    def answered(ack=None):
+        code = "ok" if isinstance(ack, dict) and ack.get("ok") else \
+            (ack or {}).get("error", {}).get("code", "?") if isinstance(ack, dict) else "?"
+        with lock:
+            answers[code] = answers.get(code, 0) + 1
+
+    sent = 0
+    while sent < limit and client.connected:
+        if client.sio.eio.queue.qsize() > 500:  # the socket is full: let the writer catch up
+            time.sleep(0.001)
+            continue
+        try:
+            client.sio.emit(event, {}, callback=answered)
+        except socketio.exceptions.BadNamespaceError:
+            break
+        sent += 1
+    return sent
+
+
+def test_a_flooding_client_is_throttled_then_disconnected_and_the_others_are_served(tmp_path, clients):
+    with LiveServer(tmp_path / "server") as live:
+        dialogue_id = live.dialogue_id
+        moderator = clients(live, live.token("moderator"), dialogue_id)
+        participant = clients(live, live.token("participant"), dialogue_id)
+        started = moderator.command("agenda.advance")["version"]
+        participant.wait_for_version(started)
+        flooder = clients(live, live.token("participant_online"), dialogue_id, reconnection=False)
+
+        answers: dict[str, int] = {}
+        lock = threading.Lock()
+        began = time.monotonic()
+        sending = ThreadPoolExecutor(1).submit(flood, flooder, "snapshot", 5_000, answers, lock)
+        # While it floods, the room carries on.
+        ack = moderator.command("agenda.adjust_time", {"seconds": 60}, timeout=15)
+        participant.wait_for_version(ack["version"], timeout=10)
+        flooder.wait_for(lambda: flooder.disconnects, 20, "the server to disconnect the flooding client")
+        lasted = time.monotonic() - began
+        sent = sending.result(20)
+
+        rate = sent / lasted
+        print(f"\nflooding client: {sent} events in {lasted:.2f} s ({rate:.0f}/s), answers {answers}")
+        assert sent > EVENT_BURST + FLOOD_AFTER, "the client was cut before it had flooded"
+        # Throttled: at most the burst plus the refill was served (a snapshot
+        # counts as SNAPSHOT_COST events: building one is what costs) ...
+        assert answers.get("ok", 0) <= (EVENT_BURST + EVENT_RATE * lasted) / SNAPSHOT_COST + 1, answers
+        # ... the rest was refused with a reason, then the connection was closed.
+        assert answers.get("rate_limited", 0) >= FLOOD_AFTER - 1, answers
+        assert set(answers) <= {"ok", "rate_limited", "unauthenticated", "?"}, answers
+        assert not flooder.connected
+        assert "messages over the rate limit" in live.stderr
+        # Reconnecting at once does not buy a fresh allowance: the link waits.
+        again = Client(live, live.token("participant_online"), dialogue_id, reconnection=False)
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            again.connect(timeout=10)
+        refusal = again.of("connect_error")[0]["data"]
+        assert refusal["code"] == "rate_limited" and refusal["details"]["retry_after"] > 0, refusal
+        # Everyone else is served as before.
+        assert live.running and moderator.connected and participant.connected
+        after = moderator.command("agenda.adjust_time", {"seconds": -60})
+        assert participant.wait_for_version(after["version"], timeout=5)
+        assert participant.fresh_snapshot()["version"] >= after["version"]
