@@ -319,7 +319,7 @@ def _filter(ctx: Context, draft: InputDraft) -> FilterVerdict | None:
     """Run every input filter: the first refusal stops; else the strongest
     of hold and flag."""
     strongest = None
-    for input_filter in filters_in_order(ctx.plugins):
+    for input_filter in ctx.memoized("input_filters", lambda: filters_in_order(ctx.plugins)):
         verdict = input_filter.check(draft, ctx.session)
         if verdict is None or verdict.action == "accept":
             continue

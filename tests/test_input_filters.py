@@ -159,7 +159,7 @@ def test_the_first_refusal_wins_and_stops_the_rest(filtered_app):
     assert (error.code, error.message) == ("conflict", "first says refuse")
     assert error.details == [{"field": "text", "message": "first says refuse", "filter": "first"}]
     filtered_app.calls.clear()
-    error = refusal(filtered_app, "bell\x07 first-refuse")  # a built-in refuses before any plugin runs
+    error = refusal(filtered_app, "hidden \u202e first-refuse")  # a built-in refuses before any plugin runs
     assert (error.code, error.details[0]["filter"]) == ("invalid_payload", "length_and_characters")
     assert filtered_app.calls == []
     error = refusal(filtered_app, "first-hold then second-refuse")  # a refusal beats an earlier hold

@@ -44,10 +44,13 @@ def _exact_duplicate(draft, session):
     wanted = normalized(draft.text)
     # Only what the participant wrote: a rapporteur's record of their oral
     # intervention (source "oral") carries their id too.
-    texts = session.scalars(select(Input.text).where(
-        Input.dialogue_id == draft.dialogue_id, Input.participant_id == draft.participant_id,
-        Input.source == "participant", Input.status.not_in((InputStatus.WITHDRAWN.value,)),
-        *([Input.id != draft.input_id] if draft.input_id else [])))
+    # Plain Core on the session's connection: this runs for every submission
+    # of a burst, and the ORM would add a flush check and its bookkeeping.
+    table = Input.__table__.c
+    texts = session.connection().scalars(select(table.text).where(
+        table.dialogue_id == draft.dialogue_id, table.participant_id == draft.participant_id,
+        table.source == "participant", table.status.not_in((InputStatus.WITHDRAWN.value,)),
+        *([table.id != draft.input_id] if draft.input_id else [])))
     if any(normalized(text) == wanted for text in texts):
         return FilterVerdict("refuse", "You have already submitted this text.", code="conflict")
     return None
