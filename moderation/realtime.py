@@ -13,7 +13,8 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import request, session
@@ -64,6 +65,10 @@ class Connection:
     # When the browser session behind the connection ends however active
     # (sessions.py); None for bearer tokens, which last until revoked.
     deadline: float | None = None
+    # One event of a connection is handled at a time, in the order they
+    # came: a client sending many at once queues behind itself, not in
+    # front of everyone else (the database's write lock is taken in turn).
+    turn: Any = field(default_factory=threading.Lock)
 
 
 def principal_from_session() -> Principal:
@@ -206,11 +211,22 @@ class Realtime:
         raise CommandError("rate_limited", f"This link sent too many messages. It can connect again in "
                                            f"{math.ceil(left)} seconds.", {"retry_after": round(left, 1)})
 
+    @contextmanager
+    def _turn(self, connection: Connection):
+        """Wait for this connection's turn; what a connection sent before it
+        was closed is not done (a flooding client's queue is dropped)."""
+        sid = request.sid
+        with connection.turn:
+            if self.connections.get(sid) is not connection:
+                raise CommandError("unauthenticated", "This connection has ended; reconnect.")
+            yield
+
     def on_snapshot(self, data=None):
         """A client asks for the whole state again (at start, or after a gap)."""
         try:
             c = self._connection()
-            return {"ok": True, "snapshot": self.service.snapshot(c.principal, c.dialogue_id, c.role)}
+            with self._turn(c):
+                return {"ok": True, "snapshot": self.service.snapshot(c.principal, c.dialogue_id, c.role)}
         except CommandError as exc:
             return error_ack(exc)
 
@@ -220,7 +236,8 @@ class Realtime:
             c = self._connection()
             if data is not None and not isinstance(data, dict):
                 raise CommandError("invalid_payload", "Send an object of filters.")
-            page = self.service.list_inputs(c.principal, c.dialogue_id, data or {}, c.role)
+            with self._turn(c):
+                page = self.service.list_inputs(c.principal, c.dialogue_id, data or {}, c.role)
             return {"ok": True, **page}
         except CommandError as exc:
             return error_ack(exc)
@@ -239,7 +256,8 @@ class Realtime:
                     given = payload.setdefault("dialogue_id", c.dialogue_id)
                     if given != c.dialogue_id:
                         raise CommandError("forbidden", "This connection belongs to another dialogue.")
-                outcome = self.service.dispatch(c.principal, name, payload, data.get("idempotency_key"))
+                with self._turn(c):
+                    outcome = self.service.dispatch(c.principal, name, payload, data.get("idempotency_key"))
                 return outcome.ack()
             except CommandError as exc:
                 return error_ack(exc)
