@@ -2,7 +2,7 @@
 
 It runs exactly like ``run.py`` does (eventlet, monkey-patched first; the
 same Socket.IO options as ``create_app``; eventlet's WSGI server with the same
-``max_size``) but has no database, no commands and no rooms per role: every
+``max_size`` and listen backlog) but has no database, no commands and no rooms per role: every
 client joins one room, and the event ``go`` broadcasts one ``change`` message
 to it. The message has the byte size the caller asks for, so that the real
 server and the baseline send the same number of bytes to each client. What is
@@ -42,6 +42,7 @@ MAX_PAYLOAD_BYTES = 64_000
 PING_INTERVAL = PING_TIMEOUT = 20
 # What run.py gives eventlet's WSGI server (moderation/server.py).
 MAX_SIZE = 10_000
+LISTEN_BACKLOG = 4096
 CHANNEL = "bench-bare"  # the Redis channel (the real server uses Flask-SocketIO's default)
 
 
@@ -107,10 +108,13 @@ def main() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    app, socketio = create_app(args.message_queue)
+    app, _socketio = create_app(args.message_queue)
     print(f"Serving on http://{args.host}:{args.port} (eventlet, bare"
           + (f", message queue {args.message_queue})" if args.message_queue else ")"), flush=True)
-    socketio.run(app, host=args.host, port=args.port, log_output=False, max_size=MAX_SIZE)
+    import eventlet.wsgi
+
+    listener = eventlet.listen((args.host, args.port), backlog=LISTEN_BACKLOG)
+    eventlet.wsgi.server(listener, app, log_output=False, max_size=MAX_SIZE)
 
 
 if __name__ == "__main__":
