@@ -37,9 +37,10 @@ HINT_TICK = 0.25
 # caller alone and costs as much as many ordinary events, so a client asking
 # for them over and over is refused after a few instead of being served
 # (and keeping the room waiting) for as long as it asks. Connecting builds a
-# snapshot too.
+# snapshot too; a command is a write, taken in turn with everyone else's.
 SNAPSHOT_COST = 10
 INPUTS_PAGE_COST = 4
+COMMAND_COST = 3
 FLOOD_COOLDOWN = 30.0  # s before a link whose connection was closed for flooding may connect again
 SESSION_SWEEP = 30.0  # seconds between looks for connections whose sign-in has run out
 
@@ -102,7 +103,8 @@ class Realtime:
         self.event_gate = EventGate(
             socketio.server.eio, capacity=settings["EVENT_BURST"], rate=settings["EVENT_RATE_PER_SECOND"],
             flood_after=settings["FLOOD_DISCONNECT_AFTER"],
-            costs={"snapshot": SNAPSHOT_COST, "connect": SNAPSHOT_COST, "inputs.list": INPUTS_PAGE_COST},
+            costs={**dict.fromkeys(REGISTRY, COMMAND_COST), "snapshot": SNAPSHOT_COST, "connect": SNAPSHOT_COST,
+                   "inputs.list": INPUTS_PAGE_COST},
             refusal=lambda retry_after: error_ack(CommandError("rate_limited", "Too many messages: slow down.",
                                                                {"retry_after": retry_after})),
             on_flood=self._flooded)
