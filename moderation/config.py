@@ -66,9 +66,12 @@ SETTINGS: tuple[Setting, ...] = (
             "How many inputs a participant may send per minute over time (token bucket refill)."),
     Setting("EVENT_RATE_PER_SECOND", 20, _as_int,
             "Socket.IO events one connection may send per second over time."),
-    Setting("EVENT_BURST", 60, _as_int, "Socket.IO events one connection may send in a quick burst."),
+    Setting("EVENT_BURST", 60, _as_int,
+            "Socket.IO events one connection may send in a quick burst. A command counts as 3 events, "
+            "a snapshot or a connection as 10, a page of inputs as 4."),
     Setting("FLOOD_DISCONNECT_AFTER", 200, _as_int,
-            "Events refused for flooding after which the connection is closed."),
+            "Events refused for flooding after which the connection is closed; its link may then not "
+            "connect again for 30 seconds."),
     Setting("SESSION_COOKIE_SECURE", False, _as_bool,
             "Send cookies only over HTTPS. Turn on behind TLS."),
     Setting("SESSION_IDLE_MINUTES", 120, _as_int,
