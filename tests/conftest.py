@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import uuid
 
 import pytest
@@ -34,6 +35,17 @@ def require(name: str, available: bool, how: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(message + " (MODERATION_REQUIRE_SERVICES=1 makes this mandatory)", pytrace=False)
     pytest.skip(message)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_leftover_clients():
+    """After each module, stop the Socket.IO clients its tests left open, so
+    that their threads (logging, reconnecting with random jitter) cannot
+    disturb the next module's tests."""
+    yield
+    server = sys.modules.get("server")
+    if server is not None and hasattr(server, "shut_down_leftover_clients"):
+        server.shut_down_leftover_clients()
 
 
 @pytest.fixture(scope="session")

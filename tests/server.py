@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import weakref
 from pathlib import Path
 from typing import Any, Callable
 
@@ -260,6 +261,9 @@ class LiveServer:
         return self._app
 
 
+OPEN_CLIENTS: "weakref.WeakSet[Client]" = weakref.WeakSet()
+
+
 def disconnect_all(clients) -> None:
     """Disconnect several clients at once: a WebSocket close handshake can
     take seconds (the threading server answers the close frame late)."""
@@ -268,6 +272,15 @@ def disconnect_all(clients) -> None:
         thread.start()
     for thread in threads:
         thread.join(15)
+
+
+def shut_down_leftover_clients() -> int:
+    """Stop every client still connected or trying to reconnect: one left
+    behind by a test keeps a thread that logs and draws random numbers
+    (reconnection jitter) while later tests run."""
+    leftover = [client for client in list(OPEN_CLIENTS) if client.sio.connected or client.sio._reconnect_task]
+    disconnect_all(leftover)
+    return len(leftover)
 
 
 class Client:
@@ -287,6 +300,7 @@ class Client:
         self.headers = headers or {}
         self.sio = socketio.Client(reconnection=reconnection, reconnection_delay=0.2,
                                    reconnection_delay_max=1, randomization_factor=0.1)
+        OPEN_CLIENTS.add(self)
         self.events: list[tuple[str, Any]] = []
         self.disconnects: list[Any] = []
         self._cond = threading.Condition()

@@ -207,14 +207,20 @@ class Room:
 
 
 class ErrorLog(logging.Handler):
-    """Every record at ERROR or above, from any logger."""
+    """Every record at ERROR or above from the server side (the app,
+    Flask-SocketIO, python-socketio and python-engineio's servers); the
+    clients' own loggers (``socketio.client``, ``engineio.client``) speak for
+    clients of other tests in this process, not for the server."""
+
+    CLIENT_LOGGERS = ("socketio.client", "engineio.client")
 
     def __init__(self):
         super().__init__(logging.ERROR)
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record):
-        self.records.append(record)
+        if not record.name.startswith(self.CLIENT_LOGGERS):
+            self.records.append(record)
 
 
 @pytest.fixture(scope="module")
