@@ -816,14 +816,24 @@ def connected_participants(session, dialogue_id: int) -> set[int] | None:
             if c.dialogue_id == dialogue_id and c.participant_id is not None and c.role is Role.PARTICIPANT}
 
 
-def online_now(session, dialogue_id: int) -> int | None:
+def checked_in_ids(session, dialogue_id: int) -> frozenset[int]:
+    return frozenset(session.scalars(select(Participant.id).where(
+        Participant.dialogue_id == dialogue_id, Participant.checked_in_at.is_not(None))))
+
+
+def online_now(session, dialogue_id: int, checked_in: frozenset[int] | None = None) -> int | None:
     """Participants connected now who are not checked in at the door: a
-    participant in the room following on a phone counts in the room."""
+    participant in the room following on a phone counts in the room.
+    ``checked_in`` (``checked_in_ids``, e.g. kept for the version) spares a
+    query whose size grows with the room: snapshots ask this on every
+    connection."""
     ids = connected_participants(session, dialogue_id)
     if ids is None:
         return None
     if not ids:
         return 0
+    if checked_in is not None:
+        return len(ids - checked_in)
     return session.scalar(select(func.count()).select_from(Participant).where(
         Participant.id.in_(ids), Participant.dialogue_id == dialogue_id, Participant.checked_in_at.is_(None))) or 0
 

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .access import participant_view, participants_section
-from .accreditation import attendance_section, online_now
+from .accreditation import attendance_section, checked_in_ids, online_now
 from .agenda import agenda_section
 from .dialogues import dialogue_section
 from .inputs import (audience_for, input_records, input_settings_section, input_view, my_inputs, overview_section,
@@ -103,8 +103,11 @@ class SectionCache:
     never cached. ``LIVE`` fields change without a new version and are
     rebuilt for every snapshot."""
 
-    LIVE: dict[str, Callable[[Session, Dialogue], dict[str, Any]]] = {
-        "attendance": lambda session, dialogue: {"online": online_now(session, dialogue.id)},
+    LIVE: dict[str, Callable[[Session, Dialogue, "SectionCache"], dict[str, Any]]] = {
+        # Who is checked in changes with a version; who is connected does not.
+        "attendance": lambda session, dialogue, cache: {"online": online_now(
+            session, dialogue.id, checked_in=cache.get((dialogue.id, dialogue.version, "checked_in", None),
+                                                       lambda: checked_in_ids(session, dialogue.id)))},
     }
 
     def __init__(self, ttl: float = 1.0, max_entries: int = 512, clock=time.monotonic):
@@ -147,7 +150,7 @@ def build_snapshot(session: Session, dialogue: Dialogue, role: Role, plugins, *,
         key = (dialogue.id, dialogue.version, name, role if spec.per_role else None)
         sections[name] = cache.get(key, lambda spec=spec: _build(spec, session, dialogue, now, plugins, role))
         if name in cache.LIVE:
-            sections[name] = {**sections[name], **cache.LIVE[name](session, dialogue)}
+            sections[name] = {**sections[name], **cache.LIVE[name](session, dialogue, cache)}
     sections["me"] = me_section(session, role, participant_id, label)
     if participant_id is not None:
         sections["my_inputs"] = my_inputs(session, participant_id)

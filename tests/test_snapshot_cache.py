@@ -69,3 +69,28 @@ def test_roles_that_see_a_section_differently_get_their_own(service, dialogue):
     assert participant["version"] == moderator["version"]
     assert participant["sections"]["inputs_overview"] is not moderator["sections"]["inputs_overview"]
     assert "participants" not in participant["sections"]
+
+
+def test_the_online_figure_is_live_and_leaves_out_who_is_checked_in(sqlite_app):
+    """Connections change without a new version: the online figure is counted
+    for every snapshot, from who is connected now less who is checked in at
+    the door (kept per version), and agrees with counting in the database."""
+    from conftest import seed_dialogue
+    from moderation.accreditation import online_now
+
+    service = sqlite_app.extensions["moderation"]
+    seeded = seed_dialogue(service)
+    did = seeded["dialogue_id"]
+    socketio = sqlite_app.extensions["socketio"]
+    run(service, "participants.check_in", {"dialogue_id": did, "token": seeded["tokens"]["participant0"]})
+    clients = [socketio.test_client(sqlite_app, auth={"dialogue_id": did, "token": seeded["tokens"][who]})
+               for who in ("participant0", "participant1")]
+    assert all(client.is_connected() for client in clients)
+    first = service.snapshot(seeded["principals"]["moderator"], did)["sections"]["attendance"]
+    assert first == {"in_room": 1, "online": 1}
+    with service.db.session() as session:
+        assert online_now(session, did) == 1  # the same figure, counted in the database
+    clients[1].disconnect()
+    again = service.snapshot(seeded["principals"]["moderator"], did)["sections"]["attendance"]
+    assert again == {"in_room": 1, "online": 0}  # same version, a second later: still live
+    clients[0].disconnect()
