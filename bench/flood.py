@@ -218,7 +218,10 @@ class Room:
         started, wall = time.perf_counter(), time.time()
         try:
             ack = await self.command("agenda.adjust_time", {"seconds": seconds}, timeout)
-        except socketio.exceptions.TimeoutError:  # the server did not answer in time: every delivery is lost
+        except socketio.exceptions.SocketIOError:  # no answer in time, or the moderator's connection dropped
+            deadline = time.perf_counter() + timeout
+            while not self.moderator.connected and time.perf_counter() < deadline:
+                await asyncio.sleep(0.1)
             return {"ack_ms": math.nan, "latencies": [], "version": None, "emitted_at": wall,
                     "lost": len(self.arrivals)}
         acked = time.perf_counter()
