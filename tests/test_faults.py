@@ -22,6 +22,8 @@ from sqlalchemy.engine import make_url
 from conftest import empty_postgres, require, seed_dialogue
 from fault_tools import RedisProcess, TcpProxy
 from server import Client, LiveServer, disconnect_all, run_cli
+from moderation.auth import SYSTEM
+from moderation.commands import execute
 from moderation.config import SETTINGS
 from moderation.models import IdempotencyRecord, Input
 from moderation.realtime import SNAPSHOT_COST
@@ -96,6 +98,19 @@ def submit_until_acknowledged(client: Client, submissions: list[Submission], dea
                 time.sleep(0.2)
 
 
+def register(service, dialogue_id: int, count: int) -> list[str]:
+    """Register participants through the command layer, as the secretariat
+    would, without building change messages (nobody follows this dialogue
+    yet); their link tokens."""
+    tokens = []
+    for i in range(count):
+        result = execute(service.db.sessions, service.plugins, SYSTEM, "participant.register", {
+            "dialogue_id": dialogue_id, "name": f"Participant {i:02d}", "channel": ("room", "online")[i % 2],
+            "organization": {"name": f"Organization {i % 7}", "category": "ngo"}}).result
+        tokens.append(result["token"])
+    return tokens
+
+
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_kill_9_in_the_middle_of_an_input_burst_loses_nothing_and_stores_nothing_twice(
         tmp_path, database, clients, request):
@@ -108,13 +123,12 @@ def test_kill_9_in_the_middle_of_an_input_burst_loses_nothing_and_stores_nothing
                       env={"MODERATION_INPUT_RATE_BURST": "50", "MODERATION_INPUT_RATE_PER_MINUTE": "600"})
     try:
         live.start()
-        people = [(f"Participant {i:02d}", ("room", "online")[i % 2], "ngo") for i in range(PARTICIPANTS)]
-        seeded = seed_dialogue(live.app().extensions["moderation"], participants=people)
-        dialogue_id, tokens = seeded["dialogue_id"], seeded["tokens"]
-        moderator = clients(live, tokens["moderator"], dialogue_id)
+        service = live.app().extensions["moderation"]
+        seeded = seed_dialogue(service, participants=())
+        dialogue_id = seeded["dialogue_id"]
+        moderator = clients(live, seeded["tokens"]["moderator"], dialogue_id)
         moderator.command("agenda.advance")  # an item runs: inputs are open
-        participants = connect_all(clients, live, [tokens[f"participant{i}"] for i in range(PARTICIPANTS)],
-                                   dialogue_id)
+        participants = connect_all(clients, live, register(service, dialogue_id, PARTICIPANTS), dialogue_id)
 
         run = uuid.uuid4().hex[:8]
         plans = [[Submission(f"burst-{run}-{p}-{n}",
