@@ -10,9 +10,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 
-import pytest
-
-from conftest import REQUIRE_SERVICES
+from conftest import require
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps trying to reach outside hosts.
@@ -24,17 +22,12 @@ DESKTOP = {"width": 1440, "height": 900}
 
 def require_browser() -> None:
     """Skip without Playwright or Chromium, or fail when CI says they must be there."""
-    missing = None
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        missing = "Playwright for Python is not installed (pip install playwright)"
-    if missing is None and not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        missing = f"{CHROMIUM} is missing (apt-get install chromium)"
-    if missing:
-        if REQUIRE_SERVICES:
-            pytest.fail(missing + " (MODERATION_REQUIRE_SERVICES=1 makes the browser tests mandatory)", pytrace=False)
-        pytest.skip(missing)
+        require("Playwright for Python", False, "pip install -e '.[test]'")
+    require("Chromium", os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK),
+            f"{CHROMIUM} is missing (apt-get install chromium)")
 
 
 def launch(playwright):

@@ -31,7 +31,7 @@ def require(name: str, available: bool, how: str) -> None:
     """Skip without the service, or fail when CI says it must be there."""
     if available:
         return
-    message = f"{name} not available: set {how}"
+    message = f"{name} not available: {how}"
     if REQUIRE_SERVICES:
         pytest.fail(message + " (MODERATION_REQUIRE_SERVICES=1 makes this mandatory)", pytrace=False)
     pytest.skip(message)
@@ -51,7 +51,7 @@ def no_leftover_clients():
 @pytest.fixture(scope="session")
 def postgres_server_url():
     """A throwaway PostgreSQL database for this test session."""
-    require("PostgreSQL", bool(POSTGRES_URL), "MODERATION_TEST_POSTGRES_URL")
+    require("PostgreSQL", bool(POSTGRES_URL), "set MODERATION_TEST_POSTGRES_URL")
     base = make_url(normalize_url(POSTGRES_URL))
     name = f"moderation_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
@@ -59,7 +59,7 @@ def postgres_server_url():
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # pragma: no cover - depends on the machine
-        require("PostgreSQL", False, f"a reachable MODERATION_TEST_POSTGRES_URL ({exc.__class__.__name__})")
+        require("PostgreSQL", False, f"set a reachable MODERATION_TEST_POSTGRES_URL ({exc.__class__.__name__})")
     url = base.set(database=name).render_as_string(hide_password=False)
     yield url
     with admin.connect() as connection:
@@ -139,7 +139,7 @@ def empty_database_url(request, tmp_path):
 
 @pytest.fixture
 def redis_url():
-    require("Redis", bool(REDIS_URL), "MODERATION_TEST_REDIS_URL")
+    require("Redis", bool(REDIS_URL), "set MODERATION_TEST_REDIS_URL")
     return REDIS_URL
 
 

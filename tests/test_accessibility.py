@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import DESKTOP, PHONE, launch, require_browser
-from conftest import REQUIRE_SERVICES, run
+from conftest import require, run
 from test_participant_page import SOCKET_TRAFFIC, announced, clients, listen, scene  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,13 +61,7 @@ LIVE_PAGES = ("participant", "participant-online", "moderator", "rapporteur", "d
 
 
 def require_axe() -> None:
-    if AXE.exists():
-        return
-    missing = f"{AXE.relative_to(ROOT)} is missing (npm ci --prefix tests)"
-    if REQUIRE_SERVICES:
-        pytest.fail(missing + " (MODERATION_REQUIRE_SERVICES=1 makes the accessibility tests mandatory)",
-                    pytrace=False)
-    pytest.skip(missing)
+    require("axe-core", AXE.exists(), f"{AXE.relative_to(ROOT)} is missing (npm ci --prefix tests)")
 
 
 @pytest.fixture(scope="module")

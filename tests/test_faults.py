@@ -296,7 +296,7 @@ def change_arrives(moderator: Client, participant: Client, timeout: float) -> tu
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_redis_restarted_while_clients_are_connected(tmp_path, postgres_server_url, clients):
-    require("redis-server", RedisProcess.available(), "PATH to include redis-server")
+    require("redis-server", RedisProcess.available(), "install redis-server (apt-get install redis-server)")
     empty_postgres(postgres_server_url)
     with RedisProcess(tmp_path / "redis") as redis:
         first = LiveServer(tmp_path / "a", database_url=postgres_server_url, message_queue=redis.url)

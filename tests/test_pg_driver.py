@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.server]
 
 
 def test_a_slow_query_does_not_block_the_event_loop(tmp_path):
-    require("PostgreSQL", bool(POSTGRES_URL), "MODERATION_TEST_POSTGRES_URL")
+    require("PostgreSQL", bool(POSTGRES_URL), "set MODERATION_TEST_POSTGRES_URL")
     out = tmp_path / "pg_driver.json"
     subprocess.run([sys.executable, str(ROOT / "bench" / "pg_driver.py"), "--url", POSTGRES_URL,
                     "--cases", "psycopg2,psycopg2-unpatched", "--repeat", "1", "--slow", str(SLOW_S),
