@@ -136,13 +136,9 @@ class Service:
         """The state of one dialogue as ``role`` sees it (default: the
         principal's highest role there)."""
         with self.db.session() as session:
-            dialogue = session.get(Dialogue, dialogue_id)
-            if dialogue is None:
-                raise CommandError("not_found", f"Dialogue {dialogue_id} does not exist.")
+            dialogue = _dialogue(session, dialogue_id)
             actor = resolve_actor(session, principal, dialogue_id)
-            chosen = choose_role(actor, role)
-            return build_snapshot(session, dialogue, chosen, self.plugins,
-                                  participant_id=actor.participant_id, label=actor.label, cache=self.section_cache)
+            return self._snapshot_of(session, dialogue, actor, choose_role(actor, role))
 
     def join(self, principal: Principal, dialogue_id: int, role: Role | str | None = None):
         """What a new connection needs, from one read: (actor, the role it
@@ -151,20 +147,17 @@ class Service:
         with self.db.session() as session:
             actor = resolve_actor(session, principal, dialogue_id)
             chosen = choose_role(actor, role)
-            dialogue = session.get(Dialogue, dialogue_id)
-            if dialogue is None:
-                raise CommandError("not_found", f"Dialogue {dialogue_id} does not exist.")
-            return actor, chosen, build_snapshot(session, dialogue, chosen, self.plugins,
-                                                 participant_id=actor.participant_id, label=actor.label,
-                                                 cache=self.section_cache)
+            return actor, chosen, self._snapshot_of(session, _dialogue(session, dialogue_id), actor, chosen)
+
+    def _snapshot_of(self, session, dialogue: Dialogue, actor, role: Role) -> dict[str, Any]:
+        return build_snapshot(session, dialogue, role, self.plugins, participant_id=actor.participant_id,
+                              label=actor.label, cache=self.section_cache)
 
     def sections(self, principal: Principal, dialogue_id: int, names, role=None) -> dict[str, Any]:
         """Named sections as ``role`` sees them; sections the role may not see
         are left out. Returns {version, role, sections}."""
         with self.db.session() as session:
-            dialogue = session.get(Dialogue, dialogue_id)
-            if dialogue is None:
-                raise CommandError("not_found", f"Dialogue {dialogue_id} does not exist.")
+            dialogue = _dialogue(session, dialogue_id)
             chosen = choose_role(resolve_actor(session, principal, dialogue_id), role)
             return {"version": dialogue.version, "role": chosen.value,
                     "sections": build_sections(session, dialogue, chosen, self.plugins, names)}
@@ -182,8 +175,7 @@ class Service:
         except ValidationError as exc:
             raise CommandError("invalid_payload", "Some filters are invalid.", validation_details(exc)) from None
         with self.db.session() as session:
-            if session.get(Dialogue, dialogue_id) is None:
-                raise CommandError("not_found", f"Dialogue {dialogue_id} does not exist.")
+            _dialogue(session, dialogue_id)
             actor = resolve_actor(session, principal, dialogue_id)
             chosen = choose_role(actor, role)
             mine = actor.participant_id if chosen is Role.PARTICIPANT else None
@@ -201,9 +193,7 @@ class Service:
             raise CommandError("not_found", f"Unknown export format {str(format_name)[:40]!r}.",
                                {"formats": sorted(exporters)})
         with self.db.session() as session:
-            dialogue = session.get(Dialogue, dialogue_id)
-            if dialogue is None:
-                raise CommandError("not_found", f"Dialogue {dialogue_id} does not exist.")
+            dialogue = _dialogue(session, dialogue_id)
             actor = resolve_actor(session, principal, dialogue_id)
             if not actor.has(Role.SECRETARIAT, Role.MODERATOR, Role.RAPPORTEUR):
                 raise CommandError("unauthenticated" if principal.anonymous else "forbidden",
@@ -216,6 +206,13 @@ class Service:
     def actor(self, principal: Principal, dialogue_id: int | None):
         with self.db.session() as session:
             return resolve_actor(session, principal, dialogue_id)
+
+
+def _dialogue(session, dialogue_id: int) -> Dialogue:
+    dialogue = session.get(Dialogue, dialogue_id)
+    if dialogue is None:
+        raise CommandError("not_found", f"Dialogue {dialogue_id} does not exist.")
+    return dialogue
 
 
 def choose_role(actor, role: Role | str | None) -> Role:
