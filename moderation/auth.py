@@ -129,3 +129,15 @@ def credential_for_token(session: Session, token: str, kind: str | None = None) 
     if kind is not None and credential.kind != kind:
         return None
     return credential
+
+
+def principal_for_token(session: Session, token: str) -> Principal:
+    """Who a Socket.IO connection's token names: the user behind it (with
+    their current session epoch) or the credential itself."""
+    credential = credential_for_token(session, token)
+    if credential is None:
+        raise CommandError("link_revoked", "This link or token is not valid (any more).")
+    if credential.user_id is not None:
+        user = session.get(User, credential.user_id)
+        return Principal(user_id=user.id, session_epoch=user.session_epoch)
+    return Principal(credential_id=credential.id)

@@ -21,10 +21,10 @@ from flask import request, session
 from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room  # not the builtin
 
 from . import sessions
-from .auth import Principal, credential_for_token
+from .auth import Principal
 from .commands import REGISTRY, Outcome
 from .errors import CommandError
-from .models import Role, User
+from .models import Role
 from .ratelimit import EventGate
 from .service import Service
 from .storable import fits
@@ -126,20 +126,10 @@ class Realtime:
         socketio.on_error_default(self.on_error)
 
     # -- connections -----------------------------------------------------------
-    def _principal(self, auth: dict) -> tuple[Principal, float | None]:
-        """Who connects, and when their browser session ends (None: a token)."""
-        token = auth.get("token")
-        if isinstance(token, str) and token:
-            with self.service.db.session() as s:
-                credential = credential_for_token(s, token)
-                if credential is None:
-                    raise CommandError("link_revoked", "This link or token is not valid (any more).")
-                if credential.user_id is not None:
-                    user = s.get(User, credential.user_id)
-                    return Principal(user_id=user.id, session_epoch=user.session_epoch), None
-                return Principal(credential_id=credential.id), None
-        # The cookie is the one the browser last got: it says when the
-        # browser signed in and was last seen.
+    def _session_principal(self) -> tuple[Principal, float | None]:
+        """Who connects with the browser's cookie, and when that browser
+        session ends. (The cookie is the one the browser last got: it says
+        when the browser signed in and was last seen.)"""
         reason = sessions.ended(session, self.service.app.config)
         if reason is not None:
             raise CommandError("unauthenticated", reason)
@@ -151,9 +141,14 @@ class Realtime:
             dialogue_id = auth.get("dialogue_id")
             if not isinstance(dialogue_id, int) or isinstance(dialogue_id, bool) or not fits(dialogue_id):
                 raise CommandError("invalid_payload", "Connect with auth {dialogue_id: <number>}.")
-            principal, deadline = self._principal(auth)
-            self._check_cooldown(principal)
-            actor, role, snapshot = self.service.join(principal, dialogue_id, auth.get("role"))
+            token = auth.get("token")
+            if isinstance(token, str) and token:  # a link's or API token: no end but its revocation
+                principal, deadline = None, None
+            else:
+                token = None
+                principal, deadline = self._session_principal()
+            principal, actor, role, snapshot = self.service.join(
+                dialogue_id, auth.get("role"), principal=principal, token=token, admit=self._check_cooldown)
         except CommandError as exc:
             raise ConnectionRefusedError(exc.message, exc.to_dict()) from None  # message, data
         sid = request.sid

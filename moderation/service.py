@@ -12,7 +12,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 from typing import Any, Callable
 
-from .auth import Principal, resolve_actor
+from .auth import Principal, principal_for_token, resolve_actor
 from .commands import REGISTRY, Outcome, Request, execute, execute_group, load_domain
 from .errors import CommandError
 from .models import Dialogue, Role
@@ -140,14 +140,21 @@ class Service:
             actor = resolve_actor(session, principal, dialogue_id)
             return self._snapshot_of(session, dialogue, actor, choose_role(actor, role))
 
-    def join(self, principal: Principal, dialogue_id: int, role: Role | str | None = None):
-        """What a new connection needs, from one read: (actor, the role it
-        takes, its snapshot). A room reconnecting at once asks this hundreds
-        of times a second."""
+    def join(self, dialogue_id: int, role: Role | str | None = None, *, principal: Principal | None = None,
+             token: str | None = None, admit=None):
+        """What a new connection needs, from one read: (principal, actor, the
+        role it takes, its snapshot). The principal is given, or named by
+        ``token``; ``admit(principal)`` may refuse it before any work is done.
+        A room reconnecting at once asks this hundreds of times a second."""
         with self.db.session() as session:
+            if token is not None:
+                principal = principal_for_token(session, token)
+            if admit is not None:
+                admit(principal)
             actor = resolve_actor(session, principal, dialogue_id)
             chosen = choose_role(actor, role)
-            return actor, chosen, self._snapshot_of(session, _dialogue(session, dialogue_id), actor, chosen)
+            snapshot = self._snapshot_of(session, _dialogue(session, dialogue_id), actor, chosen)
+            return principal, actor, chosen, snapshot
 
     def _snapshot_of(self, session, dialogue: Dialogue, actor, role: Role) -> dict[str, Any]:
         return build_snapshot(session, dialogue, role, self.plugins, participant_id=actor.participant_id,
