@@ -86,7 +86,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     socketio = SocketIO(
         app,
         async_mode=settings["ASYNC_MODE"],
-        **socketio_options(settings["MESSAGE_QUEUE"]),
+        **socketio_options(settings["MESSAGE_QUEUE"], settings["MESSAGE_QUEUE_CHANNEL"]),
         cors_allowed_origins=OriginPolicy(settings["ALLOWED_ORIGINS"]),
         max_http_buffer_size=settings["MAX_PAYLOAD_BYTES"],
         ping_interval=20,

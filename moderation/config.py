@@ -52,6 +52,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Socket.IO async mode: `eventlet`, `gevent` or `threading`."),
     Setting("MESSAGE_QUEUE", None, str,
             "Socket.IO message queue URL (e.g. `redis://127.0.0.1:6379/0`) for several processes. Default: none."),
+    Setting("MESSAGE_QUEUE_CHANNEL", "flask-socketio", str,
+            "Redis channel of the message queue, also the prefix of the shared rate-limit counters. Every "
+            "process of one deployment uses the same; two deployments sharing a Redis need different ones."),
     Setting("PLUGINS", None, _as_list,
             "Comma-separated allow-list of third-party plugin entry-point names; `*` or unset allows all installed."),
     Setting("ALLOWED_ORIGINS", [], _as_list,

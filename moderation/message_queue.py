@@ -43,10 +43,11 @@ class PromptRedisManager(RedisManager):
                 retry_sleep = min(retry_sleep * 2, RETRY_CAP)
 
 
-def socketio_options(url: str | None) -> dict[str, Any]:
+def socketio_options(url: str | None, channel: str = "flask-socketio") -> dict[str, Any]:
     """The ``SocketIO`` keyword arguments for the message queue at ``url``:
-    our Redis manager for Redis URLs, Flask-SocketIO's choice otherwise."""
+    our Redis manager for Redis URLs, Flask-SocketIO's choice otherwise.
+    Redis channels are not separated by database number: ``channel`` keeps
+    two deployments on one Redis apart."""
     if url and url.startswith(("redis://", "rediss://")):
-        # The channel Flask-SocketIO would use, so that every process agrees.
-        return {"message_queue": url, "client_manager": PromptRedisManager(url, channel="flask-socketio")}
-    return {"message_queue": url}
+        return {"message_queue": url, "client_manager": PromptRedisManager(url, channel=channel)}
+    return {"message_queue": url, "channel": channel}

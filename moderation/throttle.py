@@ -110,18 +110,17 @@ return tostring(tokens)
 class RedisBuckets:
     """Token buckets shared by every process through Redis."""
 
-    PREFIX = "moderation:throttle:"
-
-    def __init__(self, url: str):
+    def __init__(self, url: str, channel: str = "flask-socketio"):
         import redis  # the "redis" extra; only needed when a Redis queue is configured
 
         self.errors = (redis.exceptions.RedisError, OSError)
         self.client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
         self.script = self.client.register_script(_BUCKET_LUA)
+        self.prefix = f"{channel}:throttle:"  # one deployment's counters
 
     def tokens(self, kind: str, key: Key, limit: Limit, cost: int) -> float:
         ttl = math.ceil(limit.burst / limit.per_second) + 1
-        name = self.PREFIX + f"{kind}:{key[0]}:" + hashlib.sha256(key[1].encode("utf-8")).hexdigest()[:32]
+        name = self.prefix + f"{kind}:{key[0]}:" + hashlib.sha256(key[1].encode("utf-8")).hexdigest()[:32]
         return float(self.script(keys=[name], args=[limit.burst, limit.per_second, clock(), cost, ttl]))
 
 
@@ -141,7 +140,7 @@ class Throttle:
         self.local = {kind: RateLimiter(limit.burst, limit.per_second, clock=lambda: clock())
                       for kind, limit in self.limits.items()}
         queue = config.get("MESSAGE_QUEUE") or ""
-        self.shared = RedisBuckets(queue) if queue.startswith(("redis://", "rediss://", "unix://")) else None
+        self.shared = RedisBuckets(queue, config.get("MESSAGE_QUEUE_CHANNEL") or "flask-socketio") if queue.startswith(("redis://", "rediss://", "unix://")) else None
         self._warned = 0.0
 
     def check(self, kind: str, keys: Iterable[Key]) -> None:

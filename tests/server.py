@@ -63,6 +63,9 @@ def server_env(instance: Path, database_url: str | None = None, message_queue: s
         env["MODERATION_DATABASE_URL"] = database_url
     if message_queue:
         env["MODERATION_MESSAGE_QUEUE"] = message_queue
+        # This test run's own channel: Redis channels are shared by every
+        # database number, and other runs may use the same Redis.
+        env["MODERATION_MESSAGE_QUEUE_CHANNEL"] = f"moderation-test-{os.getpid()}"
     env.update(extra)
     return env
 

@@ -359,6 +359,20 @@ def test_counters_in_redis_are_shared_by_every_process(redis_url, clock):
     second.check("sign_in", keys)  # one token back for everyone
 
 
+def test_two_deployments_on_one_redis_keep_their_counters_apart(redis_url, clock):
+    """Processes of one deployment share counters; another deployment on the
+    same Redis (another MESSAGE_QUEUE_CHANNEL) does not see them."""
+    ours, also_ours, theirs = (Throttle({**SETTINGS, "MESSAGE_QUEUE": redis_url, "MESSAGE_QUEUE_CHANNEL": channel})
+                               for channel in ("deployment-a", "deployment-a", "deployment-b"))
+    keys = [("account", f"test-{uuid.uuid4().hex}")]
+    for _ in range(LIMITS["SIGN_IN_RATE_BURST"]):
+        ours.check("sign_in", keys)
+        ours.spend("sign_in", keys)
+    with pytest.raises(TooManyAttempts):
+        also_ours.check("sign_in", keys)
+    theirs.check("sign_in", keys)  # a full bucket of its own
+
+
 def test_without_redis_each_process_counts_alone_and_an_unreachable_redis_falls_back(clock):
     alone = Throttle(SETTINGS)
     assert alone.shared is None
