@@ -838,6 +838,15 @@ class PresenceWatcher:
 
     def flush(self, dirty: set[int], new: dict[int, set[int]]) -> None:
         for dialogue_id, ids in new.items():
+            # After a restart everyone reconnects: those recorded before need
+            # no command (each would be a new version for every screen).
+            with self.service.db.session() as s:
+                unrecorded = set(s.scalars(select(Participant.id).where(
+                    Participant.id.in_(ids), Participant.connected_at.is_(None))))
+            self._recorded.update(ids - unrecorded)
+            if not unrecorded:
+                continue
+            ids = unrecorded
             try:
                 self.service.dispatch(SYSTEM, "attendance.record_connections",
                                       {"dialogue_id": dialogue_id, "participant_ids": sorted(ids)})

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from conftest import make_app, run, seed_dialogue
 from moderation.api import openapi_document
-from moderation.models import Application, Participant
+from moderation.models import Application, Dialogue, Participant
 from test_accreditation import Inbox, application, decode_qr, free_port, invite, local, open_applications
 
 PASSWORD = "a long enough password"
@@ -416,3 +416,30 @@ def test_check_in_updates_the_counts_on_a_connected_display(sqlite_app, service,
     else:
         pytest.fail("the first connection was not recorded")
     display.disconnect()
+
+
+def test_a_restarted_server_does_not_record_known_connections_again(sqlite_app, service, seeded):
+    """After a restart the whole room reconnects at once: participants whose
+    first connection is recorded take no new version (each would be a change
+    for every screen), and a participant never seen before still is recorded."""
+    from moderation.accreditation_web import PresenceWatcher
+
+    did = seeded["dialogue_id"]
+    known, new = seeded["participant_ids"][0], seeded["participant_ids"][1]
+    realtime = sqlite_app.extensions["realtime"]
+    first = PresenceWatcher(service, realtime)
+    first.flush(set(), {did: {known}})
+    with service.db.session() as s:
+        recorded_at = s.get(Participant, known).connected_at
+        version = s.get(Dialogue, did).version
+    assert recorded_at is not None
+    restarted = PresenceWatcher(service, realtime)  # a new process knows nobody
+    restarted.flush(set(), {did: {known}})
+    with service.db.session() as s:
+        assert s.get(Dialogue, did).version == version, "nothing to record: no new version"
+        assert s.get(Participant, known).connected_at == recorded_at
+    restarted.flush(set(), {did: {known, new}})
+    with service.db.session() as s:
+        assert s.get(Dialogue, did).version == version + 1
+        assert s.get(Participant, new).connected_at is not None
+        assert s.get(Participant, known).connected_at == recorded_at
