@@ -30,7 +30,7 @@ from .auth import SYSTEM, Principal
 from .errors import CommandError, validation_details
 from .invitations import SmtpSettings, invitations_zip, letters, send
 from .models import ApplicationStatus, Dialogue, Participant, Role
-from .realtime import principal_from_session, role_room
+from .realtime import principal_from_session
 from .service import Service
 from .throttle import public_attempt, retry_after_header
 
@@ -860,5 +860,4 @@ class PresenceWatcher:
                 continue
             self._last[dialogue_id] = online
             message = {"dialogue_id": dialogue_id, "online": online, "server_time": int(time.time() * 1000)}
-            for role in Role:
-                self.realtime.socketio.emit("presence", message, to=role_room(dialogue_id, role))
+            self.realtime.send_hint("presence", message, dialogue_id, Role)

@@ -9,6 +9,7 @@ only after commit.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import threading
@@ -32,6 +33,8 @@ from .storable import fits
 log = logging.getLogger(__name__)
 HINT_INTERVAL = 1.0   # at most one inputs hint a second per dialogue
 HINT_TICK = 0.25
+# Hints go to the participants a slice at a time (see Realtime.send_hint).
+HINT_SLICES = 8
 # What one event takes from its connection's bucket (EVENT_BURST, refilled at
 # EVENT_RATE_PER_SECOND): a snapshot or a page of inputs is built for the
 # caller alone and costs as much as many ordinary events, so a client asking
@@ -47,6 +50,11 @@ SESSION_SWEEP = 30.0  # seconds between looks for connections whose sign-in has 
 
 def role_room(dialogue_id: int, role: Role | str) -> str:
     return f"d{dialogue_id}/{Role(role).value}"
+
+
+def slice_room(dialogue_id: int, role: Role | str, index: int) -> str:
+    """One of the HINT_SLICES rooms that together hold a role's connections."""
+    return f"d{dialogue_id}/{Role(role).value}/{index}"
 
 
 def participant_room(participant_id: int) -> str:
@@ -109,6 +117,7 @@ class Realtime:
                                                                {"retry_after": retry_after})),
             on_flood=self._flooded)
         self._pending_hints: dict[int, dict[str, Any]] = {}
+        self._slices = itertools.count()
         self._hint_lock = threading.Lock()
         self._hint_task = None
         self._sweep_task = None
@@ -156,6 +165,8 @@ class Realtime:
         if deadline is not None:
             self._start_sweep()
         join_room(role_room(dialogue_id, role))
+        if role is Role.PARTICIPANT:
+            join_room(slice_room(dialogue_id, role, next(self._slices) % HINT_SLICES))
         join_room(principal_room(principal))
         if actor.participant_id is not None:
             join_room(participant_room(actor.participant_id))
@@ -306,8 +317,20 @@ class Realtime:
                     del self._pending_hints[dialogue_id]
             for dialogue_id, hint in due.items():
                 last_sent[dialogue_id] = now
-                for role in (Role.PARTICIPANT, Role.DISPLAY):
-                    self.socketio.emit("inputs_hint", hint, to=role_room(dialogue_id, role))
+                self.send_hint("inputs_hint", hint, dialogue_id, (Role.PARTICIPANT, Role.DISPLAY))
+
+    def send_hint(self, event: str, message: dict[str, Any], dialogue_id: int, roles) -> None:
+        """Send a hint (no version: the latest one wins) to every connection
+        of ``roles``. The participants get it a slice at a time, letting
+        other work run in between: sent to a room of a thousand at once, it
+        would hold back everyone's acknowledgements while it is written out."""
+        for role in roles:
+            if Role(role) is not Role.PARTICIPANT:
+                self.socketio.emit(event, message, to=role_room(dialogue_id, role))
+                continue
+            for index in range(HINT_SLICES):
+                self.socketio.emit(event, message, to=slice_room(dialogue_id, role, index))
+                self.socketio.sleep(0)
 
     # -- sessions that run out ----------------------------------------------------
     # An open connection is present, so only the absolute timeout can run

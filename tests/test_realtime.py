@@ -8,6 +8,7 @@ import pytest
 
 from conftest import run, seed_dialogue
 from moderation.commands import REGISTRY
+from moderation.models import Role
 from moderation.realtime import Realtime
 from test_command_layer import db_state, version_of
 
@@ -264,6 +265,29 @@ def test_an_unknown_event_changes_nothing(room, service):
     ack = room["moderator"].emit("agenda.explode", {"payload": {}}, callback=True)
     assert not (isinstance(ack, dict) and ack.get("ok"))
     assert db_state(service) == before
+
+
+def test_a_hint_reaches_every_participant_once_and_staff_once(app, connect, dialogue):
+    """Hints go to the participants one slice of the room at a time; every
+    connection is in exactly one slice, so each gets the hint once."""
+    from moderation.realtime import HINT_SLICES
+    did = dialogue["dialogue_id"]
+    tokens = [dialogue["tokens"][name] for name in ("participant0", "participant1")]
+    participants = [connect({"dialogue_id": did, "token": tokens[i % 2]}) for i in range(HINT_SLICES + 3)]
+    staff = [connect({"dialogue_id": did, "token": dialogue["tokens"][role]})
+             for role in ("moderator", "rapporteur", "display")]
+    for client in participants + staff:
+        assert client.is_connected()
+        received(client)
+    hint = {"dialogue_id": did, "version": 7, "published": 3}
+    realtime(app).send_hint("inputs_hint", hint, did, ("participant", "display"))
+    for client in participants + staff[2:]:
+        assert received(client).get("inputs_hint") == [hint]
+    for client in staff[:2]:
+        assert "inputs_hint" not in received(client), "moderators and rapporteurs follow inputs as records"
+    realtime(app).send_hint("presence", {"dialogue_id": did, "online": 2}, did, Role)
+    for client in participants + staff:
+        assert received(client).get("presence") == [{"dialogue_id": did, "online": 2}]
 
 
 def test_the_snapshot_event_returns_the_current_state(room, service, dialogue):
