@@ -365,7 +365,14 @@ async def controller(url: str, auth: dict[str, Any]):
 
 
 async def call(client, event: str, data: dict[str, Any], timeout: float) -> dict[str, Any]:
-    ack = await client.call(event, data, timeout=timeout)
+    """Send a command; when the connection's event rate limit refuses it
+    (setting up the list sends many at once), wait as told and send it again."""
+    for _ in range(20):
+        ack = await client.call(event, data, timeout=timeout)
+        error = ack.get("error") if isinstance(ack, dict) else None
+        if not (isinstance(error, dict) and error.get("code") == "rate_limited"):
+            break
+        await asyncio.sleep(max(0.2, float((error.get("details") or {}).get("retry_after", 1.0))))
     if not isinstance(ack, dict) or not ack.get("ok"):
         raise RuntimeError(f"{event} failed: {ack}")
     return ack
