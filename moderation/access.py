@@ -240,6 +240,8 @@ def join_with_code(ctx: Context, p: JoinPayload):
                               self_registered=True, created_at=ctx.now)
     ctx.session.add(participant)
     ctx.session.flush()
+    if participant.channel == Channel.ROOM.value:  # the organization's in-person places, as everywhere
+        participant.alternate = room_place(ctx.session, participant)
     ctx.touch("participants")
     return {"participant_id": participant.id,
             **_issue(ctx, Role.PARTICIPANT, participant_id=participant.id, label=p.name)}

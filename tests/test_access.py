@@ -374,6 +374,16 @@ def test_join_with_code(service, dialogue):
     joined = Principal(credential_id=result["credential_id"])
     snap = service.snapshot(joined, did)
     assert snap["role"] == "participant" and snap["sections"]["me"]["participant"]["name"] == "Rosa Díaz"
+    # One in-person participant plus one alternate per organization, also
+    # for those who join with the code: the third from the same organization
+    # is refused (nothing stored) and may join online.
+    second = committed(service, "participant.join_with_code", {**join, "name": "Ana Ruiz"}, ANONYMOUS).result
+    with service.db.session() as s:
+        assert s.get(Participant, second["participant_id"]).alternate is True
+        assert s.get(Participant, result["participant_id"]).alternate is False
+    third = refused(service, "participant.join_with_code", {**join, "name": "Eva Sol"}, ANONYMOUS, code="conflict")
+    assert "Rosa Díaz and Ana Ruiz" in third.message
+    committed(service, "participant.join_with_code", {**join, "name": "Eva Sol", "channel": "online"}, ANONYMOUS)
     committed(service, "participant.set_channel", {"dialogue_id": did, "channel": "online"}, joined)
     # Closing the door refuses the same code afterwards.
     run(service, "dialogue.configure_join", {"dialogue_id": did, "enabled": False})
