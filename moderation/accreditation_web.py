@@ -836,23 +836,34 @@ class PresenceWatcher:
             except Exception:  # the figures must never stop the watcher
                 log.exception("presence update failed")
 
+    def _record(self, dialogue_id: int, ids: set[int]) -> None:
+        # After a restart everyone reconnects: those recorded before need
+        # no command (each would be a new version for every screen).
+        with self.service.db.session() as s:
+            unrecorded = set(s.scalars(select(Participant.id).where(
+                Participant.id.in_(ids), Participant.connected_at.is_(None))))
+        self._recorded.update(ids - unrecorded)
+        if unrecorded:
+            self.service.dispatch(SYSTEM, "attendance.record_connections",
+                                  {"dialogue_id": dialogue_id, "participant_ids": sorted(unrecorded)})
+            self._recorded.update(unrecorded)
+
+    def _record_later(self, dialogue_id: int, ids: set[int], exc: Exception) -> None:
+        """The database is unavailable: keep the connections for the next
+        tick, so that attendance is recorded once it is back."""
+        log.warning("recording %d connections failed (%s); will try again", len(ids), exc)
+        with self._lock:
+            self._new.setdefault(dialogue_id, set()).update(ids)
+
     def flush(self, dirty: set[int], new: dict[int, set[int]]) -> None:
         for dialogue_id, ids in new.items():
-            # After a restart everyone reconnects: those recorded before need
-            # no command (each would be a new version for every screen).
-            with self.service.db.session() as s:
-                unrecorded = set(s.scalars(select(Participant.id).where(
-                    Participant.id.in_(ids), Participant.connected_at.is_(None))))
-            self._recorded.update(ids - unrecorded)
-            if not unrecorded:
-                continue
-            ids = unrecorded
             try:
-                self.service.dispatch(SYSTEM, "attendance.record_connections",
-                                      {"dialogue_id": dialogue_id, "participant_ids": sorted(ids)})
-                self._recorded.update(ids)
-            except CommandError:
-                pass  # the dialogue is gone; nothing to record
+                self._record(dialogue_id, ids)
+            except CommandError as exc:
+                if exc.code != "not_found":  # a gone dialogue has nothing to record
+                    self._record_later(dialogue_id, ids, exc)
+            except Exception as exc:  # noqa: BLE001 - whatever the database raised
+                self._record_later(dialogue_id, ids, exc)
         for dialogue_id in dirty:
             with self.service.db.session() as s:
                 online = acc.online_now(s, dialogue_id)

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from conftest import make_app, run, seed_dialogue
 from moderation.api import openapi_document
+from moderation.errors import CommandError
 from moderation.models import Application, Dialogue, Participant
 from test_accreditation import Inbox, application, decode_qr, free_port, invite, local, open_applications
 
@@ -443,3 +444,34 @@ def test_a_restarted_server_does_not_record_known_connections_again(sqlite_app, 
         assert s.get(Dialogue, did).version == version + 1
         assert s.get(Participant, new).connected_at is not None
         assert s.get(Participant, known).connected_at == recorded_at
+
+
+def test_connections_seen_while_the_database_is_unavailable_are_recorded_later(sqlite_app, service, seeded,
+                                                                                 monkeypatch):
+    """A participant who connects while the database cannot be written to is
+    still counted as attending once it is back (kept for the next tick)."""
+    from moderation.accreditation_web import PresenceWatcher
+
+    did, pid = seeded["dialogue_id"], seeded["participant_ids"][0]
+    watcher = PresenceWatcher(service, sqlite_app.extensions["realtime"])
+
+    def unavailable(*args, **kwargs):
+        raise CommandError("unavailable", "The database cannot be reached; try again in a moment.")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(service, "dispatch", unavailable)
+        watcher.flush(set(), {did: {pid}})
+    with service.db.session() as s:
+        assert s.get(Participant, pid).connected_at is None
+    pending, watcher._new = watcher._new, {}
+    assert pending == {did: {pid}}, "kept for the next tick"
+    watcher.flush(set(), pending)
+    with service.db.session() as s:
+        assert s.get(Participant, pid).connected_at is not None
+    assert watcher._new == {}
+    # A dialogue that is gone has nothing to keep.
+    other = seeded["participant_ids"][1]
+    watcher.flush(set(), {999_999: {other}})
+    assert watcher._new == {}
+    with service.db.session() as s:
+        assert s.get(Participant, other).connected_at is None
