@@ -34,19 +34,17 @@ import json
 import math
 import os
 import re
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (BARE_PY, BENCH, CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, HOST, POSTGRES_ADMIN_URL,  # noqa: E402
-                    ROOT, STOP_TIMEOUT, RealServer, ServerProcess, cpu_seconds, free_port, fresh_database,
-                    last_resort, own_cpu_seconds, percentile, raise_open_files_limit, redis_database_is_empty,
-                    run_as_child, run_prepare, say, server_env, token_of)
+                    STOP_TIMEOUT, RealServer, ServerProcess, add_run_options, cpu_seconds, free_port, last_resort,
+                    own_cpu_seconds, percentile, raise_open_files_limit, redis_database_is_empty, run_as_child,
+                    run_in_workdir, run_prepare, say, server_env, token_of)
 
 GC_WRAPPER = BENCH / "gc_wrapper.py"
 HANDSHAKE_TIMEOUT = 30.0
@@ -520,19 +518,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--round-timeout", type=float, default=30.0, help="s to wait for one round (default 30)")
     parser.add_argument("--connect-timeout", type=float, default=None,
                         help="s to connect every client (default 60 + 0.1 s per client)")
-    parser.add_argument("--prepare-timeout", type=float, default=600.0)
-    parser.add_argument("--timeout", type=float, default=1800.0, help="stop a run after this many s (default 1800)")
-    parser.add_argument("--root", type=Path, default=ROOT,
-                        help="the checkout whose run.py is measured (default: this one)")
-    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (server logs)")
+    add_run_options(parser, prepare_timeout=600.0, timeout=1800.0, keep="keep the work folder (server logs)")
     parser.add_argument("--gc-trace", action="store_true",
                         help="start both servers under bench/gc_wrapper.py and count their full garbage "
                              "collections during the measured rounds")
     parser.add_argument("--gc-threshold", metavar="A,B,C",
                         help="an experiment: both servers run with gc.set_threshold(A, B, C) (implies --gc-trace)")
-    parser.add_argument("--prepare", metavar="INSTANCE", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.connect_timeout is None:
         args.connect_timeout = 60 + 0.1 * args.clients
@@ -544,7 +535,6 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.message_queue = REDIS_URL
     if args.processes > 1 and args.database == "sqlite":
         parser.error("several processes need --database postgres")
-    args.database_url = None  # set per run (a fresh PostgreSQL database)
     return args
 
 
@@ -609,26 +599,12 @@ def main(argv=None) -> int:
     for run in range(args.repeat):
         if args.repeat > 1:
             print(f"run {run + 1}/{args.repeat}", flush=True)
-        signal.alarm(int(args.timeout + 120))  # the last resort if the event loop is stuck
         load_before = os.getloadavg()[0]
-        workdir = Path(tempfile.mkdtemp(prefix="bench-broadcast-"))
-        database = None
         try:
-            database = fresh_database(args.database)
-            if database is not None:
-                args.database_url = database.url
-            results = asyncio.run(asyncio.wait_for(run_once(args, workdir), args.timeout))
+            results = run_in_workdir(args, "broadcast", run_once, alarm_slack=120)
         except asyncio.TimeoutError:
             print(f"error: the run did not finish within {args.timeout:.0f} s", file=sys.stderr)
             return 2
-        finally:
-            signal.alarm(0)
-            if database is not None:
-                database.drop()
-            if args.keep:
-                print(f"work folder kept: {workdir}", file=sys.stderr)
-            else:
-                shutil.rmtree(workdir, ignore_errors=True)
         rows = [r.summary() for r in results]
         runs.append(rows)
         load = (load_before, os.getloadavg()[0])

@@ -369,6 +369,52 @@ def fresh_database(option: str) -> TemporaryDatabase | None:
     return TemporaryDatabase(POSTGRES_ADMIN_URL if option == "postgres" else option)
 
 
+def add_run_options(parser, *, prepare_timeout: float, timeout: float,
+                    keep: str | None = "keep the work folder (logs)") -> None:
+    """The options of every benchmark that runs the real server, and the
+    hidden ones of its ``--prepare`` child (see ``run_as_child``)."""
+    import argparse
+
+    parser.add_argument("--prepare-timeout", type=float, default=prepare_timeout)
+    parser.add_argument("--timeout", type=float, default=timeout,
+                        help=f"stop a run after this many s (default {timeout:g})")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose run.py is measured")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    if keep:
+        parser.add_argument("--keep", action="store_true", help=keep)
+    parser.add_argument("--prepare", metavar="INSTANCE", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+
+
+def run_in_workdir(args, name: str, run, *, alarm_slack: float = 60.0) -> Any:
+    """One run of a benchmark: the coroutine ``run(args, workdir)`` in a
+    fresh work folder (kept with ``--keep``), on a fresh database when
+    ``--database`` asks for one (``args.database_url``, dropped after),
+    within ``--timeout``. If the event loop is stuck, SIGALRM ends everything
+    ``alarm_slack`` s later (``last_resort``)."""
+    import asyncio
+    import shutil
+    import tempfile
+
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    database = None
+    args.database_url = None
+    signal.alarm(int(args.timeout + alarm_slack))
+    try:
+        database = fresh_database(getattr(args, "database", "sqlite"))
+        if database is not None:
+            args.database_url = database.url
+        return asyncio.run(asyncio.wait_for(run(args, workdir), args.timeout))
+    finally:
+        signal.alarm(0)
+        if database is not None:
+            database.drop()
+        if getattr(args, "keep", False):
+            say(f"work folder kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 def run_as_child(args, count: int, worker_main=None) -> bool:
     """The child roles of a benchmark script: ``--prepare`` (seed the
     database) and ``--worker`` (a client process running ``worker_main``).

@@ -52,19 +52,18 @@ import json
 import logging
 import math
 import os
-import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (CONNECT_CONCURRENCY, ROOT, LineProcess, RealServer, cpu_seconds, last_resort,  # noqa: E402
-                    percentile, raise_open_files_limit, run_as_child, run_prepare, say, server_env, token_of)
+from common import (CONNECT_CONCURRENCY, LineProcess, RealServer, add_run_options, cpu_seconds,  # noqa: E402
+                    last_resort, percentile, raise_open_files_limit, run_as_child, run_in_workdir, run_prepare,
+                    say, server_env, token_of)
 
 LEAD_IN = 0.5  # s of flooding before a flood block's first round
 
@@ -347,14 +346,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "as a client on another machine would)")
     parser.add_argument("--round-timeout", type=float, default=10.0)
     parser.add_argument("--connect-timeout", type=float, default=120.0)
-    parser.add_argument("--prepare-timeout", type=float, default=300.0)
-    parser.add_argument("--timeout", type=float, default=600.0, help="stop the run after this many s")
-    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose run.py is measured")
-    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
-    # internal: the child processes
-    parser.add_argument("--prepare", metavar="INSTANCE", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
+    add_run_options(parser, prepare_timeout=300.0, timeout=600.0)
+    # internal: the flooder child process
     parser.add_argument("--flooder", action="store_true", help=argparse.SUPPRESS)
     for name in ("--url", "--dialogue", "--token"):
         parser.add_argument(name, help=argparse.SUPPRESS)
@@ -376,17 +369,8 @@ def main(argv=None) -> int:
     raise_open_files_limit(args.participants + 256)
     signal.signal(signal.SIGALRM, last_resort)
     signal.signal(signal.SIGTERM, last_resort)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-flood-"))
     load_before = os.getloadavg()[0]
-    signal.alarm(int(args.timeout + 60))
-    try:
-        data = asyncio.run(asyncio.wait_for(run(args, workdir), args.timeout))
-    finally:
-        signal.alarm(0)
-        if args.keep:
-            say(f"work folder kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    data = run_in_workdir(args, "flood", run)
     figures = summarize(args, data)
     figures["load_average"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
     print(f"participants={args.participants} rounds={args.rounds} repeat={args.repeat} event={args.event} "

@@ -62,16 +62,15 @@ import resource
 import signal
 import sqlite3
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, POSTGRES_ADMIN_URL, ROOT, STOP_TIMEOUT,  # noqa: E402
-                    LineProcess, RealServer, cpu_seconds, fresh_database, last_resort, percentile,
-                    raise_open_files_limit, run_as_child, run_prepare, say, server_env)
+from common import (CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, POSTGRES_ADMIN_URL, STOP_TIMEOUT,  # noqa: E402
+                    LineProcess, RealServer, add_run_options, cpu_seconds, last_resort, percentile,
+                    raise_open_files_limit, run_as_child, run_in_workdir, run_prepare, say, server_env)
 
 TEXT = ("Bench input {i} ({key}): States parties should fund shelters and legal aid for survivors, "
         "and train labour inspectors to identify victims in supply chains.")
@@ -385,18 +384,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="seed for the submission moments")
     parser.add_argument("--connect-timeout", type=float, default=None,
                         help="s to connect every participant (default 60 + 0.1 s per participant)")
-    parser.add_argument("--prepare-timeout", type=float, default=600.0)
-    parser.add_argument("--timeout", type=float, default=1200.0, help="stop the run after this many s")
-    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose run.py is measured")
     parser.add_argument("--database", default="sqlite",
                         help="sqlite (default: the embedded file in a fresh instance folder), postgres (a fresh "
                              f"database on {POSTGRES_ADMIN_URL}, dropped after the run) or postgresql://... "
                              "of a server to create the fresh database on")
-    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, database)")
-    # internal: the child processes
-    parser.add_argument("--prepare", metavar="INSTANCE", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
+    add_run_options(parser, prepare_timeout=600.0, timeout=1200.0, keep="keep the work folder (logs, database)")
+    # internal: the client processes
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     for name in ("--url", "--people", "--slice", "--results", "--run-id"):
         parser.add_argument(name, help=argparse.SUPPRESS)
@@ -416,27 +409,10 @@ def main(argv=None) -> int:
     if run_as_child(args, args.participants, worker_main):
         return 0
     raise_open_files_limit(512)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-inputs-"))
     signal.signal(signal.SIGALRM, last_resort)
-    signal.alarm(int(args.timeout + 60))
     started = time.monotonic()
     load_before = os.getloadavg()[0]
-    database = None
-    args.database_url = None
-    try:
-        database = fresh_database(args.database)
-        if database is not None:
-            args.database_url = database.url
-        data = asyncio.run(asyncio.wait_for(run(args, workdir), args.timeout))
-    finally:
-        signal.alarm(0)
-        if database is not None:
-            database.drop()
-        if not args.keep:
-            import shutil
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            say(f"work folder kept: {workdir}")
+    data = run_in_workdir(args, "inputs", run)
     figures = summarize(args, data)
     figures["run_s"] = time.monotonic() - started
     print(f"participants={figures['participants']} window_s={figures['window_s']:g} "

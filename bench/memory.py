@@ -27,17 +27,16 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from broadcast import Participants  # noqa: E402
-from common import (BARE_PY, HOST, ROOT, RealServer, ServerProcess, free_port, last_resort,  # noqa: E402
-                    percentile, run_as_child, raise_open_files_limit, rss_mb, run_prepare, say, server_env)
+from common import (BARE_PY, HOST, RealServer, ServerProcess, add_run_options, free_port,  # noqa: E402
+                    last_resort, percentile, raise_open_files_limit, rss_mb, run_as_child, run_in_workdir,
+                    run_prepare, say, server_env)
 
 
 async def run_once(args, workdir: Path) -> dict[str, dict[str, float]]:
@@ -88,12 +87,7 @@ def main(argv=None) -> int:
     parser.add_argument("--settle", type=float, default=5.0, help="s to wait before each reading (default 5)")
     parser.add_argument("--connect-timeout", type=float, default=None,
                         help="s to connect every client (default 60 + 0.1 s per client)")
-    parser.add_argument("--prepare-timeout", type=float, default=600.0)
-    parser.add_argument("--timeout", type=float, default=900.0, help="stop a run after this many s (default 900)")
-    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose run.py is measured")
-    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--prepare", metavar="INSTANCE", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
+    add_run_options(parser, prepare_timeout=600.0, timeout=900.0, keep=None)
     args = parser.parse_args(argv)
     if args.connect_timeout is None:
         args.connect_timeout = 60 + 0.1 * args.clients
@@ -106,14 +100,8 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, last_resort)
     runs = []
     for run in range(args.repeat):
-        workdir = Path(tempfile.mkdtemp(prefix="bench-memory-"))
         load_before = os.getloadavg()[0]
-        signal.alarm(int(args.timeout + 60))
-        try:
-            figures = asyncio.run(asyncio.wait_for(run_once(args, workdir), args.timeout))
-        finally:
-            signal.alarm(0)
-            shutil.rmtree(workdir, ignore_errors=True)
+        figures = run_in_workdir(args, "memory", run_once)
         runs.append(figures)
         real, bare = figures["real"], figures["bare"]
         print(f"run {run + 1}/{args.repeat} (load average before/after {load_before:.1f}/{os.getloadavg()[0]:.1f} "

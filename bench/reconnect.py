@@ -50,18 +50,16 @@ import json
 import logging
 import math
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, POSTGRES_ADMIN_URL, ROOT, STOP_TIMEOUT,  # noqa: E402
-                    LineProcess, RealServer, cpu_seconds, fresh_database, last_resort, percentile,
-                    raise_open_files_limit, run_as_child, run_prepare, say, server_env, token_of)
+from common import (CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, POSTGRES_ADMIN_URL, STOP_TIMEOUT,  # noqa: E402
+                    LineProcess, RealServer, add_run_options, cpu_seconds, last_resort, percentile,
+                    raise_open_files_limit, run_as_child, run_in_workdir, run_prepare, say, server_env, token_of)
 
 TARGET_S = 10.0
 CHECK_TIMEOUT = 10.0
@@ -372,13 +370,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=1, help="independent runs (fresh servers each)")
     parser.add_argument("--connect-timeout", type=float, default=None,
                         help="s to connect every participant (default 60 + 0.1 s per participant)")
-    parser.add_argument("--prepare-timeout", type=float, default=600.0)
-    parser.add_argument("--timeout", type=float, default=900.0, help="stop a run after this many s (default 900)")
-    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose run.py is measured")
-    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
-    parser.add_argument("--prepare", metavar="INSTANCE", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
+    add_run_options(parser, prepare_timeout=600.0, timeout=900.0)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     for name in ("--url", "--people", "--slice", "--results"):
         parser.add_argument(name, help=argparse.SUPPRESS)
@@ -402,24 +394,8 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, last_resort)
     runs = []
     for run_number in range(args.repeat):
-        workdir = Path(tempfile.mkdtemp(prefix="bench-reconnect-"))
         load_before = os.getloadavg()[0]
-        database = None
-        args.database_url = None
-        signal.alarm(int(args.timeout + 60))
-        try:
-            database = fresh_database(args.database)
-            if database is not None:
-                args.database_url = database.url
-            data = asyncio.run(asyncio.wait_for(run(args, workdir), args.timeout))
-        finally:
-            signal.alarm(0)
-            if database is not None:
-                database.drop()
-            if args.keep:
-                say(f"work folder kept: {workdir}")
-            else:
-                shutil.rmtree(workdir, ignore_errors=True)
+        data = run_in_workdir(args, "reconnect", run)
         figures = summarize(args, data)
         figures["load_average"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
         runs.append(figures)

@@ -140,7 +140,8 @@ class Throttle:
         self.local = {kind: RateLimiter(limit.burst, limit.per_second, clock=lambda: clock())
                       for kind, limit in self.limits.items()}
         queue = config.get("MESSAGE_QUEUE") or ""
-        self.shared = RedisBuckets(queue, config.get("MESSAGE_QUEUE_CHANNEL") or "flask-socketio") if queue.startswith(("redis://", "rediss://", "unix://")) else None
+        shared = queue.startswith(("redis://", "rediss://", "unix://"))
+        self.shared = RedisBuckets(queue, config.get("MESSAGE_QUEUE_CHANNEL") or "flask-socketio") if shared else None
         self._warned = 0.0
 
     def check(self, kind: str, keys: Iterable[Key]) -> None:
