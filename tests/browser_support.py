@@ -54,16 +54,18 @@ class HeldBroadcasts:
     """A page's Socket.IO WebSocket routed through the test (Playwright's
     ``route_web_socket``): while held, the server's events to the page
     (``change``, ``snapshot``: Socket.IO EVENT packets) are kept back, in
-    order, and everything else passes, acknowledgements included. The page
-    then acts on a view that another client has made stale, as it would
-    when that client's change is still on its way; ``release`` delivers what
-    was kept. Create it before the page opens its connection."""
+    order, and everything else passes, acknowledgements included (or, with
+    ``hold(everything=True)``, they are kept back too). The page then acts
+    on a view that another client has made stale, as it would when that
+    client's change is still on its way; ``release`` delivers what was
+    kept. Create it before the page opens its connection."""
 
     EVENT = "42"  # Engine.IO message (4) carrying a Socket.IO event (2)
 
     def __init__(self, page):
         self.page = page
         self.holding = False
+        self.everything = False
         self.held: list = []
         self.upgraded = False
         self._page_side = None
@@ -79,7 +81,7 @@ class HeldBroadcasts:
             server.send(message)
 
         def from_server(message) -> None:
-            if self.holding and isinstance(message, str) and message.startswith(self.EVENT):
+            if self.holding and (self.everything or isinstance(message, str) and message.startswith(self.EVENT)):
                 self.held.append(message)
             else:
                 ws.send(message)
@@ -94,8 +96,9 @@ class HeldBroadcasts:
             assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
             self.page.wait_for_timeout(50)
 
-    def hold(self) -> None:
+    def hold(self, everything: bool = False) -> None:
         self.wait(lambda: self.upgraded, "the page's WebSocket")
+        self.everything = everything
         self.holding = True
 
     def release(self) -> None:

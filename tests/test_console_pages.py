@@ -26,7 +26,7 @@ from test_pages import admin_client, audit, client_for
 ROOT = Path(__file__).resolve().parent.parent
 EVIL_NAME = '<script>alert("name")</script>'
 EVIL_NOTE = '"><img src=x onerror=alert(1)>'
-CONSOLE_MODULES = ("moderator", "queue_console", "inputs_staff", "input_cards", "statistics", "rapporteur",
+CONSOLE_MODULES = ("moderator", "console_presses", "queue_console", "inputs_staff", "input_cards", "statistics", "rapporteur",
                    "inputs_workspace", "summary_editor")
 
 
@@ -333,6 +333,51 @@ def test_a_console_whose_proposal_is_stale_calls_nobody_and_says_why(open_page, 
     gate.release()
     expect(page.locator("#speaker-name")).to_have_text(shown)
     expect(page.locator("#next-name")).not_to_have_text(shown)
+    assert page.errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.server
+def test_presses_queued_behind_a_refused_one_are_not_sent_and_the_console_says_so(open_page, sockets):
+    """X then A, pressed before any answer (the page's traffic held back by
+    the test): A waits in line, shown as queued. X is refused, since another
+    moderator ended that speaker meanwhile; A was meant for the state X
+    would have left, so it is not sent, and the console says so."""
+    from browser_support import HeldBroadcasts
+    from playwright.sync_api import expect
+
+    moderator, other_moderator = sockets("moderator"), sockets("moderator")
+    snapshot = running_item(moderator)
+    if snapshot["sections"]["queue"]["current"] is None:
+        person = snapshot["sections"]["participants"][8]
+        entry = moderator.command("queue.add_speaker", {"participant_id": person["id"]})["result"]["entry_id"]
+        moderator.command("queue.call_speaker", {"entry_id": entry})
+    gates = []
+    page = open_page("moderator", prepare=lambda p: gates.append(HeldBroadcasts(p)))
+    gate = gates[0]
+    speaker = moderator.fresh_snapshot()["sections"]["queue"]["current"]
+    expect(page.locator("#speaker-name")).to_have_text(speaker["name"])
+
+    gate.hold(everything=True)
+    ended = other_moderator.command("queue.end_speaker", {})
+    page.locator("#main").focus()
+    page.keyboard.press("x")
+    page.keyboard.press("a")
+    presses = page.locator("#console-presses li")
+    expect(presses).to_have_count(2)
+    expect(presses.nth(0)).to_have_attribute("data-state", "sending")
+    expect(presses.nth(1)).to_have_attribute("data-state", "queued")
+    expect(page.locator("#speaker-plus")).to_have_attribute("data-queued", "1")
+    expect(page.locator("#press-announce")).to_have_text("Queued: +30 s (A). 1 waiting.")
+
+    gate.release()
+    messages = page.locator("#messages .message")
+    expect(messages.filter(has_text="does not have the floor")).to_have_count(1)
+    expect(messages.filter(has_text="Not sent: +30 s (A)")).to_have_count(1)
+    expect(page.locator("#console-presses")).to_be_hidden()
+    expect(page.locator("#speaker-plus")).not_to_have_attribute("data-queued", re.compile(".*"))
+    expect(page.locator("#speaker-label")).to_have_text("Nobody has the floor")
+    assert moderator.fresh_snapshot()["version"] == ended["version"], "neither press changed anything"
     assert page.errors == []
 
 
