@@ -600,6 +600,47 @@ def test_every_shortcut_of_the_console_works(live, slow, fresh, browse):
     assert item(items[1])["status"] == "done" and agenda()["current_item_id"] is None
 
 
+def test_input_buttons_pressed_twice_while_the_server_is_slow(live, slow, fresh, browse):
+    """The console's "Show on display", pressed twice before the first
+    answer: queued, then shown and taken off again, in order. On the
+    rapporteur's page a second press of a waiting button is not taken, and
+    the page says so."""
+    from playwright.sync_api import expect
+
+    moderator, did = fresh["moderator"], fresh["dialogue_id"]
+    moderator.command("agenda.start_item", {"item_id": fresh["item_ids"][3]})
+    input_id = fresh["as"]("participant0").command("inputs.submit", {"text": "Fund shelters."})["result"]["input_id"]
+    console = browse.open(fresh["link"]("moderator"))
+    console.click("#tab-published")
+    pin = console.locator(f'#list-published .input-card[data-key="{input_id}"] [data-act="pin"]')
+    mark = (audit_trail(live, did) or [(0, "")])[-1][0]
+    slow.set({"inputs.pin": SLOW_ANSWER})
+    try:
+        pin.click()
+        pin.click()
+        expect(console.locator("#console-presses li[data-state=queued]")).to_have_count(1)
+        expect(console.locator("#console-presses")).to_be_hidden(timeout=WAIT_MS + 2 * int(SLOW_ANSWER * 1000))
+    finally:
+        slow.set({})
+    assert [c for _, c in audit_trail(live, did, mark)] == ["inputs.pin", "inputs.pin"]
+    assert moderator.fresh_snapshot()["sections"]["pinned"] is None  # shown, then taken off
+
+    workspace = browse.open(fresh["link"]("rapporteur"))
+    addressed = workspace.locator(f'#ws-list .input-card[data-key="{input_id}"] [data-act="addressed"]')
+    slow.set({"inputs.mark_addressed": SLOW_ANSWER})
+    try:
+        addressed.click()
+        expect(addressed).to_have_attribute("aria-busy", "true")
+        addressed.click()
+        expect(workspace.locator("#messages .message", has_text="Not taken: the previous press is still waiting "
+                                 "for the server.")).to_have_count(1)
+        expect(addressed).not_to_have_attribute("aria-busy", "true", timeout=WAIT_MS)
+    finally:
+        slow.set({})
+    eventually(lambda: any(c == "inputs.mark_addressed" for _, c in audit_trail(live, did, mark)), "the one press")
+    assert [c for _, c in audit_trail(live, did, mark) if c == "inputs.mark_addressed"] == ["inputs.mark_addressed"]
+
+
 def test_a_very_long_input_at_the_limit_is_kept_whole_and_one_over_is_refused(live, fresh, browse):
     from playwright.sync_api import expect
 
