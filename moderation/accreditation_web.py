@@ -865,8 +865,17 @@ class PresenceWatcher:
             except Exception as exc:  # noqa: BLE001 - whatever the database raised
                 self._record_later(dialogue_id, ids, exc)
         for dialogue_id in dirty:
-            with self.service.db.session() as s:
-                online = acc.online_now(s, dialogue_id)
+            try:
+                with self.service.db.session() as s:
+                    online = acc.online_now(s, dialogue_id)
+            except CommandError as exc:
+                if exc.code != "unavailable":
+                    raise
+                # The database is away: send the figure at a later tick.
+                log.warning("counting who is online failed (%s); will try again", exc)
+                with self._lock:
+                    self._dirty.add(dialogue_id)
+                continue
             if online == self._last.get(dialogue_id):
                 continue
             self._last[dialogue_id] = online

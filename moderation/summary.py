@@ -26,6 +26,7 @@ from .models import (CATEGORY_LABELS, INPUT_KIND_LABELS, INTERVENTION_LABELS, Ag
                      SpeakerEntry, SpeakerStatus, SummarySection, Theme)
 from .plugins import agenda_item_types
 from .queue import speaking_statistics
+from . import timers
 from .timers import ms
 
 EDITORS = {Role.SECRETARIAT, Role.RAPPORTEUR, Role.MODERATOR}
@@ -168,7 +169,8 @@ def build_summary(session, dialogue: Dialogue, plugins, generated_at: dt.datetim
     planned = dialogue.starts_at
     for item in items:
         item_type = types.get(item.item_type)
-        actual = item.elapsed_seconds if item.started_at else None
+        # A running item counts up to the moment of the export.
+        actual = timers.elapsed(item, generated_at) if item.started_at else None
         agenda.append({
             "id": item.id, "position": item.position + 1, "title": item.title,
             "type": item.item_type, "type_label": item_type.label if item_type else item.item_type,
@@ -230,7 +232,7 @@ def build_summary(session, dialogue: Dialogue, plugins, generated_at: dt.datetim
         "conclusions": narrative("conclusions"),
         "annex": {"inputs": annex_inputs, "organizations": organizations},
         "inputs": input_rows(session, dialogue, item_titles, themes),
-        "interventions": interventions(session, dialogue),
+        "interventions": interventions(session, dialogue, generated_at),
     }
 
 
@@ -265,8 +267,9 @@ def _date(moment: dt.datetime | None) -> str | None:
     return f"{moment.day} {moment:%B %Y}" if moment else None
 
 
-def interventions(session, dialogue: Dialogue) -> list[dict[str, Any]]:
-    """Every intervention: who, organization, category, channel, type, start, end, duration, item."""
+def interventions(session, dialogue: Dialogue, now: dt.datetime) -> list[dict[str, Any]]:
+    """Every intervention: who, organization, category, channel, type, start, end, duration, item.
+    The current speaker's duration is the time so far (``now``)."""
     titles = dict(session.execute(select(AgendaItem.id, AgendaItem.title).where(
         AgendaItem.dialogue_id == dialogue.id)).all())
     rows = session.scalars(select(SpeakerEntry).where(
@@ -281,7 +284,7 @@ def interventions(session, dialogue: Dialogue) -> list[dict[str, Any]]:
         "type_label": INTERVENTION_LABELS.get(InterventionType(e.intervention_type), e.intervention_type),
         "start": _local(dialogue, e.started_at).isoformat(timespec="seconds") if e.started_at else None,
         "end": _local(dialogue, e.ended_at).isoformat(timespec="seconds") if e.ended_at else None,
-        "seconds": round(e.elapsed_seconds, 1),
+        "seconds": round(timers.elapsed(e, now), 1),
     } for e in rows]
 
 

@@ -280,6 +280,9 @@ def test_focus_visible_rule_is_in_the_stylesheet():
 # -- screen readers: the floor and the countdown ------------------------------------------------------
 # ``scene`` (from test_participant_page): a fresh dialogue on this module's
 # live server with moderator and secretariat clients, and pages for its links.
+OVER_THREE_SECONDS = re.compile(r"^\+(0:0[3-9]|0:[1-5]\d|[1-9]\d*:\d\d)$")
+
+
 def said(page) -> list[str]:
     return page.evaluate("() => window.__said")
 
@@ -316,7 +319,13 @@ def test_floor_and_countdown_are_announced_at_start_warning_and_zero_only(scene)
     for page in (console, display):
         announced(page, "Amina Okafor's time is up.")
     announced(phone, "Your time is up")
-    console.wait_for_timeout(2500)  # over time, counting up: nothing more is said
+    from playwright.sync_api import expect
+
+    # Over time, counting up: each page's clock has ticked on for three
+    # seconds past zero (every tick asks the announcer), and nothing more is said.
+    for page, clock in ((console, "#speaker-countdown"), (display, "#speaker-countdown"),
+                        (phone, ".floor-countdown")):
+        expect(page.locator(clock)).to_have_text(OVER_THREE_SECONDS)
     for page in (console, display, phone):
         texts = said(page)
         assert len(texts) == 3, texts

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import io
+import logging
 import re
 import time
 import zipfile
@@ -20,7 +21,6 @@ from sqlalchemy import func, select
 
 from conftest import make_app, run, seed_dialogue
 from moderation.api import openapi_document
-from moderation.errors import CommandError
 from moderation.models import Application, Dialogue, Participant
 from test_accreditation import Inbox, application, decode_qr, free_port, invite, local, open_applications
 
@@ -446,32 +446,63 @@ def test_a_restarted_server_does_not_record_known_connections_again(sqlite_app, 
         assert s.get(Participant, known).connected_at == recorded_at
 
 
-def test_connections_seen_while_the_database_is_unavailable_are_recorded_later(sqlite_app, service, seeded,
-                                                                                 monkeypatch):
-    """A participant who connects while the database cannot be written to is
-    still counted as attending once it is back (kept for the next tick)."""
+@pytest.mark.postgres
+def test_connections_seen_while_the_database_is_down_are_recorded_later(tmp_path, postgres_server_url, caplog):
+    """A participant who connects while PostgreSQL cannot be reached (a real
+    outage: the connection to it cut by a proxy, so the driver's own error
+    comes up, not the command layer's) is still counted as attending once it
+    is back, and the online figure is sent again then."""
+    from types import SimpleNamespace
+
+    from sqlalchemy.engine import make_url
+
+    from conftest import empty_postgres
+    from fault_tools import TcpProxy
     from moderation.accreditation_web import PresenceWatcher
 
-    did, pid = seeded["dialogue_id"], seeded["participant_ids"][0]
-    watcher = PresenceWatcher(service, sqlite_app.extensions["realtime"])
+    empty_postgres(postgres_server_url)
+    direct = make_url(postgres_server_url)
+    with TcpProxy(direct.port or 5432, direct.host or "127.0.0.1") as proxy:
+        app = make_app(tmp_path, direct.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False))
+        try:
+            service = app.extensions["moderation"]
+            seeded = seed_dialogue(service)
+            did, pid = seeded["dialogue_id"], seeded["participant_ids"][0]
+            # The participant is connected (the app's own watcher set aside:
+            # this test runs the ticks itself).
+            app.extensions["realtime"].presence_listeners.clear()
+            participant = app.extensions["socketio"].test_client(
+                app, auth={"dialogue_id": did, "token": seeded["tokens"]["participant0"]})
+            assert participant.is_connected()
+            hints = []
+            screens = SimpleNamespace(send_hint=lambda event, message, dialogue_id, roles: hints.append(message))
+            watcher = PresenceWatcher(service, screens)
 
-    def unavailable(*args, **kwargs):
-        raise CommandError("unavailable", "The database cannot be reached; try again in a moment.")
+            proxy.cut()
+            caplog.clear()
+            watcher.flush({did}, {did: {pid}})
+            pending, watcher._new = watcher._new, {}
+            assert pending == {did: {pid}}, "kept for the next tick"
+            dirty, watcher._dirty = watcher._dirty, set()
+            assert dirty == {did}, "the online figure is sent again at the next tick"
+            assert hints == []
+            said = [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.WARNING]
+            assert [level for level, _ in said] == ["WARNING", "WARNING"], said
+            assert all("will try again" in message for _, message in said)
+            assert not any(r.exc_info for r in caplog.records), "an outage is no bug: no traceback"
 
-    with monkeypatch.context() as patched:
-        patched.setattr(service, "dispatch", unavailable)
-        watcher.flush(set(), {did: {pid}})
-    with service.db.session() as s:
-        assert s.get(Participant, pid).connected_at is None
-    pending, watcher._new = watcher._new, {}
-    assert pending == {did: {pid}}, "kept for the next tick"
-    watcher.flush(set(), pending)
-    with service.db.session() as s:
-        assert s.get(Participant, pid).connected_at is not None
-    assert watcher._new == {}
-    # A dialogue that is gone has nothing to keep.
-    other = seeded["participant_ids"][1]
-    watcher.flush(set(), {999_999: {other}})
-    assert watcher._new == {}
-    with service.db.session() as s:
-        assert s.get(Participant, other).connected_at is None
+            proxy.restore()
+            watcher.flush(dirty, pending)
+            with service.db.session() as s:
+                assert s.get(Participant, pid).connected_at is not None
+            assert watcher._new == {} and watcher._dirty == set()
+            assert [(h["dialogue_id"], h["online"]) for h in hints] == [(did, 1)]
+            participant.disconnect()
+            # A dialogue that is gone has nothing to keep.
+            other = seeded["participant_ids"][1]
+            watcher.flush(set(), {999_999: {other}})
+            assert watcher._new == {}
+            with service.db.session() as s:
+                assert s.get(Participant, other).connected_at is None
+        finally:
+            app.extensions["db"].dispose()

@@ -1,12 +1,22 @@
-"""The authorization matrix, generated from the command registry: every
-command is called over Socket.IO and over its HTTP route by every role and
-by no one, with a payload that is valid for the seeded dialogue. Whoever
-the registry does not name is refused (403 ``forbidden``, anonymous 401
-``unauthenticated``) and nothing at all changes; whoever it names is never
-refused for who they are (a domain answer such as ``conflict`` is fine) and
-the payload succeeds at least once. A command without a payload in
-``PAYLOADS`` fails here, and so does a route without its row in ``ROUTES``:
-nothing new can be added without its rule.
+"""The authorization matrix: every command is called over Socket.IO and
+over its HTTP route by every role and by no one, with a payload that is
+valid for the seeded dialogue.
+
+Who may send each command comes from ``EXPECTED_ROLES``, a table written by
+hand from the product's rules (README "Roles and their pages", DESIGN "What
+the product is"), never from the commands' own declarations: a command whose
+declared roles drift (a participant allowed to edit the summary, say) is
+caught here, by the behaviour over both adapters and by the comparison of
+the table with the registry. The registry must name exactly the table's
+commands, so a new command is added here by hand, by someone reading the
+rules.
+
+Whoever the table does not name is refused (403 ``forbidden``, anonymous
+401 ``unauthenticated``) and nothing at all changes; whoever it names is
+never refused for who they are (a domain answer such as ``conflict`` is
+fine) and the payload succeeds at least once. A command without a payload
+in ``PAYLOADS`` fails here, and so does a route without its row in
+``ROUTES``: nothing new can be added without its rule.
 
 The pages and the other HTTP routes have their table of expected statuses
 per caller, and the read events (``snapshot``, ``inputs.list``) are checked
@@ -119,13 +129,129 @@ class HttpSession:
         return self.client.open(path, method=method, json=json, headers=self.headers)
 
 
+# -- who may do what, written by hand -------------------------------------------------------
+# From the rules as a person reads them in README.md ("Roles and their pages",
+# "Accreditation") and DESIGN.md ("What the product is"). The secretariat
+# runs the dialogue and may do whatever its moderators and rapporteurs do
+# (it opens their pages too); a participant's own actions are theirs alone.
+SEC, MOD, RAP, PAR, DIS = (Role.SECRETARIAT, Role.MODERATOR, Role.RAPPORTEUR, Role.PARTICIPANT,
+                           Role.DISPLAY)
+EVERYONE = "everyone"  # no credential needed (the public application form; joining with the room's code)
+CHAIR = frozenset({SEC, MOD})           # runs the agenda and the list of speakers, moderates inputs
+WRITER = frozenset({SEC, RAP})          # themes, merges, corrections, oral key points, the summary's settings
+STAFF = frozenset({SEC, MOD, RAP})
+SECRETARIAT_ONLY = frozenset({SEC})
+PARTICIPANT_ONLY = frozenset({PAR})
+EXPECTED_ROLES: dict[str, frozenset | str] = {
+    # the secretariat prepares the dialogue, its people and their access
+    "dialogue.create": SECRETARIAT_ONLY,
+    "dialogue.update": SECRETARIAT_ONLY,
+    "dialogue.configure_join": SECRETARIAT_ONLY,         # "opens joining by code"
+    "participant.register": SECRETARIAT_ONLY,            # "registers participants"
+    "participant.join_with_code": EVERYONE,              # anyone in the room who has the code
+    "participant.set_channel": frozenset({SEC, MOD, PAR}),  # the secretariat and the chair move people; a
+                                                         # participant switches themself (the in-person rule holds)
+    "access.issue_link": SECRETARIAT_ONLY,               # "issues and revokes links and API tokens"
+    "access.issue_api_token": SECRETARIAT_ONLY,
+    "access.revoke": SECRETARIAT_ONLY,
+    "access.assign_role": SECRETARIAT_ONLY,              # "assigns moderator and rapporteur roles"
+    "access.unassign_role": SECRETARIAT_ONLY,
+    "user.create": SECRETARIAT_ONLY,                     # accounts: the whole site's secretariat
+    "user.end_sessions": SECRETARIAT_ONLY,
+    "user.set_password": SECRETARIAT_ONLY,
+    "user.issue_sign_in_link": SECRETARIAT_ONLY,
+    # accreditation: organizations apply publicly, the secretariat decides and invites
+    "applications.submit": EVERYONE,                     # "nobody signs in: the public application page"
+    "applications.accept_late": SECRETARIAT_ONLY,
+    "applications.configure": SECRETARIAT_ONLY,          # "sets the deadline"
+    "applications.decide": SECRETARIAT_ONLY,             # "reviews applications ... bulk decisions"
+    "invitations.issue": SECRETARIAT_ONLY,               # "sends or downloads invitations"
+    "invitations.record_delivery": SECRETARIAT_ONLY,
+    "delegates.add": SECRETARIAT_ONLY,                   # "adds or imports delegates"
+    "delegates.import_csv": SECRETARIAT_ONLY,
+    "travel.request": PARTICIPANT_ONLY,                  # on their own registration page
+    "travel.decide": SECRETARIAT_ONLY,                   # "decides on travel support"
+    "participants.check_in": SECRETARIAT_ONLY,           # "secretariat at the door"
+    "participants.cancel_check_in": SECRETARIAT_ONLY,
+    "attendance.record_connections": SECRETARIAT_ONLY,   # sent by the server itself
+    "privacy.delete_personal_data": SECRETARIAT_ONLY,    # "deletes personal data after the summary"
+    # the agenda: the secretariat builds it, the chair runs it
+    "agenda.add_item": SECRETARIAT_ONLY,
+    "agenda.update_item": SECRETARIAT_ONLY,
+    "agenda.remove_item": SECRETARIAT_ONLY,
+    "agenda.reorder": SECRETARIAT_ONLY,
+    "agenda.start_item": CHAIR,                          # "moves through the agenda ... keeps time"
+    "agenda.pause_item": CHAIR,
+    "agenda.resume_item": CHAIR,
+    "agenda.end_item": CHAIR,
+    "agenda.advance": CHAIR,
+    "agenda.adjust_time": CHAIR,
+    # the list of speakers: participants ask, the chair gives the floor
+    "queue.request_floor": PARTICIPANT_ONLY,
+    "queue.withdraw_request": PARTICIPANT_ONLY,
+    "queue.add_speaker": CHAIR,                          # "on behalf of a placard or a raised hand"
+    "queue.call_next": CHAIR,
+    "queue.call_speaker": CHAIR,
+    "queue.end_speaker": CHAIR,
+    "queue.pause_speaker": CHAIR,
+    "queue.resume_speaker": CHAIR,
+    "queue.adjust_speaker_time": CHAIR,
+    "queue.reorder": CHAIR,
+    "queue.move_to_top": CHAIR,
+    "queue.remove": CHAIR,
+    "queue.readd_last": CHAIR,
+    "queue.use_automatic_order": CHAIR,
+    "queue.close": CHAIR,
+    "queue.reopen": CHAIR,
+    "queue.configure": CHAIR,
+    # inputs: participants write and endorse, the chair moderates, the rapporteur files them
+    "inputs.submit": PARTICIPANT_ONLY,
+    "inputs.edit": PARTICIPANT_ONLY,
+    "inputs.withdraw": PARTICIPANT_ONLY,
+    "inputs.endorse": PARTICIPANT_ONLY,
+    "inputs.moderate": CHAIR,                            # "moderates inputs"
+    "inputs.pin": STAFF,                                 # shown on the display, from the console or the workspace
+    "inputs.mark_addressed": STAFF,                      # answered by the panel, or taken into the summary
+    "inputs.configure": SECRETARIAT_ONLY,                # "opens the written-input window"
+    "inputs.create_theme": WRITER,                       # "tags inputs with themes"
+    "inputs.update_theme": WRITER,
+    "inputs.tag": WRITER,
+    "inputs.merge": WRITER,                              # "merges duplicates"
+    "inputs.correct": WRITER,                            # "corrects wording"
+    "inputs.record_oral": WRITER,                        # "records the key points of oral interventions"
+    # the summary: by the chairs, drafted by the rapporteurs
+    "summary.save_section": STAFF,                       # the rapporteurs write it; it is the chairs' summary
+    "summary.configure": WRITER,                         # who said what is named only if the rapporteur chooses
+    "summary.mark_published": SECRETARIAT_ONLY,          # then personal data may be deleted
+}
+
+
+def test_the_hand_table_names_every_command_and_agrees_with_the_declarations():
+    """A new command needs its row in EXPECTED_ROLES, written from the rules;
+    a declaration that differs from the table is a finding either way."""
+    missing, extra = sorted(set(REGISTRY) - set(EXPECTED_ROLES)), sorted(set(EXPECTED_ROLES) - set(REGISTRY))
+    assert not missing, f"write who may send these in EXPECTED_ROLES, from the product's rules: {missing}"
+    assert not extra, f"EXPECTED_ROLES names commands that do not exist: {extra}"
+    def declared(spec: CommandSpec) -> frozenset | str:
+        return EVERYONE if spec.public else frozenset(spec.roles)
+
+    def shown(rule: frozenset | str) -> str:
+        return rule if rule == EVERYONE else ", ".join(sorted(role.value for role in rule))
+
+    differ = [f"{name}: declared {shown(declared(spec))}; expected {shown(EXPECTED_ROLES[name])}"
+              for name, spec in sorted(REGISTRY.items()) if declared(spec) != EXPECTED_ROLES[name]]
+    assert not differ, "\n".join(differ)
+
+
 def may_run(spec: CommandSpec, caller: Caller) -> bool:
-    """The rule, from the registry: the public commands are everyone's, the
-    others belong to the roles they name. Outside any dialogue only the
-    whole site's secretariat counts (see ``OUTSIDE_DIALOGUES``)."""
-    if spec.public:
+    """The rule, from the hand-written table (not from the registry): the
+    public commands are everyone's, the others belong to the roles named.
+    Outside any dialogue only the whole site's secretariat counts (see
+    ``OUTSIDE_DIALOGUES``)."""
+    expected = EXPECTED_ROLES[spec.name]
+    if expected == EVERYONE:
         return True
-    if caller.role is None or caller.role not in spec.roles:
+    if caller.role is None or caller.role not in expected:
         return False
     return caller.whole_site or OUTSIDE_DIALOGUES.get(spec.name) != "whole site"
 
@@ -150,12 +276,13 @@ def test_every_command_outside_a_dialogue_has_its_rule():
     outside = {name for name, spec in REGISTRY.items() if not spec.dialogue_scoped}
     assert outside == set(OUTSIDE_DIALOGUES), "add the command to OUTSIDE_DIALOGUES with its rule"
     for name, rule in OUTSIDE_DIALOGUES.items():
-        assert (rule == "public") == REGISTRY[name].public, name
+        assert (rule == "public") == (EXPECTED_ROLES[name] == EVERYONE), name
 
 
 def test_the_documented_matrix_is_the_tested_rule():
-    """docs/security.md's role table (generated by moderation.docgen) says
-    for each command exactly what ``may_run`` checks here."""
+    """docs/security.md's role table (generated by moderation.docgen from
+    the declarations) says for each command exactly what the hand-written
+    table says."""
     from pathlib import Path
     text = (Path(__file__).resolve().parent.parent / "docs" / "security.md").read_text(encoding="utf-8")
     block = text.split("<!-- roles:start -->", 1)[1].split("<!-- roles:end -->", 1)[0]

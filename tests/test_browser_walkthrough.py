@@ -45,11 +45,21 @@ pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 # -- fixtures ----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def live(tmp_path_factory):
+def slow(tmp_path_factory):
+    """The server's answers to chosen commands, slowed down by a test (a
+    real wait in the server: tests/slow_acks.py)."""
+    from slow_acks import SlowAcks
+
+    return SlowAcks(tmp_path_factory.mktemp("walkthrough-slow"))
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, slow):
     require_browser()
     from server import LiveServer
 
-    with LiveServer(tmp_path_factory.mktemp("walkthrough")) as server:
+    with LiveServer(tmp_path_factory.mktemp("walkthrough"), env=slow.env) as server:
+        slow.prove(server)
         yield server
 
 
@@ -424,17 +434,57 @@ def test_two_tabs_of_one_participant_agree_and_make_no_duplicate(live, fresh, br
     assert stored(live, did, text) == 1
 
 
-def test_every_shortcut_of_the_console_works(live, fresh, browse):
+def audit_trail(live, dialogue_id: int, after: int = 0) -> list[tuple[int, str]]:
+    """(id, command) of the dialogue's audit entries after entry ``after``, in order."""
+    from sqlalchemy import select
+
+    from moderation.models import AuditEntry
+
+    with live.app().extensions["moderation"].db.session() as session:
+        return list(session.execute(select(AuditEntry.id, AuditEntry.command).where(
+            AuditEntry.dialogue_id == dialogue_id, AuditEntry.id > after).order_by(AuditEntry.id)).all())
+
+
+SCREENSHOTS = Path(__file__).resolve().parent / "output" / "screenshots"
+SLOW_ANSWER = 1.0  # seconds the server takes to answer the console in the bursts below
+
+
+def test_every_shortcut_of_the_console_works(live, slow, fresh, browse):
+    """Every key of the console, and keys pressed faster than the server
+    answers (each answer held back SLOW_ANSWER seconds in the server): every
+    press is taken, shown as queued, and carried out in order."""
     from playwright.sync_api import expect
 
-    moderator = fresh["moderator"]
+    moderator, did = fresh["moderator"], fresh["dialogue_id"]
     items = fresh["item_ids"]
     page = browse.open(fresh["link"]("moderator"))
     main = page.locator("#main")
+    presses = page.locator("#console-presses")
 
     def press(key: str) -> None:
         main.focus()  # no button, no text field: the console's own keys
         page.keyboard.press(key)
+
+    def burst(keys: str, commands: list[str]) -> None:
+        """Press ``keys`` at once while the server is slow to answer: they
+        are listed as waiting, then run as ``commands``, in that order."""
+        mark = (audit_trail(live, did) or [(0, "")])[-1][0]
+        slow.set({name: SLOW_ANSWER for name in commands})
+        try:
+            for key in keys:
+                press(key)
+            # The first is on its way, the others queued (the answer takes a second).
+            expect(presses).to_be_visible()
+            expect(presses.locator("li[data-state=queued]")).not_to_have_count(0)
+            expect(page.locator("#press-announce")).to_have_text(re.compile(r"^Queued: .+ waiting\.$"))
+            page.screenshot(path=str(SCREENSHOTS / f"console-queued-{len(keys)}-presses-1440x900.png"))
+            expect(presses).to_be_hidden(timeout=WAIT_MS + int(len(keys) * SLOW_ANSWER * 1000))
+        finally:
+            slow.set({})
+        # (the server's own record of who connected may come in between)
+        assert [command for _, command in audit_trail(live, did, mark)
+                if command != "attendance.record_connections"] == commands
+        assert page.locator("#messages .message-error").count() == 0
 
     def agenda() -> dict:
         return moderator.fresh_snapshot()["sections"]["agenda"]
@@ -445,6 +495,7 @@ def test_every_shortcut_of_the_console_works(live, fresh, browse):
     def queue() -> dict:
         return moderator.fresh_snapshot()["sections"]["queue"]
 
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     # N starts the first item.
     press("n")
     expect(page.locator("#action-next .button-label")).to_have_text("Next item")
@@ -481,10 +532,13 @@ def test_every_shortcut_of_the_console_works(live, fresh, browse):
     press("a")
     more = allotted + 30
     expect(page.locator("#speaker-of")).to_have_text(f"of {more // 60}:{more % 60:02d}")
+    # T, T, A pressed at once: pause, resume, 30 s more, in that order.
+    burst("tta", ["queue.pause_speaker", "queue.resume_speaker", "queue.adjust_speaker_time"])
+    more += 30
+    expect(page.locator("#speaker-of")).to_have_text(f"of {more // 60}:{more % 60:02d}")
+    expect(page.locator("#speaker-pause .button-label")).to_have_text("Pause")
+    assert queue()["current"]["ends_at"] is not None and queue()["current"]["allotted_seconds"] == more
     # Enter on a focused button presses that button (here +30 s), not "give the floor".
-    # (The change can arrive before the acknowledgement; until that comes the
-    # button is busy and a second press is refused with a message.)
-    expect(page.locator("#speaker-plus")).not_to_have_attribute("aria-busy", "true")
     page.locator("#speaker-plus").focus()
     page.keyboard.press("Enter")
     more += 30
@@ -512,6 +566,12 @@ def test_every_shortcut_of_the_console_works(live, fresh, browse):
     expect(rows.nth(0).locator(".q-name")).to_have_text(top)
     eventually(lambda: queue()["waiting"][0]["name"] == top, "the order back on the server")
 
+    # S, S pressed at once: the two waiting speakers get the floor one after the other.
+    waiting = [e["name"] for e in queue()["waiting"]]
+    burst("ss", ["queue.call_next", "queue.call_next"])
+    expect(page.locator("#speaker-name")).to_have_text(waiting[1])
+    assert queue()["current"]["name"] == waiting[1] and queue()["waiting"] == []
+
     # P pauses and resumes the item's timer.
     press("p")
     expect(page.locator("#action-pause .button-label")).to_have_text("Resume")
@@ -527,6 +587,10 @@ def test_every_shortcut_of_the_console_works(live, fresh, browse):
     press("-")
     expect(page.locator("#current-when")).to_contain_text(f"{planned // 60} min planned")
     assert item(items[0])["planned_seconds"] == planned
+    # P, P, +, + pressed at once: paused, running again, two minutes more.
+    burst("pp++", ["agenda.pause_item", "agenda.resume_item", "agenda.adjust_time", "agenda.adjust_time"])
+    expect(page.locator("#current-when")).to_contain_text(f"{planned // 60 + 2} min planned")
+    assert item(items[0])["planned_seconds"] == planned + 120 and item(items[0])["status"] == "running"
     # N moves to the next item (ending this one); E ends the item.
     press("n")
     expect(page.locator("#current-title")).to_have_text(item(items[1])["title"])
@@ -534,6 +598,47 @@ def test_every_shortcut_of_the_console_works(live, fresh, browse):
     press("e")
     expect(page.locator("#action-next .button-label")).to_have_text("Start next item")
     assert item(items[1])["status"] == "done" and agenda()["current_item_id"] is None
+
+
+def test_input_buttons_pressed_twice_while_the_server_is_slow(live, slow, fresh, browse):
+    """The console's "Show on display", pressed twice before the first
+    answer: queued, then shown and taken off again, in order. On the
+    rapporteur's page a second press of a waiting button is not taken, and
+    the page says so."""
+    from playwright.sync_api import expect
+
+    moderator, did = fresh["moderator"], fresh["dialogue_id"]
+    moderator.command("agenda.start_item", {"item_id": fresh["item_ids"][3]})
+    input_id = fresh["as"]("participant0").command("inputs.submit", {"text": "Fund shelters."})["result"]["input_id"]
+    console = browse.open(fresh["link"]("moderator"))
+    console.click("#tab-published")
+    pin = console.locator(f'#list-published .input-card[data-key="{input_id}"] [data-act="pin"]')
+    mark = (audit_trail(live, did) or [(0, "")])[-1][0]
+    slow.set({"inputs.pin": SLOW_ANSWER})
+    try:
+        pin.click()
+        pin.click()
+        expect(console.locator("#console-presses li[data-state=queued]")).to_have_count(1)
+        expect(console.locator("#console-presses")).to_be_hidden(timeout=WAIT_MS + 2 * int(SLOW_ANSWER * 1000))
+    finally:
+        slow.set({})
+    assert [c for _, c in audit_trail(live, did, mark)] == ["inputs.pin", "inputs.pin"]
+    assert moderator.fresh_snapshot()["sections"]["pinned"] is None  # shown, then taken off
+
+    workspace = browse.open(fresh["link"]("rapporteur"))
+    addressed = workspace.locator(f'#ws-list .input-card[data-key="{input_id}"] [data-act="addressed"]')
+    slow.set({"inputs.mark_addressed": SLOW_ANSWER})
+    try:
+        addressed.click()
+        expect(addressed).to_have_attribute("aria-busy", "true")
+        addressed.click()
+        expect(workspace.locator("#messages .message", has_text="Not taken: the previous press is still waiting "
+                                 "for the server.")).to_have_count(1)
+        expect(addressed).not_to_have_attribute("aria-busy", "true", timeout=WAIT_MS)
+    finally:
+        slow.set({})
+    eventually(lambda: any(c == "inputs.mark_addressed" for _, c in audit_trail(live, did, mark)), "the one press")
+    assert [c for _, c in audit_trail(live, did, mark) if c == "inputs.mark_addressed"] == ["inputs.mark_addressed"]
 
 
 def test_a_very_long_input_at_the_limit_is_kept_whole_and_one_over_is_refused(live, fresh, browse):

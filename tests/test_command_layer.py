@@ -6,11 +6,11 @@ The helpers ``db_state``, ``committed`` and ``refused`` are shared with the
 other command suites (``from test_command_layer import ...``)."""
 from __future__ import annotations
 
-import threading
 
 import pytest
 from sqlalchemy import func, select
 
+from concurrency import all_at_once
 from conftest import run, seed_dialogue
 from moderation.auth import SYSTEM, Principal
 from moderation.commands import REGISTRY, DialoguePayload, command, execute
@@ -296,22 +296,15 @@ def test_concurrent_advances_from_the_same_item_advance_once(service, dialogue):
     did, first = dialogue["dialogue_id"], dialogue["item_ids"][0]
     run(service, "agenda.start_item", {"dialogue_id": did, "item_id": first})
     moderator = dialogue["principals"]["moderator"]
-    barrier = threading.Barrier(10)
-    results: list = []
 
     def press():
-        barrier.wait()
         try:
-            results.append(execute(service.db.sessions, service.plugins, moderator, "agenda.advance",
-                                   {"dialogue_id": did, "from_item_id": first}).result)
+            return execute(service.db.sessions, service.plugins, moderator, "agenda.advance",
+                           {"dialogue_id": did, "from_item_id": first}).result
         except CommandError as exc:
-            results.append(exc.code)
+            return exc.code
 
-    threads = [threading.Thread(target=press) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    results = all_at_once([press] * 10)
     assert sorted(map(str, results)) == sorted(
         [str({"current_item_id": dialogue["item_ids"][1]})] + ["conflict"] * 9)
     with service.db.session() as s:

@@ -1,14 +1,17 @@
 """The built-in exporters, from one fixed document.
 
 The document is built with ``build_summary`` from a dialogue seeded on a fresh
-SQLite file through the real commands; the fields that depend on the wall
-clock (``generated_at``, the times and durations of items, interventions and
-inputs) are then overwritten with fixed values, so the files are byte-stable.
+SQLite file through the real commands, with the command layer's clock set by
+hand (tests/command_clock.py) and a fixed ``generated_at``: every time and
+duration in it is decided by the script below, so the files are byte-stable
+without overwriting any figure. (tests/test_summary_figures.py checks those
+figures against hand-computed values in every format.)
 
 Golden files: ``tests/golden/summary.md`` and ``tests/golden/summary.json``.
 After an intended change of the document or of an exporter, regenerate them
 with ``UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q tests/test_exporters.py``
-and review the diff before committing.
+(the run writes them and fails, so that an update never passes unnoticed),
+review the diff, and run again without ``UPDATE_GOLDEN``.
 """
 from __future__ import annotations
 
@@ -18,9 +21,11 @@ import datetime as dt
 import io
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
+from command_clock import command_clock
 from conftest import make_app, run, seed_dialogue
 
 from moderation.auth import SYSTEM
@@ -30,33 +35,13 @@ from moderation.plugins.exporters import md_escape, neutralize
 from moderation.summary import build_summary
 
 GOLDEN = Path(__file__).parent / "golden"
-FIXED = dt.datetime(2026, 6, 3, 12, 0, tzinfo=dt.timezone.utc)
+FIXED = dt.datetime(2026, 6, 3, 8, 30, tzinfo=dt.timezone.utc)  # 10:30 in Vienna, 3 minutes into item 2
 HOSTILE = "<script>alert(1)</script> *bold* _u_ `code` | pipe &amp;\n# heading\n1. item\n- dash\n[link](x)"
 
 
 def _build(service, dialogue_id):
     with service.db.session() as session:
         return build_summary(session, session.get(Dialogue, dialogue_id), service.plugins, FIXED)
-
-
-def normalize(doc: dict) -> dict:
-    """Replace what the wall clock decides with fixed values."""
-    doc = copy.deepcopy(doc)
-    doc["generated_at"] = "2026-06-03T12:00:00+00:00"
-    for index, a in enumerate(doc["agenda"]):
-        if a["actual_start"] is not None:
-            a["actual_start"], a["actual_end"], a["actual_minutes"] = f"10:{index:02d}", None, 7
-    for stats in [doc["statistics"], *(part["statistics"] for part in doc["items"])]:
-        stats["minutes"] = 1.5 * stats["interventions"]
-        for key in ("by_channel", "by_category", "by_type"):
-            for row in stats[key]:
-                row["minutes"] = 1.5 * row["interventions"]
-    for number, row in enumerate(doc["interventions"]):
-        row["start"], row["end"], row["seconds"] = f"2026-06-03T10:0{number}:00+02:00", \
-            f"2026-06-03T10:0{number}:30+02:00", 90.0
-    for number, row in enumerate(doc["inputs"]):
-        row["time"] = f"2026-06-03T10:{number:02d}:00+02:00"
-    return doc
 
 
 @pytest.fixture(scope="module")
@@ -66,42 +51,51 @@ def fixed_document(tmp_path_factory):
     app = make_app(tmp, f"sqlite:///{tmp / 'golden.sqlite3'}")
     service = app.extensions["moderation"]
     try:
-        d = seed_dialogue(service)
-        p, dlg = d["principals"], d["dialogue_id"]
-        run(service, "summary.configure", {"dialogue_id": dlg, "attribution": True, "list_organizations": True,
-                                           "chairs": "H.E. Ms. A. Chair; Mr. B. Chair"}, SYSTEM)
-        run(service, "agenda.update_item", {"dialogue_id": dlg, "item_id": d["item_ids"][0],
-                                            "title": "Opening", "presenters": "UNODC Secretariat\nDr. C. Expert"})
-        run(service, "agenda.advance", {"dialogue_id": dlg}, p["moderator"])
-        for who in ("participant0", "participant1"):
-            run(service, "queue.request_floor", {"dialogue_id": dlg}, p[who])
-            run(service, "queue.call_next", {"dialogue_id": dlg}, p["moderator"])
-            run(service, "queue.end_speaker", {"dialogue_id": dlg}, p["moderator"])
+        with command_clock("09:50:00") as clock:
+            d = seed_dialogue(service)
+            p, dlg = d["principals"], d["dialogue_id"]
+            run(service, "summary.configure", {"dialogue_id": dlg, "attribution": True, "list_organizations": True,
+                                               "chairs": "H.E. Ms. A. Chair; Mr. B. Chair"}, SYSTEM)
+            run(service, "agenda.update_item", {"dialogue_id": dlg, "item_id": d["item_ids"][0],
+                                                "title": "Opening", "presenters": "UNODC Secretariat\nDr. C. Expert"})
+            clock.at("10:00:00")
+            run(service, "agenda.advance", {"dialogue_id": dlg}, p["moderator"])
+            speakers = (("participant0", "10:01:00", "10:03:30"), ("participant1", "10:04:00", "10:05:00"))
+            for who, called, ended in speakers:
+                run(service, "queue.request_floor", {"dialogue_id": dlg}, p[who])
+                clock.at(called)
+                run(service, "queue.call_next", {"dialogue_id": dlg}, p["moderator"])
+                clock.at(ended)
+                run(service, "queue.end_speaker", {"dialogue_id": dlg}, p["moderator"])
 
-        def submit(who, text, **extra):
-            return run(service, "inputs.submit", {"dialogue_id": dlg, "text": text, **extra}, p[who])["input_id"]
+            def submit(who, text, at, **extra):
+                clock.at(at)
+                return run(service, "inputs.submit", {"dialogue_id": dlg, "text": text, **extra}, p[who])["input_id"]
 
-        named = submit("participant0", "Shelters for victims need stable funding.")
-        anonymous = submit("participant1", "Data should be shared across borders.", named=False)
-        duplicate = submit("participant1", "Shelters need lasting funding.")
-        submit("participant0", "Adopt a national referral mechanism.", kind="suggestion")
-        submit("participant1", "How is survivor input collected?", kind="question", named=False)
-        submit("participant0", "Thanks to the organizers.", attach_to="dialogue")
-        submit("participant1", "=HYPERLINK(\"http://x\")")
-        themes = [run(service, "inputs.create_theme", {"dialogue_id": dlg, "name": n, "description": ""},
-                      p["rapporteur"])["theme_id"] for n in ("Protection", "Data")]
-        run(service, "inputs.tag", {"dialogue_id": dlg, "input_id": named, "theme_ids": [themes[0]]}, p["rapporteur"])
-        run(service, "inputs.tag", {"dialogue_id": dlg, "input_id": anonymous, "theme_ids": [themes[1]]},
-            p["rapporteur"])
-        run(service, "inputs.merge", {"dialogue_id": dlg, "target_id": named, "source_ids": [duplicate]},
-            p["rapporteur"])
-        for key, text in (("introduction", "The dialogue was opened by the chairs."),
-                          (f"item:{d['item_ids'][0]}", "The secretariat briefed participants."),
-                          ("conclusions", "The chairs thanked the participants.")):
-            run(service, "summary.save_section", {"dialogue_id": dlg, "key": key, "text": text,
-                                                  "base_revision": 0}, p["rapporteur"])
+            named = submit("participant0", "Shelters for victims need stable funding.", "10:06:00")
+            anonymous = submit("participant1", "Data should be shared across borders.", "10:07:00", named=False)
+            duplicate = submit("participant1", "Shelters need lasting funding.", "10:08:00")
+            submit("participant0", "Adopt a national referral mechanism.", "10:09:00", kind="suggestion")
+            submit("participant1", "How is survivor input collected?", "10:10:00", kind="question", named=False)
+            submit("participant0", "Thanks to the organizers.", "10:11:00", attach_to="dialogue")
+            submit("participant1", "=HYPERLINK(\"http://x\")", "10:12:00")
+            themes = [run(service, "inputs.create_theme", {"dialogue_id": dlg, "name": n, "description": ""},
+                          p["rapporteur"])["theme_id"] for n in ("Protection", "Data")]
+            run(service, "inputs.tag", {"dialogue_id": dlg, "input_id": named, "theme_ids": [themes[0]]},
+                p["rapporteur"])
+            run(service, "inputs.tag", {"dialogue_id": dlg, "input_id": anonymous, "theme_ids": [themes[1]]},
+                p["rapporteur"])
+            run(service, "inputs.merge", {"dialogue_id": dlg, "target_id": named, "source_ids": [duplicate]},
+                p["rapporteur"])
+            for key, text in (("introduction", "The dialogue was opened by the chairs."),
+                              (f"item:{d['item_ids'][0]}", "The secretariat briefed participants."),
+                              ("conclusions", "The chairs thanked the participants.")):
+                run(service, "summary.save_section", {"dialogue_id": dlg, "key": key, "text": text,
+                                                      "base_revision": 0}, p["rapporteur"])
+            clock.at("10:27:00")
+            run(service, "agenda.advance", {"dialogue_id": dlg}, p["moderator"])  # the first item ran 27 min
         first, second = _build(service, dlg), _build(service, dlg)
-        return {"document": normalize(first), "raw": (first, second),
+        return {"document": first, "raw": (first, second),
                 "ids": {"named": named, "anonymous": anonymous, "duplicate": duplicate}}
     finally:
         app.extensions["db"].dispose()
@@ -113,18 +107,38 @@ def export(name: str, doc: dict) -> bytes:
 
 
 def check_golden(name: str, data: bytes) -> None:
+    """Compare with the golden file; with ``UPDATE_GOLDEN=1`` write it and
+    fail (a file compared with itself proves nothing)."""
     path = GOLDEN / name
     if os.environ.get("UPDATE_GOLDEN") == "1":
         GOLDEN.mkdir(exist_ok=True)
+        changed = not path.exists() or path.read_bytes() != data
         path.write_bytes(data)
+        pytest.fail(f"{path} {'rewritten' if changed else 'unchanged'} (UPDATE_GOLDEN=1): review the diff, "
+                    "then run again without UPDATE_GOLDEN", pytrace=False)
     assert path.exists(), f"{path} is missing: run with UPDATE_GOLDEN=1 to create it"
     assert data.decode("utf-8") == path.read_text(encoding="utf-8")
+
+
+def test_updating_a_golden_file_never_passes(tmp_path, monkeypatch):
+    """UPDATE_GOLDEN=1 writes the file and fails, changed or not; without
+    it a difference fails."""
+    monkeypatch.setattr(sys.modules[__name__], "GOLDEN", tmp_path)
+    monkeypatch.setenv("UPDATE_GOLDEN", "1")
+    for attempt in ("new", "unchanged"):
+        with pytest.raises(pytest.fail.Exception, match="rewritten" if attempt == "new" else "unchanged"):
+            check_golden("x.md", b"one\n")
+        assert (tmp_path / "x.md").read_bytes() == b"one\n"
+    monkeypatch.delenv("UPDATE_GOLDEN")
+    check_golden("x.md", b"one\n")
+    with pytest.raises(AssertionError):
+        check_golden("x.md", b"two\n")
 
 
 def test_same_data_gives_the_same_document(fixed_document):
     first, second = fixed_document["raw"]
     assert first == second
-    assert export("md", normalize(first)) == export("md", normalize(second))
+    assert export("md", first) == export("md", second)
 
 
 def test_markdown_golden(fixed_document):

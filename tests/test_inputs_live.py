@@ -10,23 +10,31 @@ of its own against the server's database, the way the CLI would.
 from __future__ import annotations
 
 import socket
-import threading
 import time
 import uuid
 
 import pytest
 from sqlalchemy import func, select
 
+from concurrency import all_at_once
 from conftest import seed_dialogue
 from server import Client, LiveServer, disconnect_all
+from slow_acks import SlowAcks
 from moderation.models import IdempotencyRecord, Input
 
 pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with LiveServer(tmp_path_factory.mktemp("inputs-live")) as live:
+def slow(tmp_path_factory):
+    """The server's acknowledgements, slowed down where a test says so."""
+    return SlowAcks(tmp_path_factory.mktemp("inputs-live-slow"))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, slow):
+    with LiveServer(tmp_path_factory.mktemp("inputs-live"), env=slow.env) as live:
+        slow.prove(live)
         yield live
 
 
@@ -71,7 +79,7 @@ def listed(client: Client, text: str) -> list[dict]:
     return [item for item in page["items"] if item["text"] == text]
 
 
-def test_a_submission_whose_answer_is_lost_is_stored_once_after_the_retry(server, seeded, clients):
+def test_a_submission_whose_answer_is_lost_is_stored_once_after_the_retry(server, slow, seeded, clients):
     dialogue_id, tokens = seeded["dialogue_id"], seeded["tokens"]
     moderator = clients(server, tokens["moderator"], dialogue_id)
     participant = clients(server, tokens["participant0"], dialogue_id)
@@ -80,14 +88,16 @@ def test_a_submission_whose_answer_is_lost_is_stored_once_after_the_retry(server
     key, text = f"drop-{uuid.uuid4().hex}", "Shelters for survivors need stable funding."
     data = {"payload": {"text": text, "kind": "suggestion"}, "idempotency_key": key}
     answers: list[dict] = []
-    participant.sio.emit("inputs.submit", data, callback=answers.append)
-    participant.sio.eio.queue.join()  # the frame has been written to the socket ...
-    cut(participant)                  # ... and the connection ends before the answer can come back
-
-    # The server stored it (the moderator sees it arrive) ...
-    change = moderator.wait_for(lambda: next((c for c in moderator.changes
-                                              if any(r["text"] == text for r in c["records"].get("inputs", []))),
-                                             None), 10, "the moderator's record of the input")
+    slow.set({"inputs.submit": 5})  # the server answers late ...
+    try:
+        participant.sio.emit("inputs.submit", data, callback=answers.append)
+        # ... the server stored it (the moderator sees it arrive) ...
+        change = moderator.wait_for(lambda: next((c for c in moderator.changes
+                                                  if any(r["text"] == text for r in c["records"].get("inputs", []))),
+                                                 None), 10, "the moderator's record of the input")
+        cut(participant)  # ... and the connection ends before the answer can come back
+    finally:
+        slow.set({})
     [record] = [r for r in change["records"]["inputs"] if r["text"] == text]
     input_id = record["id"]
     assert (record["kind"], record["status"], record["author"]) == ("suggestion", "published", "Amina Okafor")
@@ -107,8 +117,10 @@ def test_a_submission_whose_answer_is_lost_is_stored_once_after_the_retry(server
     status, page = server.get_json(f"/api/v1/dialogues/{dialogue_id}/inputs?per_page=200",
                                    headers={"Authorization": f"Bearer {tokens['api_moderator']}"})
     assert status == 200 and [i["id"] for i in page["items"] if i["text"] == text] == [input_id]
-    # The retry changed nothing, so nothing new was broadcast for it.
-    time.sleep(0.3)
+    # The retry changed nothing, so nothing new was broadcast for it: the
+    # next change (changes leave in order) comes with no record of it.
+    later = moderator.command("agenda.pause_item")["version"]
+    moderator.wait_for_version(later)
     assert len(records_for(moderator, input_id)) == 1
 
 
@@ -178,18 +190,8 @@ def test_many_retries_in_parallel_store_once(server, seeded, clients):
     tabs = [clients(server, tokens["participant0"], dialogue_id) for _ in range(3)]
     moderator.command("agenda.advance")
     key, text = f"tabs-{uuid.uuid4().hex}", "Three tabs, one input"
-    acks: list[dict] = []
-    barrier = threading.Barrier(len(tabs))
-
-    def send(tab):
-        barrier.wait()
-        acks.append(tab.call("inputs.submit", {"text": text}, key=key))
-
-    threads = [threading.Thread(target=send, args=(tab,)) for tab in tabs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(20)
+    acks = all_at_once([lambda tab=tab: tab.call("inputs.submit", {"text": text}, key=key) for tab in tabs],
+                       timeout=20)
     assert len(acks) == 3 and all(a["ok"] for a in acks), acks
     assert len({a["result"]["input_id"] for a in acks}) == 1
     assert sorted(a["replayed"] for a in acks) == [False, True, True]

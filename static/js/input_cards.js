@@ -10,6 +10,7 @@
  * by an update, and a card whose editor is open stays in its list even
  * when its input leaves it. Text only ever goes in through textContent.
  */
+import { notify, send } from "./live.js";
 import { formatClock } from "./timer.js";
 import { el, setAttr, setText, syncList } from "./util.js";
 
@@ -257,5 +258,25 @@ export function renderCards(list, inputs, create, update) {
       if (!list.hasAttribute("tabindex")) list.setAttribute("tabindex", "-1");
       list.focus();
     }
+  }
+}
+
+/** Send the command of a card's button (busy meanwhile). Resolves with the
+ *  ack, or null: refused (said by live.js), or not taken while the previous
+ *  press of the button waits (said here). */
+export async function sendFor(button, name, payload) {
+  if (button && button.getAttribute("aria-busy") === "true") {
+    // Never lost in silence: the previous press of this button has no answer yet.
+    notify("Not taken: the previous press is still waiting for the server.", { kind: "info" });
+    return null;
+  }
+  setAttr(button, "aria-busy", "true");
+  try {
+    return await send(name, payload);
+  } catch (error) {
+    if (error && (error.code === "network" || error.code === "timeout")) notify(error.message, { kind: "info" });
+    return null;
+  } finally {
+    setAttr(button, "aria-busy", null);
   }
 }

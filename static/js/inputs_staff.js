@@ -8,9 +8,15 @@
  * that arrive in "change" messages, so a new input appears without asking
  * the server again. A record that arrived while a list was being read wins
  * over the (older) answer.
+ *
+ * "Approve" and "Show on the display" are console presses
+ * (console_presses.js): pressed quickly, or behind a shortcut still waiting
+ * for its answer, they are queued and sent in order; "Show" decides between
+ * showing and taking off when its turn comes.
  */
-import { notify, query, send, state as liveState } from "./live.js";
-import { closeEditor, createCard, editorOpen, openEditor, renderCards, updateCard } from "./input_cards.js";
+import { press } from "./console_presses.js";
+import { notify, query, state as liveState } from "./live.js";
+import { closeEditor, createCard, editorOpen, openEditor, renderCards, sendFor, updateCard } from "./input_cards.js";
 import { el, setAttr, setText } from "./util.js";
 
 const PUBLISHED_SHOWN = 40;
@@ -105,18 +111,6 @@ function render() {
 }
 
 // -- actions ------------------------------------------------------------------------------
-async function sendFor(button, name, payload) {
-  if (button.getAttribute("aria-busy") === "true") return null;
-  setAttr(button, "aria-busy", "true");
-  try {
-    return await send(name, payload);
-  } catch (error) {
-    if (error && (error.code === "network" || error.code === "timeout")) notify(error.message, { kind: "info" });
-    return null;
-  } finally {
-    setAttr(button, "aria-busy", null);
-  }
-}
 
 function hideForm(card, input) {
   const reasonId = `hide-reason-${input.id}`;
@@ -165,7 +159,8 @@ function onListClick(event) {
   }
   switch (button.dataset.act) {
     case "approve":
-      sendFor(button, "inputs.moderate", { input_id: input.id, action: "approve" });
+      press(() => ({ name: "inputs.moderate", payload: { input_id: input.id, action: "approve" } }),
+        { button, label: `Approve input #${input.id}` });
       break;
     case "hide":
       if (editorOpen(card)) {
@@ -176,7 +171,8 @@ function onListClick(event) {
       }
       break;
     case "pin":
-      sendFor(button, "inputs.pin", { input_id: context.pinnedId === input.id ? null : input.id });
+      press(() => ({ name: "inputs.pin", payload: { input_id: context.pinnedId === input.id ? null : input.id } }),
+        { button, label: `Show or take off input #${input.id} on the display` });
       break;
     default:
       break;

@@ -12,7 +12,7 @@
  * with an open editor are left alone (input_cards.renderCards).
  */
 import { notify, query, send, state as liveState } from "./live.js";
-import { closeEditor, createCard, editorOpen, openEditor, renderCards, updateCard } from "./input_cards.js";
+import { closeEditor, createCard, editorOpen, openEditor, renderCards, sendFor, updateCard } from "./input_cards.js";
 import { el, isEditing, setAttr, setText, syncList } from "./util.js";
 
 const PER_PAGE = 25;
@@ -184,18 +184,6 @@ function renderMergeBar() {
 }
 
 // -- actions on inputs ---------------------------------------------------------------------------------
-async function sendFor(button, name, payload) {
-  if (button && button.getAttribute("aria-busy") === "true") return null;
-  setAttr(button, "aria-busy", "true");
-  try {
-    return await send(name, payload);
-  } catch (error) {
-    if (error && (error.code === "network" || error.code === "timeout")) notify(error.message, { kind: "info" });
-    return null;
-  } finally {
-    setAttr(button, "aria-busy", null);
-  }
-}
 
 const tagQueue = new Map(); // input id -> {sending, next}: tags are sent one after the other
 

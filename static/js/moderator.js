@@ -7,10 +7,13 @@
  * statistics.js. Every control has a keyboard shortcut (listed on the
  * page) and works without the mouse. Controls that do not apply are marked
  * aria-disabled rather than disabled, so that the keyboard focus stays
- * where it was when the state changes under it. Errors from the server's
- * acknowledgements are shown in #messages (by live.js).
+ * where it was when the state changes under it. Presses faster than the
+ * server's answers are queued and sent in order (console_presses.js), never
+ * lost. Errors from the server's acknowledgements are shown in #messages
+ * (by live.js).
  */
-import { notify, send, serverNow, subscribe } from "./live.js";
+import { press, waitingPresses } from "./console_presses.js";
+import { notify, serverNow, subscribe } from "./live.js";
 import { CHANNEL_LABELS, currentOf, renderAgenda, renderCurrent, renderDialogueTitle, timeZoneOf, upcomingOf } from "./agenda.js";
 import { initInputsStaff, renderInputsStaff } from "./inputs_staff.js";
 import { initQueueConsole, renderQueueConsole, toggleAddForm, trigger as queueTrigger } from "./queue_console.js";
@@ -23,7 +26,6 @@ initQueueConsole();
 initInputsStaff();
 
 let agenda = null;
-let busy = false;
 
 const buttons = {
   next: document.getElementById("action-next"),
@@ -65,9 +67,7 @@ function renderControls() {
   const current = agenda ? currentOf(agenda) : null;
   for (const [action, button] of Object.entries(buttons)) {
     if (!button) continue;
-    const applies = !plan(action).why;
-    setAttr(button, "aria-disabled", applies && !busy ? null : "true");
-    setAttr(button, "aria-busy", busy ? "true" : null);
+    setAttr(button, "aria-disabled", plan(action).why ? "true" : null);
   }
   if (buttons.pause) {
     setText(buttons.pause.querySelector(".button-label"), current && current.status === "paused" ? "Resume" : "Pause");
@@ -79,47 +79,31 @@ function renderControls() {
   }
 }
 
-async function run(name, payload, button) {
-  if (busy) return;
-  busy = true;
-  renderControls();
-  if (button) button.classList.add("is-pressed");
-  try {
-    await send(name, payload);
-  } catch (error) {
-    if (error && (error.code === "network" || error.code === "timeout")) {
-      notify(error.message, { kind: "info" });
-    }
-    // other errors are shown by live.js
-  } finally {
-    busy = false;
-    if (button) button.classList.remove("is-pressed");
-    renderControls();
-  }
-}
+const LABELS = { next: "Next item (N)", pause: "Pause or resume the item (P)", end: "End the item (E)",
+  plus: "+1 min (+)", minus: "−1 min (−)" };
 
+/** An agenda action (a button or a shortcut): queued behind the presses
+ *  still waiting, planned when its turn comes. */
 function trigger(action) {
-  const button = buttons[action];
-  if (busy) {
-    notify("Waiting for the server to confirm the previous action…", { kind: "info" });
-    return;
-  }
-  const step = plan(action);
-  if (step.why) {
-    notify(step.why, { kind: "info" });
-    return;
-  }
-  run(step.name, step.payload, button);
+  press(() => plan(action), { button: buttons[action], label: LABELS[action] });
 }
 
 for (const [action, button] of Object.entries(buttons)) {
-  if (button) button.addEventListener("click", () => trigger(action));
+  if (!button) continue;
+  button.addEventListener("click", () => {
+    const why = plan(action).why;
+    // Disabled for the state shown; with presses waiting, queue it anyway.
+    if (why && !waitingPresses()) notify(why, { kind: "info" });
+    else trigger(action);
+  });
 }
 
 document.getElementById("agenda-list").addEventListener("click", (event) => {
   const button = event.target.closest(".start-item");
-  if (!button || button.getAttribute("aria-disabled") === "true" || busy) return;
-  run("agenda.start_item", { item_id: Number(button.dataset.itemId) }, button);
+  if (!button || button.getAttribute("aria-disabled") === "true") return;
+  const itemId = Number(button.dataset.itemId);
+  press(() => ({ name: "agenda.start_item", payload: { item_id: itemId } }),
+    { button, label: button.getAttribute("aria-label") || "Start the item" });
 });
 
 const KEYS = { n: "next", p: "pause", e: "end", "+": "plus", "=": "plus", "-": "minus", _: "minus" };

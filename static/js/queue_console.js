@@ -10,6 +10,10 @@
  * - "Give the floor" sends the id of the proposed speaker the moderator
  *   sees (expected_entry_id): if a second moderator pressed first, the
  *   server refuses instead of calling two people, and the console says so.
+ * - The console's actions (shortcuts, the speaker and list buttons, a row's
+ *   "Give the floor", "Top" and "Remove") go through console_presses.js:
+ *   pressed quickly, they are queued and sent one at a time, in order, each
+ *   planned on the state the previous one left.
  * - A reorder is shown at once and kept until the server's change with the
  *   acknowledged version arrives, so two quick Alt+↑ presses build on each
  *   other instead of on a stale list.
@@ -20,6 +24,7 @@
  * both together. User text only ever goes through textContent.
  */
 import { speakerAnnouncer } from "./announce.js";
+import { press, waitingPresses } from "./console_presses.js";
 import { notify, send, serverNow, state as liveState } from "./live.js";
 import { formatCountdown, formatDuration } from "./timer.js";
 import { clearDirty, el, isEditing, setAttr, setText, syncList, trackDirty } from "./util.js";
@@ -34,17 +39,17 @@ let queue = null;
 let staff = { entries: {}, available_policies: [] };
 let participants = [];
 let pendingOrder = null; // {ids, version|null}: a reorder shown before the server confirms it
-let callInFlight = null; // {version|null}: "give the floor" sent, its change not yet seen
-const busy = new Set(); // actions waiting for their acknowledgement
+const busy = new Set(); // forms and reorders waiting for their acknowledgement
 
 const $ = (id) => document.getElementById(id);
 const list = $("queue-list");
 const announceSpeaker = speakerAnnouncer($("speaker-announce"));
 
 // -- sending ---------------------------------------------------------------------------
-/** Send a command for a control; mark it busy meanwhile. Resolves with the
- *  ack or null (errors are shown by live.js, unless `options.quiet`;
- *  network ones here). */
+/** Send a command for a form or a reorder; mark it busy meanwhile. Resolves
+ *  with the ack or null (errors are shown by live.js, unless
+ *  `options.quiet`; network ones here). The console's actions go through
+ *  press() instead. */
 async function act(name, payload, button, key = name, options = {}) {
   if (busy.has(key)) {
     notify("Waiting for the server to confirm the previous action…", { kind: "info" });
@@ -67,10 +72,6 @@ async function act(name, payload, button, key = name, options = {}) {
       setAttr(button, "aria-busy", null);
     }
   }
-}
-
-function quietly(promise) {
-  return promise.catch(() => null);
 }
 
 // -- the countdown -------------------------------------------------------------------------
@@ -377,6 +378,12 @@ const ACTION_BUTTONS = {
   next: "call-next", end: "speaker-end", pause: "speaker-pause", plus: "speaker-plus", minus: "speaker-minus",
   readd: "queue-readd", automatic: "queue-automatic", close: "queue-close",
 };
+/** What each action is called in the list of waiting presses (its key too). */
+const ACTION_LABELS = {
+  next: "Give the floor (S)", end: "End speaker (X)", pause: "Pause or resume the speaker (T)",
+  plus: "+30 s (A)", minus: "−30 s", readd: "Put the last speaker back", automatic: "Automatic order",
+  close: "Close or reopen the list",
+};
 
 let conflictTimer = null;
 
@@ -396,34 +403,26 @@ function showCallConflict(message) {
   }, 10000);
 }
 
-/** Run a console action (a button or a shortcut). */
+/** Run a console action (a button or a shortcut): queued behind the
+ *  presses still waiting, planned when its turn comes. */
 export function trigger(action) {
-  const step = plan(action);
-  if (step.why) {
-    notify(step.why, { kind: "info" });
-    return;
-  }
   const button = $(ACTION_BUTTONS[action]);
+  const label = ACTION_LABELS[action];
   if (action === "next") {
-    if (callInFlight && (callInFlight.version == null || liveState.version < callInFlight.version)) {
-      notify("Waiting for the server to confirm the previous call…", { kind: "info" });
-      return;
-    }
-    const mine = { version: null };
-    callInFlight = mine;
-    const lineOld = $("next-up").querySelector(".next-up-error");
-    if (lineOld) lineOld.remove();
-    // quiet: a refused call is explained in the "proposed next" box itself
-    act(step.name, step.payload, button, "call", { quiet: true })
-      .then((ack) => { if (callInFlight === mine) mine.version = ack ? ack.version : 0; })
-      .catch((error) => {
-        if (callInFlight === mine) callInFlight = null;
+    press(() => {
+      const old = $("next-up").querySelector(".next-up-error");
+      if (old) old.remove();
+      return plan("next");
+    }, {
+      button, label, quiet: true, // a refused call is explained in the "proposed next" box itself
+      onError: (error) => {
         if (error && error.code === "conflict") showCallConflict(error.message);
         else if (error && error.code !== "network" && error.code !== "timeout") notify(error.message || "That did not work.");
-      });
+      },
+    });
     return;
   }
-  quietly(act(step.name, step.payload, button, action));
+  press(() => plan(action), { button, label });
 }
 
 function onListClick(event) {
@@ -432,12 +431,15 @@ function onListClick(event) {
   const row = button.closest(".q-entry");
   const id = Number(row.dataset.key);
   if (button.getAttribute("aria-disabled") === "true") return;
+  const who = row.querySelector(".q-name").textContent;
   switch (button.dataset.act) {
     case "call":
-      quietly(act("queue.call_speaker", { entry_id: id }, button, `call-${id}`));
+      press(() => ({ name: "queue.call_speaker", payload: { entry_id: id } }),
+        { button, label: `Give the floor to ${who}` });
       break;
     case "top":
-      quietly(act("queue.move_to_top", { entry_id: id }, button, `top-${id}`)).then(() => focusRow(id, "top"));
+      press(() => ({ name: "queue.move_to_top", payload: { entry_id: id } }),
+        { button, label: `Move ${who} to the top`, onAck: () => focusRow(id, "top") });
       break;
     case "up":
       move(id, -1);
@@ -459,7 +461,8 @@ function onListClick(event) {
         break;
       }
       delete button.dataset.confirm;
-      quietly(act("queue.remove", { entry_id: id }, button, `remove-${id}`));
+      press(() => ({ name: "queue.remove", payload: { entry_id: id } }),
+        { button, label: `Remove ${who} from the list` });
       break;
     default:
       break;
@@ -812,7 +815,9 @@ export function initQueueConsole() {
     const button = $(id);
     if (button) {
       button.addEventListener("click", () => {
-        if (button.getAttribute("aria-disabled") === "true") {
+        // Disabled for the state shown; with presses waiting, the state it
+        // will apply to is not shown yet: queue it like a shortcut.
+        if (button.getAttribute("aria-disabled") === "true" && !waitingPresses()) {
           const why = plan(action).why;
           if (why) notify(why, { kind: "info" });
           return;
