@@ -19,6 +19,8 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 Label = Annotated[str, Field(max_length=200)]
 ChannelName = Literal["room", "online"]
 CategoryName = Literal["ngo_ecosoc", "ngo", "academia", "private_sector", "state_party", "igo", "other"]
+# The result field that carries a new link's or API token's secret (shown once).
+TOKEN = ("token",)
 Email = Annotated[str, Field(max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
 
@@ -115,7 +117,8 @@ class RegisterPayload(DialoguePayload):
 
 
 @command("participant.register", payload=RegisterPayload, roles={Role.SECRETARIAT},
-         operation_id="registerParticipant", http_path="/dialogues/{dialogue_id}/participants")
+         operation_id="registerParticipant", http_path="/dialogues/{dialogue_id}/participants",
+         secret=TOKEN)
 def register_participant(ctx: Context, p: RegisterPayload):
     """Register a participant and issue their personal invitation link."""
     org = find_or_create_organization(ctx.session, p.organization.name, p.organization.category,
@@ -136,7 +139,7 @@ class IssueLinkPayload(DialoguePayload):
 
 
 @command("access.issue_link", payload=IssueLinkPayload, roles={Role.SECRETARIAT},
-         operation_id="issueAccessLink", http_path="/dialogues/{dialogue_id}/links")
+         operation_id="issueAccessLink", http_path="/dialogues/{dialogue_id}/links", secret=TOKEN)
 def issue_link(ctx: Context, p: IssueLinkPayload):
     """Issue a personal access link for a role (participants: for a registered participant)."""
     role = Role(p.role)
@@ -155,7 +158,7 @@ class ApiTokenPayload(DialoguePayload):
 
 
 @command("access.issue_api_token", payload=ApiTokenPayload, roles={Role.SECRETARIAT},
-         operation_id="issueApiToken", http_path="/dialogues/{dialogue_id}/api-tokens")
+         operation_id="issueApiToken", http_path="/dialogues/{dialogue_id}/api-tokens", secret=TOKEN)
 def issue_api_token(ctx: Context, p: ApiTokenPayload):
     """Issue a bearer token for API clients, limited to one dialogue and one role."""
     return _issue(ctx, Role(p.role), kind="api", label=p.label or f"API ({p.role})")
@@ -227,7 +230,7 @@ class JoinPayload(DialoguePayload):
 
 
 @command("participant.join_with_code", payload=JoinPayload, public=True, operation_id="joinWithCode",
-         http_path="/dialogues/{dialogue_id}/join", redact=("code",))
+         http_path="/dialogues/{dialogue_id}/join", redact=("code",), secret=TOKEN)
 def join_with_code(ctx: Context, p: JoinPayload):
     """Join a dialogue with its join code, a name and an organization."""
     dialogue = ctx.require_dialogue()
@@ -350,7 +353,7 @@ class SignInLinkPayload(Payload):
 
 
 @command("user.issue_sign_in_link", payload=SignInLinkPayload, roles={Role.SECRETARIAT},
-         operation_id="issueSignInLink", http_path="/users/sign-in-link")
+         operation_id="issueSignInLink", http_path="/users/sign-in-link", secret=TOKEN)
 def issue_sign_in_link(ctx: Context, p: SignInLinkPayload):
     """Issue a personal sign-in link for a secretariat account (instead of a password)."""
     if not ctx.actor.is_admin:

@@ -201,7 +201,11 @@ ACK_SCHEMA = {
     "type": "object", "required": ["ok", "version", "result", "replayed"],
     "properties": {"ok": {"type": "boolean", "enum": [True]},
                    "version": {"type": ["integer", "null"]},
-                   "result": {"type": "object"}, "replayed": {"type": "boolean"}},
+                   "result": {"type": "object", "properties": {"secret_shown_once": {
+                       "type": "boolean", "enum": [True],
+                       "description": "In a replayed answer whose token, link or code was left out: it is "
+                                      "shown once, in the first answer, and never stored."}}},
+                   "replayed": {"type": "boolean"}},
 }
 
 
@@ -307,7 +311,9 @@ def openapi_document() -> dict[str, Any]:
         paths.setdefault(spec.http_path, {})["post"] = {
             "operationId": spec.operation_id,
             "summary": spec.summary,
-            "description": f"Command `{spec.name}`. Roles: {roles}. Socket.IO event: `{spec.name}`.",
+            "description": f"Command `{spec.name}`. Roles: {roles}. Socket.IO event: `{spec.name}`."
+                           + (f" Shown once: {', '.join(f'`{n}`' for n in spec.secret)} (a replayed answer leaves "
+                              "it out and says `secret_shown_once: true`)." if spec.secret else ""),
             "parameters": _path_params(spec.http_path) + [
                 {"name": "Idempotency-Key", "in": "header", "required": False,
                  "description": "Repeat a write safely: the same key returns the first answer.",

@@ -121,7 +121,8 @@ class Service:
 
     def _tell_plugins(self, outcome: Outcome) -> None:
         # Each plugin on its own: one failing integration must not keep
-        # the others from hearing of the change.
+        # the others from hearing of the change. Tokens and codes stay here.
+        outcome = outcome.without_secrets()
         for impl in self.plugins.hook.dialogue_changed.get_hookimpls():
             try:
                 impl.function(app=self.app, outcome=outcome)

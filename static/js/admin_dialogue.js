@@ -61,6 +61,15 @@ async function withForm(form, work) {
 function showSecret(boxId, title, value, hint) {
   const box = document.getElementById(boxId);
   box.replaceChildren();
+  if (!value) {
+    // A replayed answer: the server keeps no secret, it was shown once.
+    box.append(
+      el("p", { class: "secret-title" }, title),
+      el("p", { class: "hint", role: "status" }, "This was already issued, and its secret was shown then: "
+        + "it cannot be shown again. If it was not copied, issue a new one and revoke this one."));
+    box.hidden = false;
+    return;
+  }
   const inputId = `${boxId}-value`;
   const input = el("input", { id: inputId, type: "text", readonly: true, class: "secret-value", spellcheck: "false" });
   input.value = value;
@@ -89,7 +98,7 @@ function showSecret(boxId, title, value, hint) {
 }
 
 function linkFor(token) {
-  return `${window.location.origin}/l/${token}`;
+  return token ? `${window.location.origin}/l/${token}` : null;
 }
 
 // -- credentials table -----------------------------------------------------------------------
@@ -97,6 +106,7 @@ const credentialRows = document.getElementById("credential-rows");
 const credentialMessages = document.getElementById("credentials-messages");
 
 function addCredentialRow({ id, label, role, kind }) {
+  if (credentialRows.querySelector(`tr[data-key="${Number(id)}"]`)) return; // a replayed answer
   const revoke = el("button", { type: "button", class: "button small danger", "data-revoke": id, "aria-label": `Revoke: ${label}` }, "Revoke");
   const row = el("tr", { dataset: { key: id } },
     el("th", { scope: "row" }, label || "–"),
@@ -410,7 +420,7 @@ async function configureJoin(enabled) {
   try {
     const ack = await apiPost(`${base}/join-code`, { enabled });
     showError(joinMessages, null);
-    if (enabled && ack.result.code) {
+    if (enabled && (ack.result.code || ack.result.secret_shown_once)) {
       const url = document.getElementById("join-url").href;
       showSecret("join-secret", "Join code", ack.result.code,
         `Shown only this once. People open ${url} and enter this code.`);
