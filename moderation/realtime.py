@@ -26,6 +26,7 @@ from .auth import Principal
 from .commands import REGISTRY, Outcome
 from .errors import CommandError
 from .models import Role
+from .packets import PacketGuard, PollingBodyCheck
 from .ratelimit import EventGate
 from .service import Service
 from .storable import fits
@@ -93,6 +94,13 @@ def error_ack(exc: CommandError) -> dict[str, Any]:
     return {"ok": False, "error": exc.to_dict()}
 
 
+def one_argument(args: tuple) -> Any:
+    """The one argument an event carries (None when it carries none)."""
+    if len(args) > 1:
+        raise CommandError("invalid_payload", f"Send one argument with the event, not {len(args)}.")
+    return args[0] if args else None
+
+
 INTERNAL = {"ok": False, "error": {"code": "internal",
                                    "message": "Something went wrong on the server. Nothing was changed; "
                                               "please try again."}}
@@ -106,6 +114,11 @@ class Realtime:
         self.service = service
         self.connections: dict[str, Connection] = {}
         settings = service.app.config
+        # Packets a client cannot mean are answered or dropped as they are
+        # read (before the rate limit's gate wraps the reader).
+        PacketGuard(socketio.server)
+        app = service.app
+        app.wsgi_app = PollingBodyCheck(app.wsgi_app, max_bytes=app.config["MAX_PAYLOAD_BYTES"])
         # The rate limit on events, applied as each message is read.
         self.flood_cooldown: dict[str, float] = {}  # principal scope -> when it may connect again
         self.event_gate = EventGate(
@@ -132,6 +145,7 @@ class Realtime:
         socketio.on_event("inputs.list", self.on_list_inputs)
         for name in REGISTRY:
             socketio.on_event(name, self._command_handler(name))
+        socketio.on_event("*", self.on_unknown_event)  # every other event name
         socketio.on_error_default(self.on_error)
 
     # -- connections -----------------------------------------------------------
@@ -229,18 +243,20 @@ class Realtime:
                 raise CommandError("unauthenticated", "This connection has ended; reconnect.")
             yield
 
-    def on_snapshot(self, data=None):
+    def on_snapshot(self, *args):
         """A client asks for the whole state again (at start, or after a gap)."""
         try:
+            one_argument(args)
             c = self._connection()
             with self._turn(c):
                 return {"ok": True, "snapshot": self.service.snapshot(c.principal, c.dialogue_id, c.role)}
         except CommandError as exc:
             return error_ack(exc)
 
-    def on_list_inputs(self, data=None):
+    def on_list_inputs(self, *args):
         """One page of inputs, as this connection's role sees them."""
         try:
+            data = one_argument(args)
             c = self._connection()
             if data is not None and not isinstance(data, dict):
                 raise CommandError("invalid_payload", "Send an object of filters.")
@@ -251,8 +267,9 @@ class Realtime:
             return error_ack(exc)
 
     def _command_handler(self, name: str):
-        def handle(data=None):
+        def handle(*args):
             try:
+                data = one_argument(args)
                 c = self._connection()
                 if not isinstance(data, dict):
                     raise CommandError("invalid_payload", "Send {payload: {...}, idempotency_key: '...'}.")
@@ -271,6 +288,10 @@ class Realtime:
                 return error_ack(exc)
         handle.__name__ = "on_" + name.replace(".", "_")
         return handle
+
+    def on_unknown_event(self, event, *args):
+        """Any event that is not a command or a read: ``unknown_command``, as for HTTP."""
+        return error_ack(CommandError("unknown_command", f"There is no event named {str(event)[:80]!r}."))
 
     def on_error(self, exc):
         from .db import is_unavailable, unavailable_error
