@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask_wtf.csrf import CSRFError, validate_csrf
 
 from . import __version__
-from .auth import Principal, credential_for_token
+from .auth import Principal, credential_for_token, token_not_valid
 from .commands import REGISTRY, CommandSpec, load_domain
 from .errors import CommandError
 from .inputs import ListQuery
@@ -19,7 +19,7 @@ from .models import Dialogue, Role
 from .realtime import principal_from_session
 from .service import Service
 from .storable import INT_MAX, INT_MIN
-from .throttle import public_attempt, retry_after_header
+from .throttle import public_attempt, retry_after_header, token_attempt
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -46,10 +46,10 @@ def api_principal() -> Principal:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise CommandError("unauthenticated", "Use 'Authorization: Bearer <token>'.")
-        with service().db.session() as s:
+        with token_attempt(), service().db.session() as s:
             credential = credential_for_token(s, token.strip(), kind="api")
             if credential is None:
-                raise CommandError("unauthenticated", "This API token is not valid (any more).")
+                raise token_not_valid()
             return Principal(credential_id=credential.id)
     principal = principal_from_session()
     if not principal.anonymous and request.method in UNSAFE:

@@ -14,7 +14,7 @@ import logging
 import math
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from .packets import PacketGuard, PollingBodyCheck
 from .ratelimit import EventGate
 from .service import Service
 from .storable import fits
+from .throttle import token_attempt
 
 log = logging.getLogger(__name__)
 HINT_INTERVAL = 1.0   # at most one inputs hint a second per dialogue
@@ -166,12 +167,13 @@ class Realtime:
                 raise CommandError("invalid_payload", "Connect with auth {dialogue_id: <number>}.")
             token = auth.get("token")
             if isinstance(token, str) and token:  # a link's or API token: no end but its revocation
-                principal, deadline = None, None
+                principal, deadline, guessing = None, None, token_attempt()
             else:
-                token = None
+                token, guessing = None, nullcontext()
                 principal, deadline = self._session_principal()
-            principal, actor, role, snapshot = self.service.join(
-                dialogue_id, auth.get("role"), principal=principal, token=token, admit=self._check_cooldown)
+            with guessing:  # a token that is not valid counts, as at /l/<token>
+                principal, actor, role, snapshot = self.service.join(
+                    dialogue_id, auth.get("role"), principal=principal, token=token, admit=self._check_cooldown)
         except CommandError as exc:
             raise ConnectionRefusedError(exc.message, exc.to_dict()) from None  # message, data
         sid = request.sid
