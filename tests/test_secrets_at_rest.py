@@ -35,8 +35,8 @@ load_domain()
 # What these commands answer is a secret (an independent list: the test
 # finds the secrets by their hashes, and fails when one of these did not
 # answer one, so that it cannot pass by finding none).
-ANSWER_SECRETS = {"access.issue_link", "access.issue_api_token", "participant.register",
-                  "participant.join_with_code", "dialogue.configure_join", "invitations.issue",
+ANSWER_SECRETS = {"access.issue_link", "access.issue_api_token", "access.issue_site_api_token",
+                  "participant.register", "participant.join_with_code", "dialogue.configure_join", "invitations.issue",
                   "user.issue_sign_in_link"}
 # A new join code makes the table's join code wrong: it runs last.
 # Deleting personal data deletes stored answers too, which would hide what
@@ -224,4 +224,38 @@ def test_the_page_says_so_when_a_replay_has_no_secret(live):
         expect(secret).to_contain_text("it cannot be shown again")
         expect(secret.locator("input")).to_have_count(0)
         expect(rows).to_have_count(before + 1)
+        context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.server
+def test_the_admin_page_issues_and_revokes_a_token_for_the_whole_site(live):
+    from playwright.sync_api import expect
+
+    with chromium() as browser:
+        context = browser.new_context()
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.goto(live.demo["links"]["secretariat"])
+        page.goto(f"{live.base_url}/admin")
+        panel = page.locator("#site-tokens")
+        panel.get_by_label("Label").fill("Conference system")
+        panel.get_by_role("button", name="Issue token").click()
+        value = panel.locator("input.secret-value")
+        expect(value).to_have_value(re.compile(r"^[A-Za-z0-9_-]{40,}$"))
+        token = value.input_value()
+        row = panel.locator("#site-token-rows tr", has_text="Conference system")
+        expect(row).to_have_count(1)
+        status, body = live.get_json("/api/v1/dialogues", headers={"Authorization": f"Bearer {token}"})
+        assert status == 200 and {d["id"] for d in body["dialogues"]} >= {live.dialogue_id}, body
+        row.get_by_role("button", name="Revoke: Conference system").click()
+        expect(row.locator(".credential-state")).to_have_text("Revoked")
+        status, body = live.get_json("/api/v1/dialogues", headers={"Authorization": f"Bearer {token}"})
+        assert (status, body["error"]["code"]) == (401, "link_revoked"), body
+        page.reload()
+        expect(panel.locator("#site-token-rows tr", has_text="Conference system")).to_have_attribute(
+            "data-revoked", "")
+        assert errors == []
         context.close()

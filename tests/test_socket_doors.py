@@ -1,15 +1,19 @@
-"""The doors of the Socket.IO server, over the real server in a subprocess:
-which origins may open a connection, that guessing is limited there as it
-is over HTTP, and that an unknown or revoked token gets the same answer on
-every adapter."""
+"""The ways in, over the real server in a subprocess: which origins may
+open a Socket.IO connection, that guessing is limited whatever the adapter,
+that a token that is not valid gets the same answer on every adapter, and
+how an API client with a secretariat token for the whole site creates the
+first dialogue."""
 from __future__ import annotations
-
-import json
 
 import pytest
 import requests
+from sqlalchemy import func, select
 
-from server import LiveServer
+from conftest import run
+from moderation.auth import hash_token
+from moderation.models import Credential, Participant
+from security_world import application
+from server import Client, LiveServer, run_cli
 
 EVIL = "https://evil.example"
 
@@ -105,8 +109,6 @@ def connect(live: LiveServer, token: str | None, address: str):
     connected, (None, the refusal's data) otherwise."""
     import socketio
 
-    from server import Client
-
     client = Client(live, token, live.dialogue_id, reconnection=False, headers=from_address(address))
     try:
         client.connect(timeout=10)
@@ -118,9 +120,6 @@ def connect(live: LiveServer, token: str | None, address: str):
 
 
 def participants(live: LiveServer) -> int:
-    from sqlalchemy import func, select
-
-    from moderation.models import Participant
     with live.app().extensions["db"].session() as session:
         return session.scalar(select(func.count()).select_from(Participant))
 
@@ -154,9 +153,6 @@ def test_wrong_join_codes_sent_over_socketio_are_limited(limited):
 
 @pytest.mark.server
 def test_application_forms_sent_over_socketio_are_limited(limited):
-    from conftest import run
-    from security_world import application
-
     run(limited.app().extensions["moderation"], "applications.configure",
         {"dialogue_id": limited.dialogue_id, "open": True, "deadline": "2099-12-31T23:59", "timezone": "UTC"})
     participant, _ = connect(limited, limited.token("participant"), "203.0.113.20")
@@ -200,7 +196,6 @@ def test_wrong_bearer_tokens_are_limited_and_signed_in_callers_guess_no_faster(l
                                     headers={"Authorization": "Bearer wrong-again", **address})
     assert (status, body["error"]["code"]) == (429, "rate_limited"), body
     # An API client (not anonymous) guessing join codes over HTTP is limited too.
-    from conftest import run
     token = run(limited.app().extensions["moderation"], "access.issue_api_token",
                 {"dialogue_id": limited.dialogue_id, "role": "display"})["token"]
     signed_in = {"Authorization": f"Bearer {token}", **from_address("203.0.113.41")}
@@ -219,7 +214,6 @@ def test_an_unknown_or_revoked_token_is_link_revoked_on_every_adapter(live):
     """A token presented (bearer, Socket.IO auth, /l/<token>) that is
     unknown, revoked or not for that door: ``link_revoked``. Nothing
     presented: ``unauthenticated``."""
-    from conftest import run
     svc = live.app().extensions["moderation"]
     did = live.dialogue_id
     api = run(svc, "access.issue_api_token", {"dialogue_id": did, "role": "display"})
@@ -243,3 +237,56 @@ def test_an_unknown_or_revoked_token_is_link_revoked_on_every_adapter(live):
     assert (status, body["error"]["code"]) == (401, "unauthenticated"), body
     client, refusal = connect(live, None, "")
     assert client is None and refusal["code"] == "unauthenticated", refusal
+
+
+# -- a secretariat API token for the whole site ----------------------------------------------------------------
+@pytest.mark.server
+def test_an_api_client_with_a_site_token_creates_the_first_dialogue_and_works_in_it(tmp_path_factory):
+    """``moderation token --role secretariat`` (no --dialogue) gives a token
+    with which an API client creates a dialogue, prepares it, follows it
+    over Socket.IO, and which the secretariat revokes like any other."""
+    with LiveServer(tmp_path_factory.mktemp("site-token"), demo=False,
+                    env={"MODERATION_AUTO_UPGRADE": "1"}) as live:
+        issued = run_cli("token", "--role", "secretariat", "--label", "Conference system", env=live.env)
+        assert issued.returncode == 0, issued.stderr
+        token = issued.stdout.strip()
+        refused = run_cli("token", "--role", "moderator", env=live.env)
+        assert refused.returncode != 0 and "--dialogue" in refused.stderr
+        bearer = {"Authorization": f"Bearer {token}"}
+
+        status, body = live.get_json("/api/v1/dialogues", headers=bearer)
+        assert (status, body["dialogues"]) == (200, []), body
+        status, body = live.request("POST", "/api/v1/dialogues", {"topic": "firearms", "venue": "Board Room B"},
+                                    headers={**bearer, "Idempotency-Key": "first-dialogue-1"})
+        assert status == 200 and body["ok"], body
+        did = body["result"]["dialogue_id"]
+        status, body = live.request("POST", f"/api/v1/dialogues/{did}/agenda/items",
+                                    {"title": "Opening", "planned_minutes": 10}, headers=bearer)
+        assert status == 200, body
+        status, body = live.get_json("/api/v1/dialogues", headers=bearer)
+        assert [(d["id"], d["roles"]) for d in body["dialogues"]] == [(did, ["secretariat"])]
+
+        follower = Client(live, token, did, reconnection=False).connect()
+        try:
+            agenda = follower.snapshots[0]["sections"]["agenda"]
+            assert follower.snapshots[0]["role"] == "secretariat" and agenda["items"][0]["title"] == "Opening"
+            ack = follower.call("access.issue_link", {"role": "moderator", "label": "Chair"})
+            assert ack["ok"] and ack["result"]["token"], ack
+            # A second site token revokes the first: its requests and its connection end.
+            second = run_cli("token", "--role", "secretariat", env=live.env).stdout.strip()
+            with live.app().extensions["db"].session() as session:
+                credential_id = session.scalar(select(Credential.id).where(Credential.token_hash == hash_token(token)))
+            status, body = live.request("POST", "/api/v1/api-tokens/revoke", {"credential_id": credential_id},
+                                        headers={"Authorization": f"Bearer {second}"})
+            assert status == 200 and body["ok"], body
+            follower.wait_for(lambda: follower.of("session_ended"), what="session_ended")
+        finally:
+            follower.disconnect()
+        status, body = live.get_json("/api/v1/dialogues", headers=bearer)
+        assert (status, body["error"]["code"]) == (401, "link_revoked"), body
+        # A dialogue's secretariat token cannot create dialogues nor issue site tokens.
+        scoped = run(live.app().extensions["moderation"], "access.issue_api_token",
+                     {"dialogue_id": did, "role": "secretariat"})["token"]
+        for path, payload in (("/api/v1/dialogues", {"topic": "firearms"}), ("/api/v1/api-tokens", {})):
+            status, body = live.request("POST", path, payload, headers={"Authorization": f"Bearer {scoped}"})
+            assert (status, body["error"]["code"]) == (403, "forbidden"), (path, body)
