@@ -290,3 +290,14 @@ def test_an_api_client_with_a_site_token_creates_the_first_dialogue_and_works_in
         for path, payload in (("/api/v1/dialogues", {"topic": "firearms"}), ("/api/v1/api-tokens", {})):
             status, body = live.request("POST", path, payload, headers={"Authorization": f"Bearer {scoped}"})
             assert (status, body["error"]["code"]) == (403, "forbidden"), (path, body)
+
+
+def test_every_public_command_has_a_guessing_limit():
+    """A public command (no role needed) is limited per client address by
+    the service; one without a rule in ``throttle.PUBLIC_ATTEMPTS`` would
+    not be."""
+    from moderation.commands import REGISTRY, load_domain
+    from moderation.throttle import PUBLIC_ATTEMPTS
+    load_domain()
+    public = {name for name, spec in REGISTRY.items() if spec.public}
+    assert public and public <= set(PUBLIC_ATTEMPTS), f"give these a rule: {public - set(PUBLIC_ATTEMPTS)}"
