@@ -25,7 +25,13 @@ log = logging.getLogger(__name__)
 
 class OriginPolicy:
     """Socket.IO origin check: the page's own origin, plus configured ones.
-    Never ``*``: sessions ride on cookies."""
+    Never ``*``: sessions ride on cookies.
+
+    The page's own origin is the request's ``Host`` (which the proxy sets)
+    and scheme: ``wsgi.url_scheme``, which ``X-Forwarded-Proto`` sets only
+    behind a trusted proxy (``TRUSTED_PROXY_HOPS``, werkzeug's ProxyFix). No
+    header a client sends itself is believed: ``X-Forwarded-Host`` is passed
+    through by the documented nginx."""
 
     def __init__(self, extra: list[str]):
         self.extra = {origin.rstrip("/") for origin in extra}
@@ -35,9 +41,7 @@ class OriginPolicy:
             return True
         if environ is None:
             return False
-        host = environ.get("HTTP_X_FORWARDED_HOST", environ.get("HTTP_HOST", "")).split(",")[0].strip()
-        scheme = environ.get("HTTP_X_FORWARDED_PROTO", environ.get("wsgi.url_scheme", "http")).split(",")[0]
-        return origin == f"{scheme.strip()}://{host}"
+        return origin == f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -158,8 +162,8 @@ class _JSON:
 
     @staticmethod
     def loads(text_, **kwargs):
-        import json
-        return json.loads(text_, **kwargs)
+        from .packets import loads  # raises only ValueError, whatever the nesting
+        return loads(text_)
 
 
 def _health(app: Flask):

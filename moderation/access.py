@@ -19,6 +19,8 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 Label = Annotated[str, Field(max_length=200)]
 ChannelName = Literal["room", "online"]
 CategoryName = Literal["ngo_ecosoc", "ngo", "academia", "private_sector", "state_party", "igo", "other"]
+# The result field that carries a new link's or API token's secret (shown once).
+TOKEN = ("token",)
 Email = Annotated[str, Field(max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 
 
@@ -82,9 +84,12 @@ def find_or_create_organization(session, name: str, category: str, country: str 
 
 
 def _issue(ctx: Context, role: Role, *, kind: str = "link", participant_id: int | None = None,
-           label: str = "", user_id: int | None = None, dialogue_id: int | None = None) -> dict[str, Any]:
+           label: str = "", user_id: int | None = None, dialogue_id: int | None = None,
+           whole_site: bool = False) -> dict[str, Any]:
+    """A new credential (by default for the command's dialogue): its id and,
+    once, its token."""
     token = new_token()
-    if dialogue_id is None and user_id is None:
+    if dialogue_id is None and user_id is None and not whole_site:
         dialogue_id = ctx.require_dialogue().id
     credential = Credential(token_hash=hash_token(token), kind=kind, role=role.value,
                             dialogue_id=dialogue_id,
@@ -115,7 +120,8 @@ class RegisterPayload(DialoguePayload):
 
 
 @command("participant.register", payload=RegisterPayload, roles={Role.SECRETARIAT},
-         operation_id="registerParticipant", http_path="/dialogues/{dialogue_id}/participants")
+         operation_id="registerParticipant", http_path="/dialogues/{dialogue_id}/participants",
+         secret=TOKEN)
 def register_participant(ctx: Context, p: RegisterPayload):
     """Register a participant and issue their personal invitation link."""
     org = find_or_create_organization(ctx.session, p.organization.name, p.organization.category,
@@ -136,7 +142,7 @@ class IssueLinkPayload(DialoguePayload):
 
 
 @command("access.issue_link", payload=IssueLinkPayload, roles={Role.SECRETARIAT},
-         operation_id="issueAccessLink", http_path="/dialogues/{dialogue_id}/links")
+         operation_id="issueAccessLink", http_path="/dialogues/{dialogue_id}/links", secret=TOKEN)
 def issue_link(ctx: Context, p: IssueLinkPayload):
     """Issue a personal access link for a role (participants: for a registered participant)."""
     role = Role(p.role)
@@ -155,7 +161,7 @@ class ApiTokenPayload(DialoguePayload):
 
 
 @command("access.issue_api_token", payload=ApiTokenPayload, roles={Role.SECRETARIAT},
-         operation_id="issueApiToken", http_path="/dialogues/{dialogue_id}/api-tokens")
+         operation_id="issueApiToken", http_path="/dialogues/{dialogue_id}/api-tokens", secret=TOKEN)
 def issue_api_token(ctx: Context, p: ApiTokenPayload):
     """Issue a bearer token for API clients, limited to one dialogue and one role."""
     return _issue(ctx, Role(p.role), kind="api", label=p.label or f"API ({p.role})")
@@ -172,10 +178,52 @@ def revoke(ctx: Context, p: RevokePayload):
     credential = ctx.session.get(Credential, p.credential_id)
     if credential is None or credential.dialogue_id != ctx.require_dialogue().id:
         raise CommandError("not_found", "No such link or token in this dialogue.")
+    return _revoke(ctx, credential)
+
+
+def _revoke(ctx: Context, credential: Credential) -> dict[str, Any]:
     if credential.revoked_at is None:
         credential.revoked_at = ctx.now
     ctx.after_commit("disconnect_credential", credential.id)
     return {"credential_id": credential.id}
+
+
+# -- API tokens for the whole site --------------------------------------------------------------
+# A secretariat API token not tied to one dialogue: how an API client (an
+# integration, a script) creates dialogues and then works in each of them,
+# as a secretariat account does. Stored hashed, revocable, listed on /admin.
+def is_site_api_token(credential: Credential) -> bool:
+    return credential.kind == "api" and credential.dialogue_id is None and credential.user_id is None
+
+
+class SiteTokenPayload(Payload):
+    label: Label = ""
+
+
+@command("access.issue_site_api_token", payload=SiteTokenPayload, roles={Role.SECRETARIAT},
+         operation_id="issueSiteApiToken", http_path="/api-tokens", secret=TOKEN)
+def issue_site_api_token(ctx: Context, p: SiteTokenPayload):
+    """Issue a secretariat bearer token for the whole site: it creates dialogues and acts in every one."""
+    if not ctx.actor.is_admin:
+        raise CommandError("forbidden", "Only the secretariat of the whole site may issue such tokens.")
+    return _issue(ctx, Role.SECRETARIAT, kind="api", label=p.label or "API (secretariat, whole site)",
+                  whole_site=True)
+
+
+class SiteRevokePayload(Payload):
+    credential_id: int
+
+
+@command("access.revoke_site_api_token", payload=SiteRevokePayload, roles={Role.SECRETARIAT},
+         operation_id="revokeSiteApiToken", http_path="/api-tokens/revoke")
+def revoke_site_api_token(ctx: Context, p: SiteRevokePayload):
+    """Revoke a secretariat API token of the whole site; its open connections are closed."""
+    if not ctx.actor.is_admin:
+        raise CommandError("forbidden", "Only the secretariat of the whole site may revoke such tokens.")
+    credential = ctx.session.get(Credential, p.credential_id)
+    if credential is None or not is_site_api_token(credential):
+        raise CommandError("not_found", "No such API token of the whole site.")
+    return _revoke(ctx, credential)
 
 
 class AssignPayload(DialoguePayload):
@@ -227,7 +275,7 @@ class JoinPayload(DialoguePayload):
 
 
 @command("participant.join_with_code", payload=JoinPayload, public=True, operation_id="joinWithCode",
-         http_path="/dialogues/{dialogue_id}/join", redact=("code",))
+         http_path="/dialogues/{dialogue_id}/join", redact=("code",), secret=TOKEN)
 def join_with_code(ctx: Context, p: JoinPayload):
     """Join a dialogue with its join code, a name and an organization."""
     dialogue = ctx.require_dialogue()
@@ -350,7 +398,7 @@ class SignInLinkPayload(Payload):
 
 
 @command("user.issue_sign_in_link", payload=SignInLinkPayload, roles={Role.SECRETARIAT},
-         operation_id="issueSignInLink", http_path="/users/sign-in-link")
+         operation_id="issueSignInLink", http_path="/users/sign-in-link", secret=TOKEN)
 def issue_sign_in_link(ctx: Context, p: SignInLinkPayload):
     """Issue a personal sign-in link for a secretariat account (instead of a password)."""
     if not ctx.actor.is_admin:

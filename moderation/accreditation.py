@@ -460,7 +460,7 @@ def invitation_view(session, participant: Participant, token: str, credential_id
 
 
 @command("invitations.issue", payload=IssuePayload, roles=SECRETARIAT, operation_id="issueInvitations",
-         http_path="/dialogues/{dialogue_id}/invitations")
+         http_path="/dialogues/{dialogue_id}/invitations", secret=("token", "link_path"))
 def issue_invitations(ctx: Context, p: IssuePayload):
     """Issue personal links for invitations (re-issuing revokes the old link); the tokens are in the answer once."""
     dialogue = ctx.require_dialogue()

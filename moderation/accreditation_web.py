@@ -14,7 +14,6 @@ import datetime as dt
 import logging
 import threading
 import time
-from contextlib import nullcontext
 from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,7 +31,7 @@ from .invitations import SmtpSettings, invitations_zip, letters, send
 from .models import ApplicationStatus, Dialogue, Participant, Role
 from .realtime import principal_from_session
 from .service import Service
-from .throttle import public_attempt, retry_after_header
+from .throttle import not_limited, public_attempt, retry_after_header
 
 log = logging.getLogger(__name__)
 bp = Blueprint("accreditation", __name__)
@@ -265,7 +264,7 @@ def apply(dialogue_id: int):
                 name = "applications.accept_late" if late else "applications.submit"
                 try:
                     # The secretariat entering forms for others is not limited.
-                    with nullcontext() if secretariat else public_attempt(name, payload):
+                    with not_limited() if secretariat else public_attempt(name, payload):
                         outcome = service().dispatch(principal if late else Principal(), name, payload)
                 except CommandError as exc:
                     error, errors = exc, field_errors(exc.details, row_index)

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask_wtf.csrf import CSRFError, validate_csrf
 
 from . import __version__
-from .auth import Principal, credential_for_token
+from .auth import Principal, credential_for_token, token_not_valid
 from .commands import REGISTRY, CommandSpec, load_domain
 from .errors import CommandError
 from .inputs import ListQuery
@@ -19,7 +19,7 @@ from .models import Dialogue, Role
 from .realtime import principal_from_session
 from .service import Service
 from .storable import INT_MAX, INT_MIN
-from .throttle import public_attempt, retry_after_header
+from .throttle import public_attempt, retry_after_header, token_attempt
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -46,10 +46,10 @@ def api_principal() -> Principal:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise CommandError("unauthenticated", "Use 'Authorization: Bearer <token>'.")
-        with service().db.session() as s:
+        with token_attempt(), service().db.session() as s:
             credential = credential_for_token(s, token.strip(), kind="api")
             if credential is None:
-                raise CommandError("unauthenticated", "This API token is not valid (any more).")
+                raise token_not_valid()
             return Principal(credential_id=credential.id)
     principal = principal_from_session()
     if not principal.anonymous and request.method in UNSAFE:
@@ -201,7 +201,11 @@ ACK_SCHEMA = {
     "type": "object", "required": ["ok", "version", "result", "replayed"],
     "properties": {"ok": {"type": "boolean", "enum": [True]},
                    "version": {"type": ["integer", "null"]},
-                   "result": {"type": "object"}, "replayed": {"type": "boolean"}},
+                   "result": {"type": "object", "properties": {"secret_shown_once": {
+                       "type": "boolean", "enum": [True],
+                       "description": "In a replayed answer whose token, link or code was left out: it is "
+                                      "shown once, in the first answer, and never stored."}}},
+                   "replayed": {"type": "boolean"}},
 }
 
 
@@ -307,7 +311,9 @@ def openapi_document() -> dict[str, Any]:
         paths.setdefault(spec.http_path, {})["post"] = {
             "operationId": spec.operation_id,
             "summary": spec.summary,
-            "description": f"Command `{spec.name}`. Roles: {roles}. Socket.IO event: `{spec.name}`.",
+            "description": f"Command `{spec.name}`. Roles: {roles}. Socket.IO event: `{spec.name}`."
+                           + (f" Shown once: {', '.join(f'`{n}`' for n in spec.secret)} (a replayed answer leaves "
+                              "it out and says `secret_shown_once: true`)." if spec.secret else ""),
             "parameters": _path_params(spec.http_path) + [
                 {"name": "Idempotency-Key", "in": "header", "required": False,
                  "description": "Repeat a write safely: the same key returns the first answer.",

@@ -131,12 +131,20 @@ def credential_for_token(session: Session, token: str, kind: str | None = None) 
     return credential
 
 
+def token_not_valid() -> CommandError:
+    """The one answer, on every adapter, to a link or token that was
+    presented but is unknown, revoked or not for this door (a link as a
+    bearer token). (Nothing presented at all is ``unauthenticated``.)"""
+    return CommandError("link_revoked", "This link or token is not valid: it was revoked or replaced, "
+                                        "or it is mistyped.")
+
+
 def principal_for_token(session: Session, token: str) -> Principal:
     """Who a Socket.IO connection's token names: the user behind it (with
     their current session epoch) or the credential itself."""
     credential = credential_for_token(session, token)
     if credential is None:
-        raise CommandError("link_revoked", "This link or token is not valid (any more).")
+        raise token_not_valid()
     if credential.user_id is not None:
         user = session.get(User, credential.user_id)
         return Principal(user_id=user.id, session_epoch=user.session_epoch)

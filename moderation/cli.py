@@ -128,16 +128,24 @@ def run(ctx, host, port, with_demo):
 
 
 @main.command()
-@click.option("--dialogue", "dialogue_id", type=int, required=True)
+@click.option("--dialogue", "dialogue_id", type=int, default=None,
+              help="The dialogue the token is for. Without it: a secretariat token for the whole site.")
 @click.option("--role", type=click.Choice(["secretariat", "moderator", "rapporteur", "display"]),
               required=True)
 @click.option("--label", default="")
-def token(dialogue_id: int, role: str, label: str):
-    """Issue an API bearer token for one dialogue and role."""
+def token(dialogue_id: int | None, role: str, label: str):
+    """Issue an API bearer token for one dialogue and role, or (secretariat,
+    without --dialogue) for the whole site: it creates dialogues and works
+    in every one."""
     app = _app()
     _require_schema(app)
-    result = _dispatch(app, "access.issue_api_token", {"dialogue_id": dialogue_id, "role": role,
-                                                        "label": label})
+    if dialogue_id is None:
+        if role != "secretariat":
+            raise click.UsageError("Only a secretariat token can be for the whole site: give --dialogue.")
+        result = _dispatch(app, "access.issue_site_api_token", {"label": label})
+    else:
+        result = _dispatch(app, "access.issue_api_token", {"dialogue_id": dialogue_id, "role": role,
+                                                            "label": label})
     click.echo(result["token"])
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -26,6 +26,8 @@ from .errors import CommandError, validation_details
 from .models import AuditEntry, Credential, Dialogue, IdempotencyRecord, Participant, Role, utcnow
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{8,100}$")
+# Said by a replayed answer whose secrets (``CommandSpec.secret``) were left out.
+SHOWN_ONCE = "secret_shown_once"
 
 
 class Payload(BaseModel):
@@ -49,6 +51,7 @@ class CommandSpec:
     http_path: str
     public: bool = False          # no role needed (the payload proves the right, e.g. a join code)
     redact: tuple[str, ...] = ()  # payload fields kept out of the audit log
+    secret: tuple[str, ...] = ()  # result fields (at any depth) shown once: never stored, never replayed
     grouped: bool = False         # arrives in bursts: may share a transaction (see ``execute_group``)
 
     @property
@@ -61,11 +64,14 @@ REGISTRY: dict[str, CommandSpec] = {}
 
 def command(name: str, *, payload: type[Payload], roles: set[Role] | frozenset[Role] = frozenset(),
             operation_id: str, http_path: str, public: bool = False,
-            redact: tuple[str, ...] = (), grouped: bool = False):
+            redact: tuple[str, ...] = (), secret: tuple[str, ...] = (), grouped: bool = False):
     """Register a command handler. The handler's docstring is its summary in
     the protocol and OpenAPI documents. ``grouped`` commands (hundreds of
     participants submitting at once) may be committed together; their
-    handlers must only touch the database through the session."""
+    handlers must only touch the database through the session. ``secret``
+    names the fields of the result that hold a token, link or code: the
+    first answer carries them, the stored answer (and so a replay), the
+    plugins and the log never do."""
 
     def register(handler):
         if name in REGISTRY:
@@ -75,7 +81,7 @@ def command(name: str, *, payload: type[Payload], roles: set[Role] | frozenset[R
         REGISTRY[name] = CommandSpec(
             name=name, handler=handler, payload=payload, roles=frozenset(roles),
             operation_id=operation_id, summary=(handler.__doc__ or name).strip().split("\n")[0],
-            http_path=http_path, public=public, redact=redact, grouped=grouped)
+            http_path=http_path, public=public, redact=redact, secret=secret, grouped=grouped)
         if grouped and not REGISTRY[name].dialogue_scoped:
             raise ValueError(f"command {name!r}: only dialogue commands can be grouped")
         return handler
@@ -145,9 +151,51 @@ class Outcome:
     replayed: bool = False
     changes: Any = None  # what ``describe`` made of the change, inside the transaction
     records: dict[str, frozenset[int]] = field(default_factory=dict)
+    secret: tuple[str, ...] = ()  # the result fields shown only in this first answer
 
     def ack(self) -> dict[str, Any]:
         return {"ok": True, "version": self.version, "result": self.result, "replayed": self.replayed}
+
+    def without_secrets(self) -> "Outcome":
+        """This outcome as it may be kept or passed on (stored for a replay,
+        told to plugins): its secrets left out."""
+        if not self.secret:
+            return self
+        return replace(self, result=without_secrets(self.result, self.secret), secret=())
+
+    def stored(self) -> dict[str, Any]:
+        """The answer kept for the idempotency key."""
+        return {"dialogue_id": self.dialogue_id, "version": self.version,
+                "result": self.without_secrets().result}
+
+    @classmethod
+    def replay(cls, name: str, stored: dict[str, Any]) -> "Outcome":
+        return cls(name, stored.get("dialogue_id"), stored.get("version"), stored.get("result", {}), replayed=True)
+
+
+def without_secrets(result: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """``result`` without the ``fields`` at any depth; with ``SHOWN_ONCE``
+    when one of them held a value (a replay then says why it is missing)."""
+    removed = False
+
+    def keep(value: Any) -> Any:
+        nonlocal removed
+        if isinstance(value, dict):
+            kept = {}
+            for key, inner in value.items():
+                if key in fields:
+                    removed = removed or inner is not None
+                else:
+                    kept[key] = keep(inner)
+            return kept
+        if isinstance(value, (list, tuple)):
+            return [keep(inner) for inner in value]
+        return value
+
+    clean = keep(result)
+    if removed:
+        clean[SHOWN_ONCE] = True
+    return clean
 
 
 class _Replay(Exception):
@@ -217,17 +265,16 @@ def execute(sessions, plugins, principal: Principal, name: str, payload: Any,
                 dialogue_id, version = ctx.dialogue.id, ctx.dialogue.version
             session.add(audit_entry(spec, data, actor, dialogue_id, version, now))
             outcome = Outcome(spec.name, dialogue_id, version, result, frozenset(ctx.touched), tuple(ctx.effects),
-                              records={kind: frozenset(ids) for kind, ids in ctx.records.items()})
+                              records={kind: frozenset(ids) for kind, ids in ctx.records.items()},
+                              secret=spec.secret)
             if describe is not None and ctx.dialogue is not None:
                 session.flush()
                 outcome.changes = describe(session, ctx.dialogue, outcome)
             if idempotency_key is not None:
                 session.add(IdempotencyRecord(scope=principal.scope, key=idempotency_key,
-                                              command=spec.name, response=_stored(outcome), created_at=now))
+                                              command=spec.name, response=outcome.stored(), created_at=now))
     except _Replay as replay:
-        stored = replay.response
-        return Outcome(spec.name, stored.get("dialogue_id"), stored.get("version"),
-                       stored.get("result", {}), replayed=True)
+        return Outcome.replay(spec.name, replay.response)
     except IntegrityError:
         raise CommandError("conflict", "This conflicts with data stored meanwhile; reload and try again.") from None
     except OperationalError:
@@ -330,15 +377,13 @@ def execute_group(sessions, plugins, dialogue_id: int, requests: list[Request],
                         if earlier is not None:
                             if earlier.command != spec.name:
                                 raise CommandError("conflict", "This idempotency key was used for another command.")
-                            response = earlier.response
-                            request.answer = Outcome(spec.name, response.get("dialogue_id"), response.get("version"),
-                                                     response.get("result", {}), replayed=True)
+                            request.answer = Outcome.replay(spec.name, earlier.response)
                             continue
                         if scope_key in answered:
                             first = answered[scope_key]
                             if first.command != spec.name:
                                 raise CommandError("conflict", "This idempotency key was used for another command.")
-                            request.answer = Outcome(spec.name, dialogue_id, version, first.result, replayed=True)
+                            request.answer = Outcome.replay(spec.name, first.stored())
                             continue
                     ctx = Context(session=session, actor=actor, dialogue=dialogue, now=now, plugins=plugins,
                                   limits=limits, memo=memo)
@@ -346,11 +391,12 @@ def execute_group(sessions, plugins, dialogue_id: int, requests: list[Request],
                         result = spec.handler(ctx, data) or {}
                     outcome = Outcome(spec.name, dialogue_id, version, result, frozenset(ctx.touched),
                                       tuple(ctx.effects),
-                                      records={kind: frozenset(ids) for kind, ids in ctx.records.items()})
+                                      records={kind: frozenset(ids) for kind, ids in ctx.records.items()},
+                                      secret=spec.secret)
                     rows.append(audit_entry(spec, data, actor, dialogue_id, version, now))
                     if request.idempotency_key is not None:  # unique: checked above for this group
                         rows.append(IdempotencyRecord(scope=scope_key[0], key=scope_key[1], command=spec.name,
-                                                      response=_stored(outcome), created_at=now))
+                                                      response=outcome.stored(), created_at=now))
                 except CommandError as exc:
                     request.answer = exc
                     continue
@@ -407,10 +453,6 @@ def prefetch_principals(session: Session, principals: list[Principal]) -> list[A
     participants = list(session.scalars(select(Participant).options(joinedload(Participant.organization))
                                         .where(Participant.id.in_(participant_ids)))) if participant_ids else []
     return credentials + participants
-
-
-def _stored(outcome: Outcome) -> dict[str, Any]:
-    return {"dialogue_id": outcome.dialogue_id, "version": outcome.version, "result": outcome.result}
 
 
 def load_domain() -> None:

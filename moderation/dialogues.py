@@ -149,7 +149,8 @@ class JoinCodePayload(DialoguePayload):
 
 
 @command("dialogue.configure_join", payload=JoinCodePayload, roles={Role.SECRETARIAT},
-         operation_id="configureJoinCode", http_path="/dialogues/{dialogue_id}/join-code", redact=("code",))
+         operation_id="configureJoinCode", http_path="/dialogues/{dialogue_id}/join-code", redact=("code",),
+         secret=("code",))
 def configure_join(ctx: Context, p: JoinCodePayload):
     """Allow or stop joining with a code plus name and organization."""
     dialogue = ctx.require_dialogue()

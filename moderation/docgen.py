@@ -64,7 +64,11 @@ def command_reference() -> str:
         out += [f"### `{spec.name}`", "", spec.summary, "",
                 f"- Socket.IO event: `{spec.name}`, data `{{payload, idempotency_key}}`",
                 f"- HTTP: `POST /api/v1{spec.http_path}` (operationId `{spec.operation_id}`)",
-                f"- Roles: {roles}", ""]
+                f"- Roles: {roles}"]
+        if spec.secret:
+            out.append(f"- Shown once: {', '.join(f'`{name}`' for name in spec.secret)} in the answer (a replayed "
+                       "answer leaves it out and says `secret_shown_once: true`)")
+        out.append("")
         fields = _fields(spec)
         if fields:
             out += ["| field | type | required | meaning |", "|---|---|---|---|", *fields, ""]

@@ -14,7 +14,7 @@ import logging
 import math
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,9 +26,11 @@ from .auth import Principal
 from .commands import REGISTRY, Outcome
 from .errors import CommandError
 from .models import Role
+from .packets import PacketGuard, PollingBodyCheck
 from .ratelimit import EventGate
 from .service import Service
 from .storable import fits
+from .throttle import token_attempt
 
 log = logging.getLogger(__name__)
 HINT_INTERVAL = 1.0   # at most one inputs hint a second per dialogue
@@ -93,6 +95,13 @@ def error_ack(exc: CommandError) -> dict[str, Any]:
     return {"ok": False, "error": exc.to_dict()}
 
 
+def one_argument(args: tuple) -> Any:
+    """The one argument an event carries (None when it carries none)."""
+    if len(args) > 1:
+        raise CommandError("invalid_payload", f"Send one argument with the event, not {len(args)}.")
+    return args[0] if args else None
+
+
 INTERNAL = {"ok": False, "error": {"code": "internal",
                                    "message": "Something went wrong on the server. Nothing was changed; "
                                               "please try again."}}
@@ -106,6 +115,11 @@ class Realtime:
         self.service = service
         self.connections: dict[str, Connection] = {}
         settings = service.app.config
+        # Packets a client cannot mean are answered or dropped as they are
+        # read (before the rate limit's gate wraps the reader).
+        PacketGuard(socketio.server)
+        app = service.app
+        app.wsgi_app = PollingBodyCheck(app.wsgi_app, max_bytes=app.config["MAX_PAYLOAD_BYTES"])
         # The rate limit on events, applied as each message is read.
         self.flood_cooldown: dict[str, float] = {}  # principal scope -> when it may connect again
         self.event_gate = EventGate(
@@ -132,6 +146,7 @@ class Realtime:
         socketio.on_event("inputs.list", self.on_list_inputs)
         for name in REGISTRY:
             socketio.on_event(name, self._command_handler(name))
+        socketio.on_event("*", self.on_unknown_event)  # every other event name
         socketio.on_error_default(self.on_error)
 
     # -- connections -----------------------------------------------------------
@@ -152,12 +167,13 @@ class Realtime:
                 raise CommandError("invalid_payload", "Connect with auth {dialogue_id: <number>}.")
             token = auth.get("token")
             if isinstance(token, str) and token:  # a link's or API token: no end but its revocation
-                principal, deadline = None, None
+                principal, deadline, guessing = None, None, token_attempt()
             else:
-                token = None
+                token, guessing = None, nullcontext()
                 principal, deadline = self._session_principal()
-            principal, actor, role, snapshot = self.service.join(
-                dialogue_id, auth.get("role"), principal=principal, token=token, admit=self._check_cooldown)
+            with guessing:  # a token that is not valid counts, as at /l/<token>
+                principal, actor, role, snapshot = self.service.join(
+                    dialogue_id, auth.get("role"), principal=principal, token=token, admit=self._check_cooldown)
         except CommandError as exc:
             raise ConnectionRefusedError(exc.message, exc.to_dict()) from None  # message, data
         sid = request.sid
@@ -229,18 +245,20 @@ class Realtime:
                 raise CommandError("unauthenticated", "This connection has ended; reconnect.")
             yield
 
-    def on_snapshot(self, data=None):
+    def on_snapshot(self, *args):
         """A client asks for the whole state again (at start, or after a gap)."""
         try:
+            one_argument(args)
             c = self._connection()
             with self._turn(c):
                 return {"ok": True, "snapshot": self.service.snapshot(c.principal, c.dialogue_id, c.role)}
         except CommandError as exc:
             return error_ack(exc)
 
-    def on_list_inputs(self, data=None):
+    def on_list_inputs(self, *args):
         """One page of inputs, as this connection's role sees them."""
         try:
+            data = one_argument(args)
             c = self._connection()
             if data is not None and not isinstance(data, dict):
                 raise CommandError("invalid_payload", "Send an object of filters.")
@@ -251,8 +269,9 @@ class Realtime:
             return error_ack(exc)
 
     def _command_handler(self, name: str):
-        def handle(data=None):
+        def handle(*args):
             try:
+                data = one_argument(args)
                 c = self._connection()
                 if not isinstance(data, dict):
                     raise CommandError("invalid_payload", "Send {payload: {...}, idempotency_key: '...'}.")
@@ -271,6 +290,10 @@ class Realtime:
                 return error_ack(exc)
         handle.__name__ = "on_" + name.replace(".", "_")
         return handle
+
+    def on_unknown_event(self, event, *args):
+        """Any event that is not a command or a read: ``unknown_command``, as for HTTP."""
+        return error_ack(CommandError("unknown_command", f"There is no event named {str(event)[:80]!r}."))
 
     def on_error(self, exc):
         from .db import is_unavailable, unavailable_error

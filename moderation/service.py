@@ -12,12 +12,15 @@ from collections import defaultdict
 from contextlib import contextmanager
 from typing import Any, Callable
 
+from flask import has_request_context
+
 from .auth import Principal, principal_for_token, resolve_actor
 from .commands import REGISTRY, Outcome, Request, execute, execute_group, load_domain
 from .errors import CommandError
 from .models import Dialogue, Role
 from .ratelimit import RateLimiter
 from .snapshot import SectionCache, build_changes, build_sections, build_snapshot
+from .throttle import public_attempt
 
 log = logging.getLogger(__name__)
 GROUP_LIMIT = 200  # grouped commands committed in one transaction at most
@@ -60,8 +63,18 @@ class Service:
 
     def dispatch(self, principal: Principal, name: str, payload: Any,
                  idempotency_key: str | None = None) -> Outcome:
-        dialogue_id = payload.get("dialogue_id") if isinstance(payload, dict) else None
         spec = REGISTRY.get(name) if isinstance(name, str) else None
+        # Public commands (a join code, an application form) are limited per
+        # client address whoever sends them and through whichever adapter;
+        # the operator's command line is not a client.
+        if spec is not None and spec.public and not principal.system and has_request_context():
+            with public_attempt(name, payload):
+                return self._dispatch(spec, principal, name, payload, idempotency_key)
+        return self._dispatch(spec, principal, name, payload, idempotency_key)
+
+    def _dispatch(self, spec, principal: Principal, name: str, payload: Any,
+                  idempotency_key: str | None) -> Outcome:
+        dialogue_id = payload.get("dialogue_id") if isinstance(payload, dict) else None
         if spec is not None and spec.grouped and isinstance(dialogue_id, int) and not isinstance(dialogue_id, bool):
             return self._dispatch_grouped(Request(principal, name, payload, idempotency_key), dialogue_id)
         with self._lock(dialogue_id):
@@ -121,7 +134,8 @@ class Service:
 
     def _tell_plugins(self, outcome: Outcome) -> None:
         # Each plugin on its own: one failing integration must not keep
-        # the others from hearing of the change.
+        # the others from hearing of the change. Tokens and codes stay here.
+        outcome = outcome.without_secrets()
         for impl in self.plugins.hook.dialogue_changed.get_hookimpls():
             try:
                 impl.function(app=self.app, outcome=outcome)

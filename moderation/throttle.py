@@ -20,6 +20,7 @@ import logging
 import math
 import time
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
@@ -234,13 +235,47 @@ def attempt(kind: str, keys: list[Key], counts: Callable[[CommandError | None], 
         limiter.spend(kind, keys)
 
 
+# Set while a request's public command is counted (or was let through on
+# purpose): the service counts the commands that no adapter counted, so
+# that every adapter is limited alike and none counts twice.
+_decided: ContextVar[bool] = ContextVar("moderation_public_attempt_decided", default=False)
+
+
+@contextmanager
+def _deciding() -> Iterator[None]:
+    token = _decided.set(True)
+    try:
+        yield
+    finally:
+        _decided.reset(token)
+
+
 @contextmanager
 def public_attempt(name: str, payload: Any) -> Iterator[None]:
-    """``attempt`` for a public command sent by someone not signed in."""
+    """``attempt`` for a public command (``PUBLIC_ATTEMPTS``), once per
+    request: ``Service.dispatch`` wraps every public command in it, whatever
+    the adapter and whoever sends it; an adapter may wrap a wider block."""
     rule = PUBLIC_ATTEMPTS.get(name)
-    if rule is None:
+    if rule is None or _decided.get():
         yield
         return
     kind, keys, counts = rule
-    with attempt(kind, keys(payload), counts):
+    with _deciding(), attempt(kind, keys(payload), counts):
+        yield
+
+
+@contextmanager
+def not_limited() -> Iterator[None]:
+    """Public commands sent in this block are not counted: the secretariat
+    entering forms for others."""
+    with _deciding():
+        yield
+
+
+@contextmanager
+def token_attempt() -> Iterator[None]:
+    """A link or token presented as a way in (``/l/<token>``, a bearer
+    token, a Socket.IO ``auth.token``): one that is not valid counts
+    against the client's address, as a wrong join code does."""
+    with attempt("sign_in", [address_key()], counts=lambda exc: exc is not None and exc.code == "link_revoked"):
         yield

@@ -205,7 +205,11 @@ def admin():
         return response
     with service().db.session() as s:
         dialogues = s.scalars(select(Dialogue).order_by(Dialogue.starts_at, Dialogue.id)).all()
-        return render_template("admin.html", dialogues=dialogues, topics=TOPICS, actor=actor)
+        site_tokens = s.scalars(select(Credential).where(  # secretariat API tokens of the whole site
+            Credential.kind == "api", Credential.dialogue_id.is_(None), Credential.user_id.is_(None))
+            .order_by(Credential.id)).all()
+        return render_template("admin.html", dialogues=dialogues, topics=TOPICS, actor=actor,
+                               site_tokens=site_tokens)
 
 
 @bp.get("/admin/d/<int:dialogue_id>")

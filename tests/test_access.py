@@ -45,9 +45,11 @@ def people(service, dialogue):
     chair_id, chair_name = make_user(service)
     run(service, "access.assign_role", {"dialogue_id": did, "username": chair_name, "role": "moderator"})
     token = run(service, "access.issue_api_token", {"dialogue_id": did, "role": "secretariat"})
+    site_token = run(service, "access.issue_site_api_token", {"label": "Conference system"})
     nobody_id, _ = make_user(service)
     return {
         "admin": user_principal(service, admin_id),
+        "site_token": Principal(credential_id=site_token["credential_id"]),
         "secretariat_token": Principal(credential_id=token["credential_id"]),
         "moderator": dialogue["principals"]["moderator"],
         "moderator_account": user_principal(service, chair_id),
@@ -60,10 +62,10 @@ def people(service, dialogue):
 
 
 # -- the role matrix ----------------------------------------------------------------------
-SECRETARIAT = {"admin", "secretariat_token"}
+SECRETARIAT = {"admin", "site_token", "secretariat_token"}
 CHAIR = SECRETARIAT | {"moderator", "moderator_account"}
-ADMIN = {"admin"}                       # commands outside any dialogue: global secretariat only
-EVERYONE = {"admin", "secretariat_token", "moderator", "moderator_account", "rapporteur", "display",
+ADMIN = {"admin", "site_token"}         # commands outside any dialogue: the whole site's secretariat only
+EVERYONE = {"admin", "site_token", "secretariat_token", "moderator", "moderator_account", "rapporteur", "display",
             "participant", "account_without_role", "anonymous"}
 
 
@@ -128,6 +130,9 @@ MATRIX = {
     "user.end_sessions": (ADMIN, lambda s, d: {"username": d["plain_user"]}),
     "user.set_password": (ADMIN, lambda s, d: {"username": d["plain_user"], "password": "another long password"}),
     "user.issue_sign_in_link": (ADMIN, lambda s, d: {"username": d["admin_user"]}),
+    "access.issue_site_api_token": (ADMIN, lambda s, d: {"label": unique("Integration ")}),
+    "access.revoke_site_api_token": (ADMIN, lambda s, d: {"credential_id": run(
+        s, "access.issue_site_api_token", {})["credential_id"]}),
 }
 CORE_PREFIXES = ("agenda.", "dialogue.", "participant.", "access.", "user.")
 

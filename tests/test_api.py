@@ -105,11 +105,13 @@ def test_api_token_runs_commands_and_reads(client, service, dialogue):
 
 
 def test_access_link_tokens_are_not_bearer_tokens(client, dialogue):
+    """A token presented where it is not valid is ``link_revoked``, as an
+    unknown or revoked one (docs/protocol.md, "Errors")."""
     did = dialogue["dialogue_id"]
     for token in (dialogue["tokens"]["moderator"], dialogue["tokens"]["participant0"]):
         assert_error(client.post(f"{API}/dialogues/{did}/agenda/advance", json={}, headers=bearer(token)),
-                     401, "unauthenticated")
-        assert_error(client.get(f"{API}/dialogues/{did}/snapshot", headers=bearer(token)), 401, "unauthenticated")
+                     401, "link_revoked")
+        assert_error(client.get(f"{API}/dialogues/{did}/snapshot", headers=bearer(token)), 401, "link_revoked")
 
 
 def test_a_revoked_api_token_is_refused(client, service, dialogue):
@@ -118,13 +120,17 @@ def test_a_revoked_api_token_is_refused(client, service, dialogue):
     assert client.get(f"{API}/dialogues/{did}/snapshot", headers=bearer(result["token"])).status_code == 200
     run(service, "access.revoke", {"dialogue_id": did, "credential_id": result["credential_id"]})
     assert_error(client.get(f"{API}/dialogues/{did}/snapshot", headers=bearer(result["token"])), 401,
-                 "unauthenticated")
+                 "link_revoked")
 
 
 def test_malformed_authorization_headers(client, dialogue):
-    for header in ("Basic dXNlcjpwYXNz", "Bearer", "Bearer    ", "Token abc", "bearer nonsense", "Bearer " + "x" * 500):
+    """No bearer token: ``unauthenticated``; a token that is not one: ``link_revoked``."""
+    for header in ("Basic dXNlcjpwYXNz", "Bearer", "Bearer    ", "Token abc"):
         assert_error(client.get(f"{API}/dialogues/{dialogue['dialogue_id']}/snapshot",
                                 headers={"Authorization": header}), 401, "unauthenticated")
+    for header in ("bearer nonsense", "Bearer " + "x" * 500):
+        assert_error(client.get(f"{API}/dialogues/{dialogue['dialogue_id']}/snapshot",
+                                headers={"Authorization": header}), 401, "link_revoked")
 
 
 def test_anonymous_requests(client, service, dialogue):

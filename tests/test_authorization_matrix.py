@@ -267,6 +267,8 @@ OUTSIDE_DIALOGUES = {
     "user.end_sessions": "whole site",
     "user.set_password": "whole site",
     "user.issue_sign_in_link": "whole site",
+    "access.issue_site_api_token": "whole site",
+    "access.revoke_site_api_token": "whole site",
     "applications.accept_late": "each named dialogue",   # the role is checked in every dialogue applied to
     "applications.submit": "public",
 }
@@ -376,6 +378,9 @@ PAYLOADS: dict[str, Make] = {
     "participant.register": lambda s, w: {"name": "Lena Fischer"},
     "access.issue_link": lambda s, w: {"role": "display"},
     "access.issue_api_token": lambda s, w: {"role": "rapporteur"},
+    "access.issue_site_api_token": lambda s, w: {"label": "Conference system"},
+    "access.revoke_site_api_token": lambda s, w: {"credential_id": run(s, "access.issue_site_api_token", {})[
+        "credential_id"]},
     "access.revoke": lambda s, w: {"credential_id": run(s, "access.issue_link", {
         "dialogue_id": w.dialogue_id, "role": "display"})["credential_id"]},
     "access.assign_role": lambda s, w: {"username": "spare", "role": "moderator"},

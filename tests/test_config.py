@@ -184,12 +184,18 @@ def test_origin_policy_allows_the_same_origin():
     assert not policy("https://dialogue.example.org", None)
 
 
-def test_origin_policy_follows_the_proxy_headers():
-    behind_proxy = environ("127.0.0.1:5000", "http", HTTP_X_FORWARDED_HOST="dialogue.example.org",
-                           HTTP_X_FORWARDED_PROTO="https")
+def test_origin_policy_believes_no_forwarded_header():
+    """The host is the request's Host and the scheme the one ProxyFix set
+    (from X-Forwarded-Proto behind a trusted proxy only); what a client
+    sends itself counts for nothing (over the real server:
+    test_socket_doors.py)."""
+    forged = environ("dialogue.example.org", "http", HTTP_X_FORWARDED_HOST="evil.example",
+                     HTTP_X_FORWARDED_PROTO="https")
     policy = OriginPolicy([])
-    assert policy("https://dialogue.example.org", behind_proxy)
-    assert not policy("http://127.0.0.1:5000", behind_proxy)
+    assert policy("http://dialogue.example.org", forged)
+    assert not policy("https://evil.example", forged)
+    assert not policy("http://evil.example", forged)
+    assert not policy("https://dialogue.example.org", forged)
 
 
 def test_origin_policy_allows_configured_origins_only():

@@ -11,12 +11,21 @@ refuses gets ``{ok: false, error: {code, message}}`` with a short message a
 person can read, and the server logs no error (an ``internal`` answer or a
 logged exception fails the test).
 
+Then what python-socketio's client cannot send, spoken by hand over
+Engine.IO (websocket-client, ``requests`` for long-polling) to the real
+server in a subprocess, under eventlet, gevent and threading: malformed and
+deeply nested packets, unknown events, binary attachments that do not fit,
+garbage frames and bodies. Each is answered with a documented code or
+dropped, and the server's standard error holds no traceback and no ERROR.
+
 Deterministic and bounded: hypothesis runs derandomized with a few examples
 per event, without its example database.
 """
 from __future__ import annotations
 
+import json
 import logging
+import time
 import types
 import typing
 from typing import Any
@@ -31,7 +40,7 @@ from conftest import run
 from moderation.commands import REGISTRY, load_domain
 from moderation.inputs import ListQuery
 from moderation.models import Role
-from security_world import without_presence_writes, world_template
+from security_world import NO_LIMITS, without_presence_writes, world_template
 from test_authorization_matrix import PAYLOADS
 
 load_domain()
@@ -371,3 +380,329 @@ def test_connecting_with_anything_is_refused_or_accepted_cleanly(room, error_log
                 client.disconnect()
 
     fuzz()
+
+
+# -- raw frames against the real server --------------------------------------------------------------------
+# What python-socketio's client cannot send: malformed packets, nesting deeper
+# than any payload, binary attachments that do not fit, events that do not
+# exist, the library's own event names, too many arguments. Spoken by hand over
+# one Engine.IO WebSocket (websocket-client) to the real server in a
+# subprocess; its standard error must hold no traceback and no ERROR line.
+LIVE_LIMITS = {f"MODERATION_{name}": str(value) for name, value in NO_LIMITS.items()}
+DEEP = "[" * 2000 + "]" * 2000  # 4 KB, deeper than Python's recursion limit
+SHALLOW_BUT_DEEP = "[" * 200 + "]" * 200  # parses, deeper than any payload
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    from server import LiveServer
+
+    with LiveServer(tmp_path_factory.mktemp("fuzz-live"), env=LIVE_LIMITS) as server:
+        yield server
+
+
+class RawSocket:
+    """One Engine.IO WebSocket spoken by hand: sends any frame, answers the
+    server's pings, and waits for what comes back with a timeout."""
+
+    def __init__(self, live, auth: Any = None):
+        import websocket
+
+        self.ws = websocket.create_connection(
+            f"ws://127.0.0.1:{live.port}/socket.io/?EIO=4&transport=websocket", timeout=10)
+        self.closed = False
+        opening = self.ws.recv()
+        assert opening.startswith("0{"), opening
+        if auth is not None:
+            self.send("40" + (auth if isinstance(auth, str) else json.dumps(auth)))
+
+    def send(self, frame: str | bytes) -> None:
+        try:
+            if isinstance(frame, bytes):
+                self.ws.send_binary(frame)
+            else:
+                self.ws.send(frame)
+        except (ConnectionError, OSError):
+            self.closed = True  # the server closed it after an earlier frame
+
+    def wait_for(self, wanted, timeout: float = 10) -> str | None:
+        """The first message that ``wanted(message)`` accepts; None when the
+        server closed the connection first."""
+        import websocket
+
+        deadline = time.monotonic() + timeout
+        while not self.closed:
+            left = deadline - time.monotonic()
+            assert left > 0, "timed out waiting for the server"
+            self.ws.settimeout(left)
+            try:
+                message = self.ws.recv()
+            except websocket.WebSocketTimeoutException:
+                continue
+            except (websocket.WebSocketConnectionClosedException, websocket.WebSocketProtocolException,
+                    ConnectionError, OSError):
+                # Closed; or, after a frame that is not Engine.IO, the server
+                # ended the WebSocket with an HTTP answer.
+                self.closed = True
+                break
+            if message == "2":
+                self.send("3")
+            elif message == "" or message is None:
+                self.closed = True
+            elif isinstance(message, str) and wanted(message):
+                return message
+        return None
+
+    def connected(self) -> dict:
+        """The CONNECT answer (``40{sid}``) or the refusal (``44{message, data}``)."""
+        message = self.wait_for(lambda m: m.startswith(("40", "44")))
+        assert message is not None, "closed without an answer to CONNECT"
+        return {"ok": message.startswith("40"), **json.loads(message[2:])}
+
+    def ack(self, ack_id: int, timeout: float = 10) -> Any:
+        """The acknowledgement of event ``ack_id``: its one argument."""
+        message = self.wait_for(lambda m: m.startswith(f"43{ack_id}["), timeout)
+        assert message is not None, f"the connection closed without acknowledging {ack_id}"
+        arguments = json.loads(message[len(f"43{ack_id}"):])
+        assert len(arguments) == 1, arguments
+        return arguments[0]
+
+    def still_answers(self) -> bool:
+        """Whether the connection still answers a snapshot (False: closed)."""
+        if self.closed:
+            return False
+        self.send('4299["snapshot"]')
+        message = self.wait_for(lambda m: m.startswith("4399["))
+        return message is not None and json.loads(message[4:])[0]["ok"] is True
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+def new_errors(live, since: int) -> str:
+    """What the server wrote to standard error since ``since`` that looks
+    like a failure: tracebacks and ERROR lines."""
+    text = live.stderr[since:]
+    lines = [line for line in text.splitlines() if "Traceback" in line or " ERROR " in line
+             or line.startswith(("RecursionError", "ValueError", "TypeError", "IndexError", "KeyError"))]
+    return "\n".join(lines)
+
+
+def moderator_auth(live) -> dict:
+    return {"dialogue_id": live.dialogue_id, "token": live.token("moderator")}
+
+
+# name -> (frames, the code of the answer to ack id 7 or of the refused CONNECT; None: no answer is due)
+ANSWERED = {
+    "unknown event": (['427["no.such.event",{"payload":{}}]'], "unknown_command"),
+    "unknown event without data": (['427["x"]'], "unknown_command"),
+    "the library's connect event": (['427["connect",{"dialogue_id":1}]'], "unknown_command"),
+    "the library's disconnect event": (['427["disconnect"]'], "unknown_command"),
+    "an event name that is a number": (['427[12,{}]'], "invalid_payload"),
+    "an event name that is an object": (['427[{"a":1},{}]'], "invalid_payload"),
+    "no event name": (["427[]"], "invalid_payload"),
+    "an object instead of a list": (['427{"a":1}'], "invalid_payload"),
+    "a string instead of a list": (['427"snapshot"'], "invalid_payload"),
+    "true instead of a list": (["427true"], "invalid_payload"),
+    "null instead of a list": (["427null"], "invalid_payload"),
+    "malformed JSON": (['427["snapshot",'], "invalid_payload"),
+    "nested 2,000 deep": (['427["snapshot",' + DEEP + "]"], "invalid_payload"),
+    "nested 200 deep": (['427["inputs.list",' + SHALLOW_BUT_DEEP + "]"], "invalid_payload"),
+    "nested in a command's payload": (['427["inputs.submit",{"payload":{"text":' + DEEP + "}}]"], "invalid_payload"),
+    "NaN": (['427["inputs.list",{"page":NaN}]'], "invalid_payload"),
+    "a number of 5,000 digits": (['427["inputs.list",{"page":' + "9" * 5000 + "}]"], "invalid_payload"),
+    "a huge float": (['427["inputs.list",{"page":1e999}]'], "invalid_payload"),
+    "too many arguments": (['427["snapshot",{},2,3]'], "invalid_payload"),
+    "too many arguments to a command": (['427["queue.close",{"payload":{}},{}]'], "invalid_payload"),
+    "invalid UTF-16 in a string": (['427["inputs.submit",{"payload":{"text":"\\ud800"}}]'], "invalid_payload"),
+    "binary data in a command": (['451-7["inputs.submit",{"payload":{"text":{"_placeholder":true,"num":0}}}]',
+                                  b"\x00\x01binary"], "invalid_payload"),
+    "a binary placeholder without its attachment": (
+        ['451-7["inputs.list",{"page":{"_placeholder":true,"num":5}}]', b"\x00"], "invalid_payload"),
+    "a binary placeholder that is not a number": (
+        ['451-7["inputs.list",{"page":{"_placeholder":true,"num":"x"}}]', b"\x00"], "invalid_payload"),
+    "text where an attachment is due": (['451-7["inputs.list",{"page":{"_placeholder":true,"num":0}}]', "4zz"],
+                                        "invalid_payload"),
+}
+SILENT = {
+    "binary data that no packet announced": [b"\x04\x00garbage"],
+    "an unknown packet type": ["49[1]"],
+    "a CONNECT_ERROR from the client": ['44{"message":"x"}'],
+    "an acknowledgement nobody asked for": ['435["x"]'],
+    "an ack id of 120 digits": ["42" + "1" * 120 + '["snapshot"]'],
+    "too many attachments": ['4599999999-["inputs.list",{}]'],
+    "an unknown namespace": ['42/admin,7["snapshot"]'],
+    "an Engine.IO packet that is not one": ["zzz"],
+    "an empty Engine.IO message": ["4"],
+    "an Engine.IO message nested 2,000 deep": ["4" + DEEP],
+    "an unknown Engine.IO packet type": ["9hello"],
+}
+
+
+def check_answered(live, name: str) -> None:
+    """Send the frames of ``ANSWERED[name]`` on a new connection: the ack
+    carries the code, and the connection still answers."""
+    frames, code = ANSWERED[name]
+    raw = RawSocket(live, moderator_auth(live))
+    try:
+        assert raw.connected()["ok"]
+        for frame in frames:
+            raw.send(frame)
+        answer = raw.ack(7)
+        assert answer["ok"] is False and answer["error"]["code"] == code, (live.async_mode, name, answer)
+        assert_readable(answer["error"], name)
+        assert raw.still_answers(), f"{name}: the connection no longer answers"
+    finally:
+        raw.close()
+
+
+def check_dropped(live, name: str) -> None:
+    """Send the frames of ``SILENT[name]`` on a new connection, and wait
+    until they were read (the connection answers a snapshot, or was closed)."""
+    raw = RawSocket(live, moderator_auth(live))
+    try:
+        assert raw.connected()["ok"]
+        for frame in SILENT[name]:
+            raw.send(frame)
+        raw.still_answers()
+    finally:
+        raw.close()
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("name", sorted(ANSWERED))
+def test_every_malformed_event_is_answered_over_the_wire(live, name):
+    since = len(live.stderr)
+    check_answered(live, name)
+    assert not new_errors(live, since), f"{name}: the server logged\n{new_errors(live, since)}"
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("name", sorted(SILENT))
+def test_garbage_is_dropped_without_a_traceback(live, name):
+    since = len(live.stderr)
+    check_dropped(live, name)
+    assert not new_errors(live, since), f"{name}: the server logged\n{new_errors(live, since)}"
+
+
+CONNECTS = {
+    "auth is a list": "[1]",
+    "auth is a string": '"x"',
+    "auth is a number": "12",
+    "dialogue_id is text": '{"dialogue_id":"1"}',
+    "dialogue_id is huge": '{"dialogue_id":' + "9" * 40 + "}",
+    "dialogue_id is a float": '{"dialogue_id":1e999}',
+    "dialogue_id is nested": '{"dialogue_id":' + SHALLOW_BUT_DEEP + "}",
+    "auth nested 2,000 deep": '{"dialogue_id":1,"token":' + DEEP + "}",
+    "token is an object": '{"dialogue_id":1,"token":{"a":1}}',
+    "token is 10,000 characters": '{"dialogue_id":1,"token":"' + "a" * 10_000 + '"}',
+    "role is a list": '{"dialogue_id":1,"role":["secretariat"]}',
+    "malformed JSON": '{"dialogue_id":',
+}
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("name", sorted(CONNECTS))
+def test_connecting_with_malformed_auth_is_refused_over_the_wire(live, name):
+    since = len(live.stderr)
+    raw = RawSocket(live, CONNECTS[name])
+    try:
+        answer = raw.connected()
+        assert answer["ok"] is False, (name, answer)
+        assert_readable(answer["data"], name)
+    finally:
+        raw.close()
+    assert not new_errors(live, since), f"{name}: the server logged\n{new_errors(live, since)}"
+
+
+POLLING_BODIES = {
+    "not Engine.IO": b"zzz",
+    "not UTF-8": b"\xff\xfe\xfd",
+    "nested 2,000 deep": ("4" + DEEP).encode(),
+    "malformed Socket.IO": b'42["snapshot",',
+    "several packets, one bad": b'42["snapshot"]\x1e4\x1e' + b"9x",
+    "an empty packet": b"\x1e\x1e",
+    "a ping (the server pings, not the client)": b"2",
+    "an open packet": b"0",
+    "binary that is not base64": b"b!!!",
+    "JSONP without data": b"d=",
+    "too many packets": b"\x1e".join([b"3"] * 40),
+    "a wrong Content-Length": None,
+}
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("name", sorted(POLLING_BODIES))
+def test_garbage_sent_by_long_polling_is_dropped_without_a_traceback(live, name):
+    import requests
+
+    since = len(live.stderr)
+    base = f"{live.base_url}/socket.io/?EIO=4&transport=polling"
+    opening = requests.get(base, timeout=10).text
+    sid = json.loads(opening[1:])["sid"]
+    body, headers = POLLING_BODIES[name], {}
+    if body is None:
+        body, headers = b"4hello", {"Content-Length": "999999999"}
+    try:
+        response = requests.post(f"{base}&sid={sid}", data=body, headers=headers, timeout=10)
+        assert response.status_code in (200, 400, 413), (name, response.status_code)
+    except requests.ConnectionError:
+        assert headers, name  # a body shorter than it said: the server may close the connection
+    # Nothing hangs: the session still answers at once.
+    requests.post(f"{base}&sid={sid}", data=b"1", timeout=10)
+    assert not new_errors(live, since), f"{name}: the server logged\n{new_errors(live, since)}"
+
+
+@pytest.mark.server
+def test_random_frames_are_answered_or_dropped_without_a_traceback(live):
+    """Whatever text follows an event's head, over one connection (opened
+    again when the server closes it)."""
+    since = len(live.stderr)
+    sockets: list[RawSocket] = []
+
+    def current() -> RawSocket:
+        if not sockets or sockets[-1].closed:
+            raw = RawSocket(live, moderator_auth(live))
+            assert raw.connected()["ok"]
+            sockets.append(raw)
+        return sockets[-1]
+
+    heads = st.sampled_from(["427", "42", "4", "40", "43", "451-7", "427/x,", ""])
+    bodies = st.one_of(st.text(max_size=60), st.text(alphabet='[]{}",:0123456789.-eE truefalsn\\u', max_size=80),
+                       JSON.map(lambda value: json.dumps(value)))
+
+    @settings(FUZZ, max_examples=80)
+    @given(head=heads, body=bodies)
+    def fuzz(head, body):
+        raw = current()
+        raw.send(head + body)
+        raw.still_answers()
+
+    try:
+        fuzz()
+    finally:
+        for raw in sockets:
+            raw.close()
+    assert not new_errors(live, since), f"the server logged\n{new_errors(live, since)}"
+
+
+@pytest.fixture(scope="module", params=["gevent", "threading"])
+def other_mode(request, tmp_path_factory):
+    from server import LiveServer
+
+    with LiveServer(tmp_path_factory.mktemp(f"fuzz-{request.param}"), async_mode=request.param,
+                    env=LIVE_LIMITS) as server:
+        yield server
+
+
+@pytest.mark.server
+def test_garbage_is_answered_or_dropped_in_the_other_async_modes(other_mode):
+    """The same frames under gevent and threading, whose WebSocket servers
+    are not eventlet's."""
+    live = other_mode
+    since = len(live.stderr)
+    for name in sorted(ANSWERED):
+        check_answered(live, name)
+    for name in sorted(SILENT):
+        check_dropped(live, name)
+    assert not new_errors(live, since), f"{live.async_mode}: the server logged\n{new_errors(live, since)}"

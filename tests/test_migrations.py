@@ -93,3 +93,33 @@ def test_require_current_refuses_an_old_schema(database):
         database.require_current()
     database.upgrade()
     database.require_current()               # no error once current
+
+
+def test_secrets_kept_in_older_answers_are_left_out(database):
+    """Answers stored for idempotency keys before tokens were shown once
+    lose their tokens, links and codes on upgrade, and keep their ids."""
+    from sqlalchemy import text
+    config = database.alembic_config()
+    alembic_command.upgrade(config, "0005")
+    answers = {
+        "access.issue_link": {"dialogue_id": 1, "version": 3, "result": {"credential_id": 7, "token": "tok-link"}},
+        "invitations.issue": {"dialogue_id": 1, "version": 4, "result": {"revoked": [], "invitations": [
+            {"participant_id": 2, "credential_id": 8, "token": "tok-invite", "link_path": "/l/tok-invite"}]}},
+        "dialogue.configure_join": {"dialogue_id": 1, "version": 5, "result": {"enabled": True, "code": "CODE-1234"}},
+        "queue.request_floor": {"dialogue_id": 1, "version": 6, "result": {"entry_id": 3}},
+    }
+    import json
+    with database.engine.begin() as connection:
+        for number, (command, response) in enumerate(answers.items()):
+            connection.execute(text("INSERT INTO idempotency_records (scope, key, command, response, created_at) "
+                                    "VALUES ('u1', :key, :command, :response, CURRENT_TIMESTAMP)"),
+                               {"key": f"key-{number:05d}", "command": command, "response": json.dumps(response)})
+    database.upgrade()
+    with database.engine.connect() as connection:
+        stored = {command: json.loads(response) if isinstance(response, str) else response
+                  for command, response in connection.execute(text("SELECT command, response FROM idempotency_records"))}
+    assert "tok-" not in json.dumps(stored) and "CODE-1234" not in json.dumps(stored)
+    assert stored["access.issue_link"]["result"] == {"credential_id": 7, "secret_shown_once": True}
+    assert stored["invitations.issue"]["result"]["invitations"] == [{"participant_id": 2, "credential_id": 8}]
+    assert stored["dialogue.configure_join"]["result"] == {"enabled": True, "secret_shown_once": True}
+    assert stored["queue.request_floor"] == answers["queue.request_floor"]

@@ -55,7 +55,9 @@ def register_blueprints(app) -> list:
 @hookspec
 def dialogue_changed(app, outcome) -> None:
     """Called after a command has been committed, with its ``Outcome``
-    (command name, dialogue id, new version, result, touched sections).
+    (command name, dialogue id, new version, result, touched sections). The
+    result never holds a token, link or code (they are shown once, to the
+    caller): a plugin cannot leak them.
 
     Use it for integrations (a webhook, a log shipper, a stream overlay). It
     runs after the commit and after the broadcast; an exception here is

@@ -12,6 +12,7 @@
  * copy button, and never again.
  */
 import { apiPost, clearFormError, showError, showFormError } from "./api.js";
+import { showSecret } from "./secret.js";
 import { STATUS_LABELS, CHANNEL_LABELS, renderDialogueTitle } from "./agenda.js";
 import { serverNow, subscribe } from "./live.js";
 import { formatClock, setAgenda, startTimers } from "./timer.js";
@@ -57,39 +58,8 @@ async function withForm(form, work) {
   }
 }
 
-// -- the once-shown secret ------------------------------------------------------------
-function showSecret(boxId, title, value, hint) {
-  const box = document.getElementById(boxId);
-  box.replaceChildren();
-  const inputId = `${boxId}-value`;
-  const input = el("input", { id: inputId, type: "text", readonly: true, class: "secret-value", spellcheck: "false" });
-  input.value = value;
-  const status = el("span", { class: "secret-status", role: "status" });
-  const copy = el("button", { type: "button", class: "button small primary" }, "Copy");
-  copy.addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(value);
-    } catch (_error) {
-      input.select();
-      document.execCommand("copy"); // http on a venue LAN has no clipboard API
-    }
-    status.textContent = "Copied.";
-  });
-  const dismiss = el("button", { type: "button", class: "button small" }, "Done");
-  dismiss.addEventListener("click", () => { box.hidden = true; box.replaceChildren(); });
-  box.append(
-    el("label", { class: "secret-title", for: inputId }, title),
-    el("div", { class: "secret-row" }, input, copy, dismiss),
-    el("p", { class: "hint" }, hint || "Shown only this once: copy it now. It cannot be shown again; "
-      + "if it is lost, issue a new one and revoke this one."),
-    status);
-  box.hidden = false;
-  input.focus();
-  input.select();
-}
-
 function linkFor(token) {
-  return `${window.location.origin}/l/${token}`;
+  return token ? `${window.location.origin}/l/${token}` : null;
 }
 
 // -- credentials table -----------------------------------------------------------------------
@@ -97,6 +67,7 @@ const credentialRows = document.getElementById("credential-rows");
 const credentialMessages = document.getElementById("credentials-messages");
 
 function addCredentialRow({ id, label, role, kind }) {
+  if (credentialRows.querySelector(`tr[data-key="${Number(id)}"]`)) return; // a replayed answer
   const revoke = el("button", { type: "button", class: "button small danger", "data-revoke": id, "aria-label": `Revoke: ${label}` }, "Revoke");
   const row = el("tr", { dataset: { key: id } },
     el("th", { scope: "row" }, label || "–"),
@@ -410,7 +381,7 @@ async function configureJoin(enabled) {
   try {
     const ack = await apiPost(`${base}/join-code`, { enabled });
     showError(joinMessages, null);
-    if (enabled && ack.result.code) {
+    if (enabled && (ack.result.code || ack.result.secret_shown_once)) {
       const url = document.getElementById("join-url").href;
       showSecret("join-secret", "Join code", ack.result.code,
         `Shown only this once. People open ${url} and enter this code.`);
