@@ -154,6 +154,8 @@ EXPECTED_ROLES: dict[str, frozenset | str] = {
     "access.issue_link": SECRETARIAT_ONLY,               # "issues and revokes links and API tokens"
     "access.issue_api_token": SECRETARIAT_ONLY,
     "access.revoke": SECRETARIAT_ONLY,
+    "access.issue_site_api_token": SECRETARIAT_ONLY,     # the whole site's token: "issues ... API tokens"
+    "access.revoke_site_api_token": SECRETARIAT_ONLY,
     "access.assign_role": SECRETARIAT_ONLY,              # "assigns moderator and rapporteur roles"
     "access.unassign_role": SECRETARIAT_ONLY,
     "user.create": SECRETARIAT_ONLY,                     # accounts: the whole site's secretariat
