@@ -31,6 +31,7 @@ from .errors import CommandError, validation_details
 from .invitations import SmtpSettings, invitations_zip, letters, send
 from .models import ApplicationStatus, Dialogue, Participant, Role
 from .realtime import principal_from_session
+from .redirects import with_query
 from .service import Service
 from .throttle import public_attempt, retry_after_header
 
@@ -345,8 +346,7 @@ def _now() -> dt.datetime:
 def _back(dialogue_id: int, page: str = "applications"):
     target = {"applications": "accreditation.applications_page", "participants": "accreditation.participants_page",
               "checkin": "accreditation.checkin_page"}[page]
-    return redirect(url_for(target, dialogue_id=dialogue_id) + (
-        "?" + request.form["return_query"] if request.form.get("return_query") else ""))
+    return redirect(with_query(url_for(target, dialogue_id=dialogue_id), request.form.get("return_query")))
 
 
 def _dispatch(principal: Principal, name: str, payload: dict) -> Any:
