@@ -58,6 +58,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     settings = load_settings(app.instance_path, config)
     from . import storable
     storable.init_app(app)  # bounded numbers in URLs: before any route is added
+    from . import bodies
+    bodies.init_app(app)  # each route's body limit, before anything reads the body
     app.config.update(settings)
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,

@@ -16,17 +16,20 @@ import threading
 import time
 from contextlib import nullcontext
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from flask import (Blueprint, Response, abort, current_app, flash, jsonify, make_response, redirect, render_template,
                    request, session, url_for)
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy import select
 
 from . import accreditation as acc
+from . import storable
 from .api import EXTRA_PATHS, api_principal
 from .auth import SYSTEM, Principal
+from .commands import Payload
+from .bodies import json_object, largest_json, sized
 from .errors import CommandError, validation_details
 from .invitations import SmtpSettings, invitations_zip, letters, send
 from .models import ApplicationStatus, Dialogue, Participant, Role
@@ -532,6 +535,7 @@ def delegates_add(dialogue_id: int):
 
 
 @bp.post("/admin/d/<int:dialogue_id>/delegates/import")
+@sized(largest_json(acc.ImportPayload.model_json_schema()))  # the file or pasted text, as large as the API takes
 def delegates_import(dialogue_id: int):
     upload = request.files.get("file")
     text = request.form.get("csv", "")
@@ -711,20 +715,23 @@ def exportTravelSupport(dialogue_id: int):  # noqa: N802
         return _csv(acc.travel_csv(s, s.get(Dialogue, dialogue_id)), f"travel-support-dialogue-{dialogue_id}.csv")
 
 
+class SendBody(Payload):
+    participant_ids: list[int] | None = Field(default=None, max_length=2000,
+                                              description="Default: everyone without a link yet.")
+    delivery: Literal["auto", "email", "download"] = "auto"
+
+
 @api_bp.post("/dialogues/<int:dialogue_id>/invitations/send")
+@sized(largest_json(SendBody.model_json_schema()))
 def sendInvitations(dialogue_id: int):  # noqa: N802
     principal = api_principal()
-    body = request.get_json(silent=True) if request.content_length else {}
-    if not isinstance(body, dict):
-        raise CommandError("invalid_payload", "The body must be a JSON object.")
-    ids = body.get("participant_ids")
-    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
-        raise CommandError("invalid_payload", "participant_ids must be a list of numbers.",
-                           [{"field": "participant_ids", "message": "a list of numbers"}])
-    method = body.get("delivery", "auto")
-    if method not in ("auto", "email", "download"):
-        raise CommandError("invalid_payload", "delivery is auto, email or download.",
-                           [{"field": "delivery", "message": "auto, email or download"}])
+    body = json_object()
+    storable.check(body)
+    try:
+        sending = SendBody.model_validate(body)
+    except ValidationError as exc:
+        raise CommandError("invalid_payload", "Some fields are missing or invalid.", validation_details(exc)) from None
+    ids, method = sending.participant_ids, sending.delivery
     if method == "auto":
         method = "email" if SmtpSettings.from_config(current_app.config) else "download"
     report = deliver(principal, dialogue_id, ids, method)
@@ -773,11 +780,8 @@ def openapi_paths(errors, path_params) -> dict[str, Any]:
             "summary": "Issue invitation links and deliver them: by e-mail through the configured SMTP server, "
                        "or as a ZIP of one .eml per invitation plus invitations.csv.",
             "parameters": params,
-            "requestBody": {"required": False, "content": {"application/json": {"schema": {
-                "type": "object", "properties": {
-                    "participant_ids": {"type": "array", "items": {"type": "integer"},
-                                        "description": "Default: everyone without a link yet."},
-                    "delivery": {"type": "string", "enum": ["auto", "email", "download"], "default": "auto"}}}}}},
+            "requestBody": {"required": False, "content": {"application/json": {
+                "schema": SendBody.model_json_schema()}}},
             "responses": {"200": {"description": "A report (e-mail) or the ZIP (download)", "content": {
                 "application/json": {"schema": {"type": "object"}},
                 "application/zip": {"schema": {"type": "string", "format": "binary"}}}},

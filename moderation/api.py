@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 
 from . import __version__
 from .auth import Principal, credential_for_token
+from .bodies import body_limit, json_object, largest_json, sized
 from .commands import REGISTRY, CommandSpec, load_domain
 from .errors import CommandError
 from .inputs import ListQuery
@@ -67,18 +68,10 @@ def _command_error(exc: CommandError):
     return error_response(exc)
 
 
-def _json_body() -> dict[str, Any]:
-    if not request.content_length:
-        return {}
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise CommandError("invalid_payload", "The body must be a JSON object (Content-Type: application/json).")
-    return data
-
-
 def _command_view(spec: CommandSpec):
+    @sized(largest_json(spec.payload.model_json_schema()))
     def view(**path):
-        payload = _json_body()
+        payload = json_object()
         for key, value in path.items():
             if key in payload and payload[key] != value:
                 raise CommandError("invalid_payload", f"{key} in the body differs from the path.")
@@ -318,11 +311,14 @@ def openapi_document() -> dict[str, Any]:
                 "schema": {"$ref": "#/components/schemas/Ack"}}}},
                 **_errors(401, 403, 404, 409, 413, 422, 503)},
         }
+    views = {endpoint.rsplit(".", 1)[-1]: view for endpoint, view in current_app.view_functions.items()}
     for operations in paths.values():
         for operation in operations.values():
             # Any query string, form or body may hold a value no database stores (``storable``).
             operation["responses"].update({code: response for code, response in _errors(422).items()
                                            if code not in operation["responses"]})
+            if "requestBody" in operation:
+                _describe_limit(operation, views.get(operation["operationId"]))
     document = {
         "openapi": "3.1.0",
         "info": {"title": "Moderation API", "version": __version__,
@@ -335,6 +331,17 @@ def openapi_document() -> dict[str, Any]:
     }
     _bound_integers(document)
     return document
+
+
+def _describe_limit(operation: dict[str, Any], view) -> None:
+    """The body limit that the route enforces (``bodies``), in its words and
+    as ``x-max-body-bytes``; a larger body is a 413."""
+    limit = body_limit(getattr(view, "largest_body", None))
+    operation["requestBody"]["description"] = (f"A JSON object (UTF-8) of at most {limit:,} bytes; an empty body "
+                                               "counts as {}.")
+    operation["requestBody"]["x-max-body-bytes"] = limit
+    operation["responses"].update({code: response for code, response in _errors(413).items()
+                                   if code not in operation["responses"]})
 
 
 def _export_media_types() -> dict[str, Any]:

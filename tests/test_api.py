@@ -234,7 +234,9 @@ def test_bad_bodies(client, service, dialogue):
 
 def test_an_oversized_body_is_413_json(client, service, dialogue):
     did, headers = dialogue["dialogue_id"], bearer(dialogue["tokens"]["api_moderator"])
-    limit = client.application.config["MAX_PAYLOAD_BYTES"]
+    document = client.get(f"{API}/openapi.json").get_json()
+    limit = document["paths"]["/dialogues/{dialogue_id}/agenda/advance"]["post"]["requestBody"]["x-max-body-bytes"]
+    assert limit < client.application.config["MAX_PAYLOAD_BYTES"] + 1000   # a few fields: the small limit
     before = db_state(service)
     body = json.dumps({"from_item_id": None, "padding": "x" * limit})
     assert_error(client.post(f"{API}/dialogues/{did}/agenda/advance", data=body, content_type="application/json",
