@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from flask_socketio import SocketIO
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import text
@@ -137,6 +137,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                            "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; "
                            "form-action 'self'; object-src 'none'")
+        if "frame-ancestors" not in headers["Content-Security-Policy"]:  # a view's own policy (a download)
+            headers["Content-Security-Policy"] += "; frame-ancestors 'none'"
+        if request.path.startswith("/api/"):  # answers for one caller: names, e-mail addresses, links
+            headers["Cache-Control"] = "no-store"
         if settings["SESSION_COOKIE_SECURE"]:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

@@ -166,7 +166,8 @@ def file_response(exporter, data: bytes, filename: str):
     if exporter.media_type.startswith("text/"):
         response.charset = "utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    response.headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'unsafe-inline'; sandbox; "
+                                                   "frame-ancestors 'none'")
     return response
 
 

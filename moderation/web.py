@@ -257,13 +257,15 @@ def _not_found(_exc):
 
 
 @bp.app_errorhandler(405)
-def _not_allowed(_exc):
+def _not_allowed(exc):
     error = CommandError("invalid_payload", "This address does not take that method.")
     if request.path.startswith("/api/"):
         response = error_response(error)
-        response.status_code = 405
-        return response
-    return render_template("error.html", error=error), 405
+    else:
+        response = make_response(render_template("error.html", error=error))
+    response.status_code = 405
+    response.headers["Allow"] = ", ".join(sorted(getattr(exc, "valid_methods", None) or ()))
+    return response
 
 
 @bp.app_errorhandler(Exception)
