@@ -57,7 +57,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                 template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     settings = load_settings(app.instance_path, config)
     from . import storable
-    storable.init_app(app)  # bounded numbers in URLs: before any route is added
+    storable.init_app(app)  # numbers in URLs, query strings and forms that no database stores
     from . import bodies
     bodies.init_app(app)  # each route's body limit, before anything reads the body
     app.config.update(settings)

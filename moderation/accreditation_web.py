@@ -696,9 +696,12 @@ def _csv(data: bytes, filename: str) -> Response:
 def exportParticipants(dialogue_id: int):  # noqa: N802
     principal = api_principal()
     _require_reader(principal, dialogue_id)
+    format_name = request.args.get("format", "csv")
+    if format_name not in ("csv", "json"):
+        raise CommandError("not_found", f"Unknown export format {format_name[:40]!r}.", {"formats": ["csv", "json"]})
     with service().db.session() as s:
         dialogue = s.get(Dialogue, dialogue_id)
-        if request.args.get("format", "csv") == "json":
+        if format_name == "json":
             rows = acc.participant_rows(s, dialogue)
             for row in rows:
                 for key in ("invited_at", "delivered_at", "checked_in_at", "connected_at"):

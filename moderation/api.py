@@ -17,6 +17,7 @@ from .commands import REGISTRY, CommandSpec, load_domain
 from .errors import CommandError
 from .inputs import ListQuery
 from .models import Dialogue, Role
+from .plugins import summary_exporters
 from .realtime import principal_from_session
 from .service import Service
 from .storable import INT_MAX, INT_MIN
@@ -154,7 +155,6 @@ def exportSummary(dialogue_id: int):  # noqa: N802
 
 @bp.get("/export-formats")
 def listExportFormats():  # noqa: N802
-    from .plugins import summary_exporters
     return jsonify({"ok": True, "formats": [
         {"name": e.name, "label": e.label, "extension": e.extension, "media_type": e.media_type}
         for e in summary_exporters(service().plugins).values()]})
@@ -280,9 +280,9 @@ def openapi_document() -> dict[str, Any]:
         "operationId": "exportSummary",
         "summary": "The draft summary as a file (DOCX, Markdown, HTML, JSON, CSV or XLSX).",
         "parameters": _path_params("/dialogues/{dialogue_id}") + [
-            {"name": "format", "in": "query", "required": False, "description": "See listExportFormats.",
-             "schema": {"type": "string", "default": "docx"}},
-            {"name": "role", "in": "query", "required": False, "schema": {"type": "string"}}],
+            {"name": "format", "in": "query", "required": False,
+             "description": "See listExportFormats; another is not found (404).",
+             "schema": {"type": "string", "default": "docx", "enum": sorted(summary_exporters(service().plugins))}}],
         "responses": {"200": {"description": "The file", "content": _export_media_types()},
             **_errors(401, 403, 404)}}}
     paths["/export-formats"] = {"get": {
@@ -347,10 +347,10 @@ def _describe_limit(operation: dict[str, Any], view) -> None:
 
 def _export_media_types() -> dict[str, Any]:
     """One entry per exporter (plugins add theirs), as the download is served."""
-    from .plugins import summary_exporters
-    binary = {"schema": {"type": "string", "format": "binary"}}
-    return {exporter.media_type.split(";")[0].strip(): binary
-            for exporter in summary_exporters(service().plugins).values()}
+    media_types = {exporter.media_type.split(";")[0].strip()
+                   for exporter in summary_exporters(service().plugins).values()}
+    return {media_type: {"schema": {"type": "object"} if media_type == "application/json"
+                         else {"type": "string", "format": "binary"}} for media_type in sorted(media_types)}
 
 
 def _bound_integers(node: Any) -> None:
