@@ -352,6 +352,16 @@ def _back(dialogue_id: int, page: str = "applications"):
     return redirect(with_query(url_for(target, dialogue_id=dialogue_id), request.form.get("return_query")))
 
 
+def form_number(text: str) -> int | None:
+    """A whole number from a form field: ASCII digits only (``"²".isdigit()``
+    is true, and ``int("²")`` fails)."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def form_numbers(texts: list[str]) -> list[int]:
+    return [number for number in map(form_number, texts) if number is not None]
+
+
 def _dispatch(principal: Principal, name: str, payload: dict) -> Any:
     return service().dispatch(principal, name, payload).result
 
@@ -385,10 +395,10 @@ def applications_decide(dialogue_id: int):
     row = request.form.get("row_decision", "")
     if row:
         decision, _, only = row.partition(":")
-        ids = [int(only)] if only.isdigit() else []
+        ids = [number] if (number := form_number(only)) is not None else []
     else:
         decision = request.form.get("decision", "")
-        ids = [int(i) for i in request.form.getlist("application_ids") if i.isdigit()]
+        ids = form_numbers(request.form.getlist("application_ids"))
     if not ids:
         flash("Select at least one application first.", "error")
         return _back(dialogue_id)
@@ -478,7 +488,7 @@ def invitations_send(dialogue_id: int):
     principal = _secretariat(dialogue_id)
     method = request.form.get("delivery") or request.form.get("delivery_default", "download")
     everyone_new = request.form.get("scope") == "new"
-    ids = [] if everyone_new else [int(i) for i in request.form.getlist("participant_ids") if i.isdigit()]
+    ids = [] if everyone_new else form_numbers(request.form.getlist("participant_ids"))
     if not ids and not everyone_new:
         flash("Select participants first, or invite everyone not yet invited.", "error")
         return _back(dialogue_id, "participants")
@@ -575,7 +585,7 @@ def participant_channel(dialogue_id: int, participant_id: int):
 def travel_decide(dialogue_id: int):
     application_id = request.form.get("application_id", "")
     return _form_command(dialogue_id, "travel.decide", {
-        "application_id": int(application_id) if application_id.isdigit() else 0,
+        "application_id": form_number(application_id) or 0,
         "decision": request.form.get("decision", ""), "note": request.form.get("note", "").strip()},
         "Travel support {travel_support}.")
 
@@ -614,8 +624,8 @@ def checkin_page(dialogue_id: int):
     result, error, query = None, None, request.values.get("q", "")
     if request.method == "POST":
         payload: dict[str, Any] = {"dialogue_id": dialogue_id}
-        if request.form.get("participant_id", "").isdigit():
-            payload["participant_id"] = int(request.form["participant_id"])
+        if form_number(request.form.get("participant_id", "")) is not None:
+            payload["participant_id"] = form_number(request.form["participant_id"])
         else:
             payload["token"] = request.form.get("token", "")
         try:
