@@ -51,6 +51,7 @@ from .models import (CATEGORY_LABELS, ApplicationStatus, AuditEntry, Category, C
                      IdempotencyRecord, Input, NominationMode, Nominee, Participant, Role, SpeakerEntry,
                      TravelSupport)
 from .models import Application as ApplicationRow
+from .spreadsheet import neutralize
 from .timers import ms
 
 SECRETARIAT = {Role.SECRETARIAT}
@@ -990,9 +991,8 @@ def participant_rows(session, dialogue: Dialogue) -> list[dict[str, Any]]:
 
 
 def csv_safe(value: Any) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """A CSV cell that spreadsheets cannot run as a formula (``spreadsheet``)."""
+    return neutralize("" if value is None else str(value))
 
 
 def to_csv(header: list[str], rows: list[list[Any]]) -> bytes:
