@@ -262,3 +262,39 @@ def test_5000_participant_ids_are_taken(world):
                                       json={"participant_ids": ids}, headers=headers)
     assert response.status_code == 200, response.get_data()[:300]
     assert response.get_json()["result"]["recorded"] == []
+
+
+# -- the real server ----------------------------------------------------------------------------------
+def send_raw(server, path: str, data: bytes, headers: dict) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+    request = urllib.request.Request(server.base_url + path, data=data, method="POST",
+                                     headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.mark.server
+def test_the_real_server_refuses_deep_nesting_and_takes_the_large_import(live_server):
+    """Under eventlet, as deployed: a body nested 5,000 levels is a 422 and
+    no traceback in the log, the 500,000-character delegate list imports,
+    and a body past a route's limit is a 413."""
+    did = live_server.dialogue_id
+    token = run(live_server.app().extensions["moderation"], "access.issue_api_token",
+                {"dialogue_id": did, "role": "secretariat"})["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    for path in (f"{API}/dialogues/{did}/agenda/advance", f"{API}/applications"):
+        status, body = send_raw(live_server, path, ("[" * DEEP + "]" * DEEP).encode(), headers)
+        assert (status, body["error"]["code"]) == (422, "invalid_payload"), (path, body)
+    text = delegate_list(500_000, WIDE)
+    status, body = send_raw(live_server, f"{API}/dialogues/{did}/delegates/import",
+                            json.dumps({"csv": text}).encode(), headers)
+    assert status == 200 and len(body["result"]["participant_ids"]) == text.count("@example.org"), body
+    status, body = send_raw(live_server, f"{API}/dialogues/{did}/agenda/advance",
+                            json.dumps({"x": "x" * 70_000}).encode(), headers)
+    assert (status, body["error"]["code"]) == (413, "too_large")
+    assert live_server.running
+    assert "Traceback" not in live_server.stderr and "RecursionError" not in live_server.stderr
