@@ -184,6 +184,12 @@ def test_html_shows_user_text_and_nothing_else(fixed_document):  # noqa: F811
     check()
 
 
+def test_html_keeps_every_kind_of_line_break(fixed_document):  # noqa: F811
+    doc = copy.deepcopy(fixed_document["document"])
+    doc["introduction"] = "one\rtwo\r\nthree\nfour"
+    assert b"<p>one<br>\ntwo<br>\nthree<br>\nfour</p>" in export("html", doc)
+
+
 # -- DOCX ----------------------------------------------------------------------------------------------
 def docx_shape(data: bytes) -> list[tuple[str, int]]:
     from docx import Document

@@ -220,8 +220,8 @@ dl.meta dt { font-weight: bold; } ol.points li { margin-bottom: .4rem; } .cite {
 
 
 def h(text: Any) -> str:
-    """Escape user text and keep its line breaks."""
-    return html.escape(str(text)).replace("\n", "<br>\n")
+    """Escape user text and keep its line breaks (CR LF, CR or LF)."""
+    return "<br>\n".join(html.escape(line) for line in LINE_BREAK.split(str(text)))
 
 
 class HtmlWriter(Writer):
