@@ -28,8 +28,8 @@ from . import accreditation as acc
 from . import storable
 from .api import EXTRA_PATHS, api_principal
 from .auth import SYSTEM, Principal
-from .commands import Payload
 from .bodies import json_object, largest_json, sized
+from .commands import Payload
 from .errors import CommandError, validation_details
 from .invitations import SmtpSettings, invitations_zip, letters, send
 from .models import ApplicationStatus, Dialogue, Participant, Role
@@ -624,8 +624,9 @@ def checkin_page(dialogue_id: int):
     result, error, query = None, None, request.values.get("q", "")
     if request.method == "POST":
         payload: dict[str, Any] = {"dialogue_id": dialogue_id}
-        if form_number(request.form.get("participant_id", "")) is not None:
-            payload["participant_id"] = form_number(request.form["participant_id"])
+        number = form_number(request.form.get("participant_id", ""))
+        if number is not None:
+            payload["participant_id"] = number
         else:
             payload["token"] = request.form.get("token", "")
         try:

@@ -312,7 +312,8 @@ def openapi_document() -> dict[str, Any]:
                 "schema": {"$ref": "#/components/schemas/Ack"}}}},
                 **_errors(401, 403, 404, 409, 413, 422, 503)},
         }
-    views = {endpoint.rsplit(".", 1)[-1]: view for endpoint, view in current_app.view_functions.items()}
+    views = {rule.endpoint.rsplit(".", 1)[-1]: current_app.view_functions[rule.endpoint]   # by operationId
+             for rule in current_app.url_map.iter_rules() if rule.rule.startswith(bp.url_prefix + "/")}
     for operations in paths.values():
         for operation in operations.values():
             # Any query string, form or body may hold a value no database stores (``storable``).

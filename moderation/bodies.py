@@ -139,8 +139,15 @@ def sized(largest: int | None) -> Callable:
     return mark
 
 
-def _apply_limit(endpoint: str | None, _values) -> None:
-    """Before the body is read (form parsing included): this route's limit."""
+def _prepare(endpoint: str | None, _values) -> None:
+    """Before the body is read (form parsing included): this route's limit.
+    A chunked body without a length is refused: eventlet and gevent do not
+    tell Werkzeug where it ends, so it would be read as empty and the
+    request would run without what the client sent."""
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower() and request.content_length is None \
+            and not request.environ.get("wsgi.input_terminated"):
+        raise CommandError("invalid_payload", "Send the body with a Content-Length header: a chunked body is "
+                                              "not read. Nothing was changed.")
     largest = getattr(current_app.view_functions.get(endpoint), "largest_body", None)
     if largest:
         request.max_content_length = body_limit(largest)
@@ -148,4 +155,4 @@ def _apply_limit(endpoint: str | None, _values) -> None:
 
 
 def init_app(app: Flask) -> None:
-    app.url_value_preprocessor(_apply_limit)
+    app.url_value_preprocessor(_prepare)

@@ -11,6 +11,7 @@ import logging
 import pytest
 
 from conftest import run, seed_dialogue
+from moderation.auth import SYSTEM
 from test_command_layer import db_state
 
 API = "/api/v1"
@@ -278,10 +279,11 @@ def send_raw(server, path: str, data: bytes, headers: dict) -> tuple[int, dict]:
 
 
 @pytest.mark.server
-def test_the_real_server_refuses_deep_nesting_and_takes_the_large_import(live_server):
+def test_the_real_server_answers_any_body_as_documented(live_server):
     """Under eventlet, as deployed: a body nested 5,000 levels is a 422 and
-    no traceback in the log, the 500,000-character delegate list imports,
-    and a body past a route's limit is a 413."""
+    no traceback in the log, the 500,000-character delegate list imports, a
+    body past a route's limit is a 413, and a chunked body (which eventlet
+    cannot hand over) is refused, not run as an empty one."""
     did = live_server.dialogue_id
     token = run(live_server.app().extensions["moderation"], "access.issue_api_token",
                 {"dialogue_id": did, "role": "secretariat"})["token"]
@@ -296,5 +298,23 @@ def test_the_real_server_refuses_deep_nesting_and_takes_the_large_import(live_se
     status, body = send_raw(live_server, f"{API}/dialogues/{did}/agenda/advance",
                             json.dumps({"x": "x" * 70_000}).encode(), headers)
     assert (status, body["error"]["code"]) == (413, "too_large")
+    before = live_server.app().extensions["moderation"].snapshot(SYSTEM, did)["version"]
+    for path in (f"{API}/dialogues/{did}/agenda/advance", f"/d/{did}/join"):
+        status, body = send_chunked(live_server, path, b'{"from_item_id": 999}', headers)
+        assert status == 422 and "Content-Length" in body, (path, status, body[:300])
+    assert live_server.app().extensions["moderation"].snapshot(SYSTEM, did)["version"] == before
     assert live_server.running
     assert "Traceback" not in live_server.stderr and "RecursionError" not in live_server.stderr
+
+
+def send_chunked(server, path: str, data: bytes, headers: dict) -> tuple[int, str]:
+    """A body in chunks, without Content-Length (curl -H 'Transfer-Encoding: chunked')."""
+    import http.client
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request("POST", path, body=iter([data[:5], data[5:]]), encode_chunked=True,
+                           headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked", **headers})
+        response = connection.getresponse()
+        return response.status, response.read().decode("utf-8", errors="replace")
+    finally:
+        connection.close()
