@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
 
@@ -318,3 +319,14 @@ def send_chunked(server, path: str, data: bytes, headers: dict) -> tuple[int, st
         return response.status, response.read().decode("utf-8", errors="replace")
     finally:
         connection.close()
+
+
+def test_the_documented_proxy_passes_the_largest_body(world):
+    """nginx refuses bodies over 1 MB unless told otherwise: the proxy of
+    docs/deployment.md must let the largest route's body through."""
+    from pathlib import Path
+    app, *_ = world
+    text = (Path(__file__).resolve().parent.parent / "docs" / "deployment.md").read_text(encoding="utf-8")
+    [size] = re.findall(r"client_max_body_size (\d+)m;", text)
+    largest = max(operation["requestBody"]["x-max-body-bytes"] for _, operation in post_operations(app.test_client()))
+    assert largest > 2_000_000 and int(size) * 1024 * 1024 >= largest
