@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from flask_socketio import SocketIO
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import text
@@ -61,7 +61,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                 template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     settings = load_settings(app.instance_path, config)
     from . import storable
-    storable.init_app(app)  # bounded numbers in URLs: before any route is added
+    storable.init_app(app)  # numbers in URLs, query strings and forms that no database stores
+    from . import bodies
+    bodies.init_app(app)  # each route's body limit, before anything reads the body
     app.config.update(settings)
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
@@ -139,6 +141,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                            "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; "
                            "form-action 'self'; object-src 'none'")
+        if "frame-ancestors" not in headers["Content-Security-Policy"]:  # a view's own policy (a download)
+            headers["Content-Security-Policy"] += "; frame-ancestors 'none'"
+        if request.path.startswith("/api/"):  # answers for one caller: names, e-mail addresses, links
+            headers["Cache-Control"] = "no-store"
         if settings["SESSION_COOKIE_SECURE"]:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

@@ -46,10 +46,12 @@ from .access import find_or_create_organization, participant_view, room_place
 from .auth import hash_token, new_token, resolve_actor
 from .commands import Context, DialoguePayload, Payload, command
 from .errors import CommandError
+from .localtime import DateTime, instant
 from .models import (CATEGORY_LABELS, ApplicationStatus, AuditEntry, Category, Channel, Credential, Dialogue,
                      IdempotencyRecord, Input, NominationMode, Nominee, Participant, Role, SpeakerEntry,
                      TravelSupport)
 from .models import Application as ApplicationRow
+from .spreadsheet import neutralize
 from .timers import ms
 
 SECRETARIAT = {Role.SECRETARIAT}
@@ -64,7 +66,6 @@ STATUS_LABELS = {"pending": "Pending", "approved": "Approved", "rejected": "Reje
 TRAVEL_LABELS = {"": "—", "requested": "Requested", "granted": "Granted", "declined": "Declined"}
 DELEGATE_CATEGORIES = {"state_party": "State party", "igo": "Intergovernmental organization"}
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-ISO_LOCAL = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?$")
 
 
 # -- fields --------------------------------------------------------------------------------
@@ -313,7 +314,7 @@ def accept_late(ctx: Context, p: SubmitPayload):
 
 class WindowPayload(DialoguePayload):
     open: bool = Field(description="Whether the public application page takes applications.")
-    deadline: str | None = Field(default=None, max_length=19, description=(
+    deadline: DateTime | None = Field(default=None, description=(
         "Local date and time of the deadline in `timezone` (ISO 8601 without offset, e.g. 2026-05-02T00:00 "
         "for midnight at the end of 1 May); null for none."))
     timezone: Annotated[str, Field(max_length=64)] = "Europe/Vienna"
@@ -325,13 +326,6 @@ class WindowPayload(DialoguePayload):
             raise PydanticCustomError("timezone", "Not a known time zone (for example Europe/Vienna).")
         return value
 
-    @field_validator("deadline")
-    @classmethod
-    def _iso(cls, value):
-        if value is not None and not ISO_LOCAL.match(value):
-            raise PydanticCustomError("deadline", "Give a date and time such as 2026-05-02T00:00.")
-        return value
-
 
 @command("applications.configure", payload=WindowPayload, roles=SECRETARIAT, operation_id="configureApplications",
          http_path="/dialogues/{dialogue_id}/applications/settings")
@@ -341,14 +335,7 @@ def configure(ctx: Context, p: WindowPayload):
     if p.open and dialogue.personal_data_deleted_at is not None:
         raise CommandError("conflict", "The personal data of this dialogue was deleted; it takes no more "
                                        "applications.")
-    deadline = None
-    if p.deadline is not None:
-        try:
-            local = dt.datetime.fromisoformat(p.deadline.replace(" ", "T"))
-        except ValueError:
-            raise CommandError("invalid_payload", "That date does not exist.",
-                               [{"field": "deadline", "message": "not a real date and time"}]) from None
-        deadline = local.replace(tzinfo=ZoneInfo(p.timezone)).astimezone(dt.timezone.utc)
+    deadline = instant(p.deadline, p.timezone, "deadline") if p.deadline is not None else None
     dialogue.applications_open = p.open
     dialogue.application_deadline = deadline
     dialogue.application_timezone = p.timezone
@@ -1004,9 +991,8 @@ def participant_rows(session, dialogue: Dialogue) -> list[dict[str, Any]]:
 
 
 def csv_safe(value: Any) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """A CSV cell that spreadsheets cannot run as a formula (``spreadsheet``)."""
+    return neutralize("" if value is None else str(value))
 
 
 def to_csv(header: list[str], rows: list[list[Any]]) -> bytes:

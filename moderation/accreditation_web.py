@@ -15,21 +15,25 @@ import logging
 import threading
 import time
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from flask import (Blueprint, Response, abort, current_app, flash, jsonify, make_response, redirect, render_template,
                    request, session, url_for)
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy import select
 
 from . import accreditation as acc
+from . import storable
 from .api import EXTRA_PATHS, api_principal
 from .auth import SYSTEM, Principal
+from .bodies import json_object, largest_json, sized
+from .commands import Payload
 from .errors import CommandError, validation_details
 from .invitations import SmtpSettings, invitations_zip, letters, send
 from .models import ApplicationStatus, Dialogue, Participant, Role
 from .realtime import principal_from_session
+from .redirects import with_query
 from .service import Service
 from .throttle import not_limited, public_attempt, retry_after_header
 
@@ -344,8 +348,17 @@ def _now() -> dt.datetime:
 def _back(dialogue_id: int, page: str = "applications"):
     target = {"applications": "accreditation.applications_page", "participants": "accreditation.participants_page",
               "checkin": "accreditation.checkin_page"}[page]
-    return redirect(url_for(target, dialogue_id=dialogue_id) + (
-        "?" + request.form["return_query"] if request.form.get("return_query") else ""))
+    return redirect(with_query(url_for(target, dialogue_id=dialogue_id), request.form.get("return_query")))
+
+
+def form_number(text: str) -> int | None:
+    """A whole number from a form field: ASCII digits only (``"²".isdigit()``
+    is true, and ``int("²")`` fails)."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def form_numbers(texts: list[str]) -> list[int]:
+    return [number for number in map(form_number, texts) if number is not None]
 
 
 def _dispatch(principal: Principal, name: str, payload: dict) -> Any:
@@ -381,10 +394,10 @@ def applications_decide(dialogue_id: int):
     row = request.form.get("row_decision", "")
     if row:
         decision, _, only = row.partition(":")
-        ids = [int(only)] if only.isdigit() else []
+        ids = [number] if (number := form_number(only)) is not None else []
     else:
         decision = request.form.get("decision", "")
-        ids = [int(i) for i in request.form.getlist("application_ids") if i.isdigit()]
+        ids = form_numbers(request.form.getlist("application_ids"))
     if not ids:
         flash("Select at least one application first.", "error")
         return _back(dialogue_id)
@@ -474,7 +487,7 @@ def invitations_send(dialogue_id: int):
     principal = _secretariat(dialogue_id)
     method = request.form.get("delivery") or request.form.get("delivery_default", "download")
     everyone_new = request.form.get("scope") == "new"
-    ids = [] if everyone_new else [int(i) for i in request.form.getlist("participant_ids") if i.isdigit()]
+    ids = [] if everyone_new else form_numbers(request.form.getlist("participant_ids"))
     if not ids and not everyone_new:
         flash("Select participants first, or invite everyone not yet invited.", "error")
         return _back(dialogue_id, "participants")
@@ -531,6 +544,7 @@ def delegates_add(dialogue_id: int):
 
 
 @bp.post("/admin/d/<int:dialogue_id>/delegates/import")
+@sized(largest_json(acc.ImportPayload.model_json_schema()))  # the file or pasted text, as large as the API takes
 def delegates_import(dialogue_id: int):
     upload = request.files.get("file")
     text = request.form.get("csv", "")
@@ -570,7 +584,7 @@ def participant_channel(dialogue_id: int, participant_id: int):
 def travel_decide(dialogue_id: int):
     application_id = request.form.get("application_id", "")
     return _form_command(dialogue_id, "travel.decide", {
-        "application_id": int(application_id) if application_id.isdigit() else 0,
+        "application_id": form_number(application_id) or 0,
         "decision": request.form.get("decision", ""), "note": request.form.get("note", "").strip()},
         "Travel support {travel_support}.")
 
@@ -609,8 +623,9 @@ def checkin_page(dialogue_id: int):
     result, error, query = None, None, request.values.get("q", "")
     if request.method == "POST":
         payload: dict[str, Any] = {"dialogue_id": dialogue_id}
-        if request.form.get("participant_id", "").isdigit():
-            payload["participant_id"] = int(request.form["participant_id"])
+        number = form_number(request.form.get("participant_id", ""))
+        if number is not None:
+            payload["participant_id"] = number
         else:
             payload["token"] = request.form.get("token", "")
         try:
@@ -691,9 +706,12 @@ def _csv(data: bytes, filename: str) -> Response:
 def exportParticipants(dialogue_id: int):  # noqa: N802
     principal = api_principal()
     _require_reader(principal, dialogue_id)
+    format_name = request.args.get("format", "csv")
+    if format_name not in ("csv", "json"):
+        raise CommandError("not_found", f"Unknown export format {format_name[:40]!r}.", {"formats": ["csv", "json"]})
     with service().db.session() as s:
         dialogue = s.get(Dialogue, dialogue_id)
-        if request.args.get("format", "csv") == "json":
+        if format_name == "json":
             rows = acc.participant_rows(s, dialogue)
             for row in rows:
                 for key in ("invited_at", "delivered_at", "checked_in_at", "connected_at"):
@@ -710,20 +728,23 @@ def exportTravelSupport(dialogue_id: int):  # noqa: N802
         return _csv(acc.travel_csv(s, s.get(Dialogue, dialogue_id)), f"travel-support-dialogue-{dialogue_id}.csv")
 
 
+class SendBody(Payload):
+    participant_ids: list[int] | None = Field(default=None, max_length=2000,
+                                              description="Default: everyone without a link yet.")
+    delivery: Literal["auto", "email", "download"] = "auto"
+
+
 @api_bp.post("/dialogues/<int:dialogue_id>/invitations/send")
+@sized(largest_json(SendBody.model_json_schema()))
 def sendInvitations(dialogue_id: int):  # noqa: N802
     principal = api_principal()
-    body = request.get_json(silent=True) if request.content_length else {}
-    if not isinstance(body, dict):
-        raise CommandError("invalid_payload", "The body must be a JSON object.")
-    ids = body.get("participant_ids")
-    if ids is not None and (not isinstance(ids, list) or not all(isinstance(i, int) for i in ids)):
-        raise CommandError("invalid_payload", "participant_ids must be a list of numbers.",
-                           [{"field": "participant_ids", "message": "a list of numbers"}])
-    method = body.get("delivery", "auto")
-    if method not in ("auto", "email", "download"):
-        raise CommandError("invalid_payload", "delivery is auto, email or download.",
-                           [{"field": "delivery", "message": "auto, email or download"}])
+    body = json_object()
+    storable.check(body)
+    try:
+        sending = SendBody.model_validate(body)
+    except ValidationError as exc:
+        raise CommandError("invalid_payload", "Some fields are missing or invalid.", validation_details(exc)) from None
+    ids, method = sending.participant_ids, sending.delivery
     if method == "auto":
         method = "email" if SmtpSettings.from_config(current_app.config) else "download"
     report = deliver(principal, dialogue_id, ids, method)
@@ -772,11 +793,8 @@ def openapi_paths(errors, path_params) -> dict[str, Any]:
             "summary": "Issue invitation links and deliver them: by e-mail through the configured SMTP server, "
                        "or as a ZIP of one .eml per invitation plus invitations.csv.",
             "parameters": params,
-            "requestBody": {"required": False, "content": {"application/json": {"schema": {
-                "type": "object", "properties": {
-                    "participant_ids": {"type": "array", "items": {"type": "integer"},
-                                        "description": "Default: everyone without a link yet."},
-                    "delivery": {"type": "string", "enum": ["auto", "email", "download"], "default": "auto"}}}}}},
+            "requestBody": {"required": False, "content": {"application/json": {
+                "schema": SendBody.model_json_schema()}}},
             "responses": {"200": {"description": "A report (e-mail) or the ZIP (download)", "content": {
                 "application/json": {"schema": {"type": "object"}},
                 "application/zip": {"schema": {"type": "string", "format": "binary"}}}},

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import re
-from contextlib import nullcontext
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -12,14 +11,16 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 
 from . import __version__
 from .auth import Principal, credential_for_token, token_not_valid
+from .bodies import body_limit, json_object, largest_json, sized
 from .commands import REGISTRY, CommandSpec, load_domain
 from .errors import CommandError
 from .inputs import ListQuery
 from .models import Dialogue, Role
+from .plugins import summary_exporters
 from .realtime import principal_from_session
 from .service import Service
 from .storable import INT_MAX, INT_MIN
-from .throttle import public_attempt, retry_after_header, token_attempt
+from .throttle import retry_after_header, token_attempt
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -67,26 +68,16 @@ def _command_error(exc: CommandError):
     return error_response(exc)
 
 
-def _json_body() -> dict[str, Any]:
-    if not request.content_length:
-        return {}
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise CommandError("invalid_payload", "The body must be a JSON object (Content-Type: application/json).")
-    return data
-
-
 def _command_view(spec: CommandSpec):
+    @sized(largest_json(spec.payload.model_json_schema()))
     def view(**path):
-        payload = _json_body()
+        payload = json_object()
         for key, value in path.items():
             if key in payload and payload[key] != value:
                 raise CommandError("invalid_payload", f"{key} in the body differs from the path.")
             payload[key] = value
-        principal = api_principal()
-        guard = public_attempt(spec.name, payload) if principal.anonymous else nullcontext()
-        with guard:
-            outcome = service().dispatch(principal, spec.name, payload, request.headers.get("Idempotency-Key"))
+        principal = api_principal()  # public commands are limited per address by the service
+        outcome = service().dispatch(principal, spec.name, payload, request.headers.get("Idempotency-Key"))
         return jsonify(outcome.ack())
     view.__name__ = spec.operation_id
     return view
@@ -161,7 +152,6 @@ def exportSummary(dialogue_id: int):  # noqa: N802
 
 @bp.get("/export-formats")
 def listExportFormats():  # noqa: N802
-    from .plugins import summary_exporters
     return jsonify({"ok": True, "formats": [
         {"name": e.name, "label": e.label, "extension": e.extension, "media_type": e.media_type}
         for e in summary_exporters(service().plugins).values()]})
@@ -173,7 +163,8 @@ def file_response(exporter, data: bytes, filename: str):
     if exporter.media_type.startswith("text/"):
         response.charset = "utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    response.headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'unsafe-inline'; sandbox; "
+                                                   "frame-ancestors 'none'")
     return response
 
 
@@ -290,9 +281,9 @@ def openapi_document() -> dict[str, Any]:
         "operationId": "exportSummary",
         "summary": "The draft summary as a file (DOCX, Markdown, HTML, JSON, CSV or XLSX).",
         "parameters": _path_params("/dialogues/{dialogue_id}") + [
-            {"name": "format", "in": "query", "required": False, "description": "See listExportFormats.",
-             "schema": {"type": "string", "default": "docx"}},
-            {"name": "role", "in": "query", "required": False, "schema": {"type": "string"}}],
+            {"name": "format", "in": "query", "required": False,
+             "description": "See listExportFormats; another is not found (404).",
+             "schema": {"type": "string", "default": "docx", "enum": sorted(summary_exporters(service().plugins))}}],
         "responses": {"200": {"description": "The file", "content": _export_media_types()},
             **_errors(401, 403, 404)}}}
     paths["/export-formats"] = {"get": {
@@ -324,11 +315,15 @@ def openapi_document() -> dict[str, Any]:
                 "schema": {"$ref": "#/components/schemas/Ack"}}}},
                 **_errors(401, 403, 404, 409, 413, 422, 503)},
         }
+    views = {rule.endpoint.rsplit(".", 1)[-1]: current_app.view_functions[rule.endpoint]   # by operationId
+             for rule in current_app.url_map.iter_rules() if rule.rule.startswith(bp.url_prefix + "/")}
     for operations in paths.values():
         for operation in operations.values():
             # Any query string, form or body may hold a value no database stores (``storable``).
             operation["responses"].update({code: response for code, response in _errors(422).items()
                                            if code not in operation["responses"]})
+            if "requestBody" in operation:
+                _describe_limit(operation, views.get(operation["operationId"]))
     document = {
         "openapi": "3.1.0",
         "info": {"title": "Moderation API", "version": __version__,
@@ -343,12 +338,23 @@ def openapi_document() -> dict[str, Any]:
     return document
 
 
+def _describe_limit(operation: dict[str, Any], view) -> None:
+    """The body limit that the route enforces (``bodies``), in its words and
+    as ``x-max-body-bytes``; a larger body is a 413."""
+    limit = body_limit(getattr(view, "largest_body", None))
+    operation["requestBody"]["description"] = (f"A JSON object (UTF-8) of at most {limit:,} bytes; an empty body "
+                                               "counts as {}.")
+    operation["requestBody"]["x-max-body-bytes"] = limit
+    operation["responses"].update({code: response for code, response in _errors(413).items()
+                                   if code not in operation["responses"]})
+
+
 def _export_media_types() -> dict[str, Any]:
     """One entry per exporter (plugins add theirs), as the download is served."""
-    from .plugins import summary_exporters
-    binary = {"schema": {"type": "string", "format": "binary"}}
-    return {exporter.media_type.split(";")[0].strip(): binary
-            for exporter in summary_exporters(service().plugins).values()}
+    media_types = {exporter.media_type.split(";")[0].strip()
+                   for exporter in summary_exporters(service().plugins).values()}
+    return {media_type: {"schema": {"type": "object"} if media_type == "application/json"
+                         else {"type": "string", "format": "binary"}} for media_type in sorted(media_types)}
 
 
 def _bound_integers(node: Any) -> None:

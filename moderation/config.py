@@ -62,7 +62,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PUBLIC_URL", None, str,
             "Base URL used in printed and e-mailed links, e.g. `https://dialogue.example.org`. Default: the request's host."),
     Setting("MAX_PAYLOAD_BYTES", 64_000, _as_int,
-            "Largest Socket.IO message or JSON body accepted, in bytes."),
+            "Largest Socket.IO message accepted, in bytes. An HTTP body may be this plus the largest body its "
+            "operation's schema allows (`x-max-body-bytes` in the OpenAPI document)."),
     Setting("INPUT_RATE_BURST", 5, _as_int,
             "How many inputs a participant may send in a quick burst (token bucket size)."),
     Setting("INPUT_RATE_PER_MINUTE", 10, _as_int,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import Field, field_validator
 
@@ -12,6 +12,7 @@ from .agenda import ms
 from .auth import hash_token
 from .commands import Context, DialoguePayload, Payload, command
 from .errors import CommandError
+from .localtime import DateTime, instant
 from .models import TOPICS, Dialogue, DialogueKind, Format, Role
 
 Kind = Literal["preparation_day", "constructive_dialogue"]
@@ -58,8 +59,9 @@ class DialogueFields(Payload):
                                 description="One of " + ", ".join(TOPICS) + ", or free text.")] | None = None
     kind: Kind | None = None
     prepares_id: int | None = Field(default=None, description="For a Preparation Day: the dialogue it prepares.")
-    local_start: dt.datetime | None = Field(
-        default=None, description="Local date and time of the start (ISO 8601, no offset), in `timezone`.")
+    local_start: DateTime | None = Field(
+        default=None, description="Local date and time of the start in `timezone` (ISO 8601 without offset; "
+                                  "with an offset it names the instant).")
     timezone: Annotated[str, Field(max_length=64)] | None = None
     venue: Annotated[str, Field(max_length=300)] | None = None
     format: FormatName | None = None
@@ -71,13 +73,6 @@ class DialogueFields(Payload):
     def _known_zone(cls, value):
         if value is not None and value not in available_timezones():
             raise ValueError("not a known IANA time zone (for example Europe/Vienna)")
-        return value
-
-    @field_validator("local_start", mode="before")
-    @classmethod
-    def _iso_only(cls, value):
-        if value is not None and not isinstance(value, str):
-            raise ValueError("give an ISO 8601 string such as 2026-06-03T10:00")
         return value
 
 
@@ -104,13 +99,7 @@ def _apply(ctx: Context, dialogue: Dialogue, p: DialogueFields) -> None:
                                [{"field": "prepares_id", "message": "unknown dialogue"}])
         dialogue.prepares_id = target.id
     if p.local_start is not None:
-        try:
-            zone = ZoneInfo(dialogue.timezone)
-        except ZoneInfoNotFoundError:  # pragma: no cover - validated above
-            raise CommandError("invalid_payload", "Unknown time zone.") from None
-        # A time with an offset names an instant; without one it is local time in the zone.
-        start = p.local_start if p.local_start.tzinfo else p.local_start.replace(tzinfo=zone)
-        dialogue.starts_at = start.astimezone(dt.timezone.utc)
+        dialogue.starts_at = instant(p.local_start, dialogue.timezone, "local_start")
     if p.title:
         dialogue.title = p.title
     elif not dialogue.title:

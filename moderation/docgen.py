@@ -11,6 +11,7 @@ from typing import Any
 
 from .commands import REGISTRY, CommandSpec, load_domain
 from .config import ENV_PREFIX, SETTINGS
+from .localtime import DATE_TIME_SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCKS = {
@@ -30,6 +31,8 @@ def _type(schema: dict[str, Any], defs: dict[str, Any]) -> str:
         return " \\| ".join(f"`{v}`" for v in schema["enum"])
     if "const" in schema:
         return f"`{schema['const']}`"
+    if schema == DATE_TIME_SCHEMA:
+        return "date and time, 2000–2100 (ISO 8601, offset optional)"
     kind = schema.get("type", "any")
     if kind == "array":
         return f"list of {_type(schema.get('items', {}), defs)}"

@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select
 
 from .commands import Context, DialoguePayload, command
 from .errors import CommandError
+from .localtime import DateTime, instant
 from .models import (CATEGORY_LABELS, INPUT_KIND_LABELS, AgendaItem, Category, Dialogue, Endorsement, Input,
                      InputKind, InputRevision, InputStatus, InputTheme, ItemStatus, Participant, Role,
                      SpeakerEntry, Theme)
@@ -723,9 +724,9 @@ class InputSettingsPayload(DialoguePayload):
     moderation_mode: Literal["pre", "post"] | None = Field(
         default=None, description="`pre`: new inputs wait for approval; `post`: visible at once, can be hidden.")
     max_chars: int | None = Field(default=None, ge=100, le=10_000)
-    window_opens_local: dt.datetime | None = Field(
+    window_opens_local: DateTime | None = Field(
         default=None, description="Local date and time (dialogue's time zone) the written-input window opens.")
-    window_closes_local: dt.datetime | None = Field(
+    window_closes_local: DateTime | None = Field(
         default=None, description="Local date and time of the deadline.")
     close_window: bool = Field(default=False, description="true removes the written-input window.")
 
@@ -741,19 +742,14 @@ def configure(ctx: Context, p: InputSettingsPayload):
         dialogue.moderation_mode = p.moderation_mode
     if p.max_chars is not None:
         dialogue.max_input_chars = p.max_chars
-    zone = ZoneInfo(dialogue.timezone)
-
-    def utc(local: dt.datetime) -> dt.datetime:
-        if local.tzinfo is not None:  # an explicit offset says which moment is meant
-            return local.astimezone(dt.timezone.utc)
-        return local.replace(tzinfo=zone).astimezone(dt.timezone.utc)
-
     if p.close_window:
         dialogue.input_window_opens_at = dialogue.input_window_closes_at = None
     elif p.window_opens_local is not None or p.window_closes_local is not None:
-        opens = utc(p.window_opens_local) if p.window_opens_local else dialogue.input_window_opens_at or ctx.now
+        opens = instant(p.window_opens_local, dialogue.timezone, "window_opens_local") if p.window_opens_local \
+            else dialogue.input_window_opens_at or ctx.now
         # Moving only the opening keeps the deadline already set.
-        closes = utc(p.window_closes_local) if p.window_closes_local else dialogue.input_window_closes_at
+        closes = instant(p.window_closes_local, dialogue.timezone, "window_closes_local") \
+            if p.window_closes_local else dialogue.input_window_closes_at
         if closes is None:
             raise CommandError("invalid_payload", "Give the deadline.",
                                [{"field": "window_closes_local", "message": "required"}])

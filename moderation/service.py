@@ -195,6 +195,7 @@ class Service:
             params = ListQuery.model_validate(query)
         except ValidationError as exc:
             raise CommandError("invalid_payload", "Some filters are invalid.", validation_details(exc)) from None
+        check(params.model_dump(), "Some filters are invalid.")  # numbers as read from the text
         with self.db.session() as session:
             _dialogue(session, dialogue_id)
             actor = resolve_actor(session, principal, dialogue_id)

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from flask import Flask, request
-from werkzeug.routing import IntegerConverter
+from werkzeug.exceptions import NotFound
 
 from .errors import CommandError
 
@@ -59,11 +59,13 @@ def check(value: Any, message: str = "Some fields are missing or invalid.") -> N
         raise CommandError("invalid_payload", message, [problem])
 
 
-class StoredInteger(IntegerConverter):
-    """``<int:...>`` in a route: only numbers a database can look up."""
-
-    def __init__(self, map, fixed_digits=0, min=None, max=INT_MAX, signed=False):  # noqa: A002 - werkzeug's names
-        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+def _in_range(_endpoint, values) -> None:
+    """A number in the URL that no database stores is not found. Checked once
+    the route is chosen, not by the converter: a converter that refuses
+    makes Werkzeug answer 405 when another route of the path takes another
+    method."""
+    if any(isinstance(value, int) and not fits(value) for value in (values or {}).values()):
+        raise NotFound()
 
 
 def _check_request() -> None:
@@ -73,7 +75,6 @@ def _check_request() -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Before any route is added: bounded URL numbers; then the check of
-    every query string and form."""
-    app.url_map.converters["int"] = StoredInteger
+    """Bounded URL numbers, then the check of every query string and form."""
+    app.url_value_preprocessor(_in_range)
     app.before_request(_check_request)

@@ -21,6 +21,7 @@ from .errors import CommandError
 from .models import CATEGORY_LABELS, TOPICS, Credential, Dialogue, Participant, Role, RoleAssignment, User
 from .plugins import agenda_item_types
 from .realtime import principal_from_session
+from .redirects import same_site_path
 from .service import Service, choose_role
 from .throttle import address_key, attempt, client_address, public_attempt, retry_after_header, security_log
 
@@ -110,7 +111,7 @@ def login():
                         raise CommandError("unauthenticated", "The username or password is not correct.")
                     sign_in(user=user)
             security_log.info("signed in user=%s from %s", username, client_address())
-            return redirect(request.args.get("next") if _safe_next() else url_for("web.admin"))
+            return redirect(same_site_path(request.args.get("next")) or url_for("web.admin"))
         except CommandError as exc:
             error, status = exc, exc.status
     response = make_response(render_template("login.html", error=error, notice=notice), status)
@@ -121,11 +122,6 @@ def login():
 def _no_such_user() -> str:
     """A password hash checked when the name is unknown (the same work as a known one)."""
     return hash_password(secrets.token_urlsafe(16))
-
-
-def _safe_next() -> bool:
-    target = request.args.get("next", "")
-    return target.startswith("/") and not target.startswith("//")
 
 
 @bp.post("/logout")
@@ -265,13 +261,15 @@ def _not_found(_exc):
 
 
 @bp.app_errorhandler(405)
-def _not_allowed(_exc):
+def _not_allowed(exc):
     error = CommandError("invalid_payload", "This address does not take that method.")
     if request.path.startswith("/api/"):
         response = error_response(error)
-        response.status_code = 405
-        return response
-    return render_template("error.html", error=error), 405
+    else:
+        response = make_response(render_template("error.html", error=error))
+    response.status_code = 405
+    response.headers["Allow"] = ", ".join(sorted(getattr(exc, "valid_methods", None) or ()))
+    return response
 
 
 @bp.app_errorhandler(Exception)

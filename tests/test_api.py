@@ -4,6 +4,7 @@ of every kind answered with a JSON error (never HTML, never a 500)."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -240,7 +241,9 @@ def test_bad_bodies(client, service, dialogue):
 
 def test_an_oversized_body_is_413_json(client, service, dialogue):
     did, headers = dialogue["dialogue_id"], bearer(dialogue["tokens"]["api_moderator"])
-    limit = client.application.config["MAX_PAYLOAD_BYTES"]
+    document = client.get(f"{API}/openapi.json").get_json()
+    limit = document["paths"]["/dialogues/{dialogue_id}/agenda/advance"]["post"]["requestBody"]["x-max-body-bytes"]
+    assert limit < client.application.config["MAX_PAYLOAD_BYTES"] + 1000   # a few fields: the small limit
     before = db_state(service)
     body = json.dumps({"from_item_id": None, "padding": "x" * limit})
     assert_error(client.post(f"{API}/dialogues/{did}/agenda/advance", data=body, content_type="application/json",
@@ -255,6 +258,43 @@ def test_unknown_things_are_json_404s(client, dialogue):
     assert_error(client.get(f"{API}/no/such/route", headers=headers), 404, "not_found")
     assert_error(client.post(f"{API}/dialogues/abc/agenda/advance", json={}, headers=headers), 404)
     assert_error(client.get(f"{API}/", headers=headers), 404)
+
+
+def test_an_id_no_database_stores_is_not_found_on_every_route(app, client, dialogue):
+    """Not a 405 (the route of the same path with another method) and not a
+    server error: a JSON 404 on the API, the error page elsewhere."""
+    headers = bearer(dialogue["tokens"]["api_moderator"])
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        numbers = [name for name, converter in rule._converters.items() if converter.regex == r"\d+"]
+        if not numbers:
+            continue
+        for too_large in (2 ** 63, 10 ** 30):
+            path = rule.rule
+            for name in rule.arguments:
+                value = too_large if name in numbers else "moderator"
+                path = re.sub(rf"<(\w+:)?{name}>", str(value), path)
+            for method in rule.methods - {"OPTIONS"}:
+                response = client.open(path, method=method, headers=headers)
+                assert response.status_code == 404, (method, path, response.status_code)
+                if path.startswith(API) and method != "HEAD":
+                    assert_error(response, 404, "not_found")
+                checked += 1
+    assert checked > 150
+
+
+def test_an_unknown_export_format_is_not_found(app, client, dialogue, service):
+    did = dialogue["dialogue_id"]
+    headers = bearer(run(service, "access.issue_api_token", {"dialogue_id": did, "role": "secretariat"})["token"])
+    for path in ("participants/export", "summary/export"):
+        error = assert_error(client.get(f"{API}/dialogues/{did}/{path}?format=xml", headers=headers), 404, "not_found")
+        assert "xml" in error["message"] and error["details"]["formats"]
+    document = client.get(f"{API}/openapi.json").get_json()["paths"]
+    for path in ("participants/export", "summary/export"):
+        [parameter] = [p for p in document[f"/dialogues/{{dialogue_id}}/{path}"]["get"]["parameters"]
+                       if p["name"] == "format"]
+        assert "xml" not in parameter["schema"]["enum"] and "404" in document[
+            f"/dialogues/{{dialogue_id}}/{path}"]["get"]["responses"]
 
 
 def test_wrong_methods_are_json_405s(client, dialogue):

@@ -5,9 +5,12 @@ signed-in browser sees; and the session cookie's attributes (HttpOnly,
 SameSite, and over HTTPS Secure with the __Host- prefix)."""
 from __future__ import annotations
 
+import re
+from types import SimpleNamespace
+
 import pytest
 
-from conftest import make_app, run
+from conftest import make_app, run, seed_dialogue
 from test_pages import csrf_of
 
 PASSWORD = "a long enough password"
@@ -114,3 +117,112 @@ def test_over_https_a_form_needs_a_same_origin_referer(tmp_path, sqlite_url):
         assert client.post("/login", base_url=HTTPS, data=form, headers={"Referer": HTTPS + "/login"}).status_code == 302
     finally:
         secure_app.extensions["db"].dispose()
+
+
+# -- every route of its kind, walked from the URL map ------------------------------------------------
+@pytest.fixture
+def world(csrf_app):
+    """A seeded dialogue with an application, a signed-in secretariat
+    account (pages, cookie API calls) and a secretariat API token."""
+    from test_accreditation import application, open_applications
+    service = csrf_app.extensions["moderation"]
+    seeded = seed_dialogue(service)
+    did = seeded["dialogue_id"]
+    open_applications(service, did)
+    run(service, "applications.submit", application([did]))
+    token = run(service, "access.issue_api_token", {"dialogue_id": did, "role": "secretariat"})["token"]
+    browser, _ = signed_in(csrf_app, service)
+    return SimpleNamespace(app=csrf_app, service=service, did=did, participant_id=seeded["participant_ids"][0],
+                           bearer={"Authorization": f"Bearer {token}"}, browser=browser,
+                           csrf={"X-CSRFToken": browser.get("/_test/csrf").get_data(as_text=True)})
+
+
+def concrete(rule, world) -> str:
+    """The rule's path with real values for its variables."""
+    values = {"dialogue_id": world.did, "participant_id": world.participant_id, "role": "moderator",
+              "token": "no-such-link", "filename": "js/live.js"}
+    path = rule.rule
+    for name in rule.arguments:
+        path = re.sub(rf"<(\w+:)?{name}>", str(values[name]), path)
+    return path
+
+
+def rules(app):
+    return [rule for rule in app.url_map.iter_rules() if not rule.rule.startswith("/_test")]
+
+
+def downloads(world) -> dict[str, object]:
+    """Every file the server hands out: each summary export format, the
+    participant and travel exports, the invitations as a ZIP (API and page)."""
+    client, did = world.app.test_client(), world.did
+    formats = [f["name"] for f in client.get("/api/v1/export-formats").get_json()["formats"]]
+    found = {f"summary {name}": client.get(f"/api/v1/dialogues/{did}/summary/export?format={name}",
+                                           headers=world.bearer) for name in formats}
+    found["participants csv"] = client.get(f"/api/v1/dialogues/{did}/participants/export", headers=world.bearer)
+    found["travel csv"] = client.get(f"/api/v1/dialogues/{did}/travel-support/export", headers=world.bearer)
+    found["invitations zip (API)"] = client.post(f"/api/v1/dialogues/{did}/invitations/send", headers=world.bearer,
+                                                 json={"participant_ids": [world.participant_id],
+                                                       "delivery": "download"})
+    page = world.browser.get(f"/admin/d/{did}/participants").get_data(as_text=True)
+    found["invitations zip (page)"] = world.browser.post(f"/admin/d/{did}/invitations", data={
+        "csrf_token": csrf_of(page), "delivery": "download", "participant_ids": str(world.participant_id)})
+    return found
+
+
+def frame_ancestors(response) -> str | None:
+    csp = response.headers.get("Content-Security-Policy", "")
+    return next((part.strip() for part in csp.split(";") if part.strip().startswith("frame-ancestors")), None)
+
+
+def test_no_answer_may_be_framed_downloads_included(world):
+    files = downloads(world)
+    assert len(files) >= 10
+    for name, response in files.items():
+        assert response.status_code == 200, (name, response.status_code)
+        assert response.headers.get("Content-Disposition", "").startswith("attachment"), name
+        assert frame_ancestors(response) == "frame-ancestors 'none'", name
+        assert response.headers.get("X-Content-Type-Options") == "nosniff", name
+    for rule in rules(world.app):
+        path = concrete(rule, world)
+        for method in sorted(rule.methods - {"OPTIONS"}):
+            for client, headers in ((world.browser, {}), (world.app.test_client(), world.bearer)):
+                response = client.open(path, method=method, headers=headers, data=b"[]",
+                                       content_type="application/json")
+                assert frame_ancestors(response) == "frame-ancestors 'none'", (method, path, response.status_code)
+
+
+def test_every_405_names_the_allowed_methods(world):
+    adapter = world.app.url_map.bind("localhost")
+    checked = 0
+    for rule in rules(world.app):
+        path = concrete(rule, world)
+        allowed = set(adapter.allowed_methods(path))
+        for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - allowed:
+            response = world.app.test_client().open(path, method=method, headers=world.bearer)
+            assert response.status_code == 405, (method, path)
+            assert set(response.headers.get("Allow", "").replace(" ", "").split(",")) == allowed, (method, path)
+            checked += 1
+    assert checked > 200
+
+
+def test_every_api_answer_is_kept_out_of_caches(world):
+    """Answers carry names, e-mail addresses and links: none may be stored
+    by a browser or a proxy, whoever asks and whatever the answer."""
+    callers = {"bearer": (world.app.test_client(), world.bearer), "cookie": (world.browser, world.csrf),
+               "anonymous": (world.app.test_client(), {})}
+    api = [rule for rule in rules(world.app) if rule.rule.startswith("/api/")]
+    assert len(api) > 70
+    for name, (client, headers) in callers.items():
+        for rule in api:
+            path = concrete(rule, world)
+            for method in sorted(rule.methods - {"OPTIONS", "HEAD"}):
+                response = client.open(path, method=method, headers=headers, data=b"[]",
+                                       content_type="application/json")
+                assert response.headers.get("Cache-Control") == "no-store", (name, method, path, response.status_code)
+        assert client.get(f"/api/v1/dialogues/{world.did}/snapshot", headers=headers).headers[
+            "Cache-Control"] == "no-store", name
+    for name, response in downloads(world).items():
+        assert response.headers.get("Cache-Control") == "no-store", name
+    response = world.app.test_client().get(f"/api/v1/dialogues/{world.did}/applications", headers=world.bearer)
+    assert "contact@victims.example.org" in response.get_data(as_text=True)
+    assert response.headers["Cache-Control"] == "no-store"

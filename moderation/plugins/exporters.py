@@ -15,9 +15,8 @@ import json
 import re
 from typing import Any, Callable, Iterable
 
+from ..spreadsheet import neutralize
 from .hookspecs import Exporter, hookimpl
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _item_heading(number: int, title: str) -> str:
@@ -134,19 +133,40 @@ def _grouped(out: Writer, part: dict[str, Any]) -> None:
 
 
 # -- Markdown -----------------------------------------------------------------------------------------
+# User text goes into Markdown in three kinds of place, each escaped for its
+# own: a line of its own (a heading, the first line of a list item), lines
+# kept together in one block (a paragraph, a list item, a meta value), and a
+# table cell. Line breaks are what let text start a block of its own (a
+# heading, a list, a table row): a single-line place gets none, a block's
+# lines are escaped each at their start and joined by hard breaks, and
+# blank lines end a paragraph only where the writer says so.
 MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>|~&])")
-MARKDOWN_LINE_START = re.compile(r"^(\s*)([#+=-]|\d+(?=[.)]))", re.M)
+MARKDOWN_LINE_START = re.compile(r"^(\s*)([#+=-]|\d+(?=[.)]))")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def md_escape(text: str, *, line_start: bool = True) -> str:
-    """User text as Markdown that shows exactly that text: characters that
-    make emphasis, code, links, HTML, tables or entities are escaped anywhere,
-    and those that start headings or lists are escaped at the start of a line."""
-    escaped = MARKDOWN_INLINE.sub(r"\\\1", str(text))
+def lines_of(text: Any) -> list[str]:
+    """The text's non-blank lines (CR LF, CR and LF all end a line)."""
+    return [line for line in LINE_BREAK.split(str(text)) if line.strip()]
+
+
+def md_escape(text: Any, *, line_start: bool = True) -> str:
+    """One line of user text as Markdown that shows exactly that text:
+    characters that make emphasis, code, links, HTML, tables or entities
+    are escaped anywhere, those that start a heading or a list or underline
+    a heading at the start of the line (``line_start``). Line breaks become
+    spaces."""
+    escaped = MARKDOWN_INLINE.sub(r"\\\1", " ".join(LINE_BREAK.split(str(text))))
     if line_start:
         escaped = MARKDOWN_LINE_START.sub(
             lambda m: m.group(1) + (m.group(2) + "\\" if m.group(2)[0].isdigit() else "\\" + m.group(2)), escaped)
     return escaped
+
+
+def md_block(text: Any, indent: str = "") -> str:
+    """Lines of user text kept in one block: each line escaped, joined by
+    hard line breaks (and ``indent``, to stay inside a list item)."""
+    return ("  \n" + indent).join(md_escape(line.strip()) for line in lines_of(text))
 
 
 class MarkdownWriter(Writer):
@@ -154,23 +174,25 @@ class MarkdownWriter(Writer):
         self.lines: list[str] = []
 
     def heading(self, level, text):
-        self.lines += ["#" * level + " " + md_escape(text, line_start=False), ""]
+        # Every # escaped: trailing ones would close the heading and vanish.
+        self.lines += ["#" * level + " " + md_escape(text, line_start=False).replace("#", "\\#"), ""]
 
     def paragraph(self, text):
-        for block in str(text).split("\n\n"):
-            self.lines += ["  \n".join(md_escape(line) for line in block.split("\n")), ""]
+        for block in re.split(r"(?:\r\n|\r|\n)[ \t]*(?:\r\n|\r|\n)", str(text)):
+            if block.strip():
+                self.lines += [md_block(block), ""]
 
     def meta(self, pairs):
-        self.lines += [f"- **{md_escape(k)}:** {md_escape(v, line_start=False)}" for k, v in pairs] + [""]
+        self.lines += [f"- **{md_escape(k)}:** {md_block(v, '  ')}" for k, v in pairs] + [""]
 
     def points(self, points):
         for number, point in enumerate(points, start=1):
-            text = "  \n   ".join(md_escape(line) for line in point["text"].split("\n"))
-            self.lines.append(f"{number}. {text} {md_escape(_citation(point), line_start=False)}")
+            self.lines.append(f"{number}. {md_block(point['text'], '   ')} {md_escape(_citation(point))}")
         self.lines.append("")
 
     def table(self, header, rows):
-        cell = lambda v: md_escape(v, line_start=False).replace("\n", "<br>")  # noqa: E731 - <br> is ours
+        cell = lambda v: "<br>".join(md_escape(line.strip(), line_start=False)  # noqa: E731 - <br> is ours
+                                     for line in lines_of(v))
         self.lines += ["| " + " | ".join(cell(h) for h in header) + " |",
                        "|" + "---|" * len(header)]
         self.lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
@@ -198,8 +220,8 @@ dl.meta dt { font-weight: bold; } ol.points li { margin-bottom: .4rem; } .cite {
 
 
 def h(text: Any) -> str:
-    """Escape user text and keep its line breaks."""
-    return html.escape(str(text)).replace("\n", "<br>\n")
+    """Escape user text and keep its line breaks (CR LF, CR or LF)."""
+    return "<br>\n".join(html.escape(line) for line in LINE_BREAK.split(str(text)))
 
 
 class HtmlWriter(Writer):
@@ -229,8 +251,9 @@ class HtmlWriter(Writer):
 def export_html(document: dict[str, Any]) -> bytes:
     out = HtmlWriter()
     render(document, out)
+    title = html.escape(" ".join(str(document["dialogue"]["title"]).split()))  # the tab's title: text only
     page = ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{h(document['dialogue']['title'])}</title><style>{PRINT_CSS}</style></head><body>\n"
+            f"<title>{title}</title><style>{PRINT_CSS}</style></head><body>\n"
             + "\n".join(out.parts)
             + f"\n<footer><p class=\"cite\">Draft generated {h(document['generated_at'])}.</p></footer>"
             + "\n</body></html>\n")
@@ -243,14 +266,6 @@ def export_json(document: dict[str, Any]) -> bytes:
 
 
 # -- spreadsheets -------------------------------------------------------------------------------------------
-def neutralize(value: Any) -> Any:
-    """A text cell starting with =, +, -, @ (or a tab or carriage return)
-    would be run as a formula by spreadsheet programs: prefix it with '."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
 INPUT_COLUMNS: list[tuple[str, Callable[[dict], Any]]] = [
     ("id", lambda r: r["id"]), ("agenda item", lambda r: r["agenda_item"]), ("type", lambda r: r["type_label"]),
     ("text", lambda r: r["text"]), ("themes", lambda r: "; ".join(r["themes"])), ("author", lambda r: r["author"]),
