@@ -307,7 +307,7 @@ class Client:
         self.events: list[tuple[str, Any]] = []
         self.disconnects: list[Any] = []
         self._cond = threading.Condition()
-        for name in ("snapshot", "change", "private", "session_ended", "connect_error"):
+        for name in ("snapshot", "change", "private", "session_ended", "connect_error", "server_stopping", "presence"):
             self.sio.on(name, self._recorder(name))
         self.sio.on("disconnect", self._on_disconnect)
 
