@@ -411,3 +411,13 @@ def polite(send: Callable[[], dict], attempts: int = 20) -> dict:
             return ack
         time.sleep((error.get("details") or {}).get("retry_after", 0.5) + 0.05)
     return ack
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05):
+    """Poll ``condition`` until it is true (its value is returned), failing
+    clearly after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(interval)
+    return value

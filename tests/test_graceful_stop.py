@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 from conftest import reset_postgres
-from server import Client, LiveServer, disconnect_all
+from server import Client, LiveServer, disconnect_all, wait_until
 from sqlalchemy import create_engine, select, text
 
 from moderation.models import Dialogue
@@ -29,14 +29,6 @@ def fail_over(client: Client, other: LiveServer) -> None:
         client.sio.connection_url = other.base_url
         record(data)
     client.sio.on("server_stopping", on_stopping)
-
-
-def wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        time.sleep(0.05)
-    return value
 
 
 @pytest.mark.postgres
