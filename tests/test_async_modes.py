@@ -114,3 +114,17 @@ def test_no_async_library_is_imported_into_the_test_process():
     """eventlet and gevent belong to the server process only."""
     assert "eventlet" not in sys.modules
     assert "gevent" not in sys.modules
+
+
+def test_the_server_module_patches_before_the_application_is_imported():
+    """``moderation.server`` (run.py, ``moderation run``) monkey-patches
+    eventlet or gevent first: importing it, and the package, must not import
+    Flask, SQLAlchemy or Socket.IO yet."""
+    import subprocess
+
+    from server import ROOT
+    probe = ("import sys, moderation.server; "
+             "print(sorted({m.split('.')[0] for m in sys.modules} & "
+             "{'flask', 'flask_socketio', 'werkzeug', 'sqlalchemy', 'socketio', 'engineio', 'eventlet', 'gevent'}))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", (done.stdout, done.stderr)
