@@ -191,7 +191,8 @@ class SharedPresence(LocalPresence):
         """News only if no process told the screens this figure last: the
         hint reaches every process's screens, so one process sends it."""
         def swap() -> bool:
-            last = self.redis.set(f"{self.prefix}:d{dialogue_id}:told", str(online), ex=86_400, get=True)
+            key = f"{self.prefix}:d{dialogue_id}:told"
+            last, _ = self.redis.pipeline().getset(key, str(online)).expire(key, 86_400).execute()
             return last is None or last.decode() != str(online)
 
         told = self._call(swap, None)

@@ -127,7 +127,8 @@ class GracefulStop:
         self.socketio.start_background_task(self.run)
 
     def wait(self, timeout: float = STOP_SECONDS) -> bool:
-        return self.finished.wait(timeout)
+        """Until the stop is done (at once if none began: e.g. Ctrl-C)."""
+        return not self.started or self.finished.wait(timeout)
 
     def _wait_until(self, condition: Callable[[], bool], seconds: float) -> bool:
         deadline = time.monotonic() + seconds
