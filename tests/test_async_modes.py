@@ -32,8 +32,10 @@ def each(clients, action):
 
 
 def sees_version(client: Client, version: int) -> dict:
-    """The first change at ``version`` or later that this client received."""
-    return client.wait_for(lambda: next((c for c in client.changes if c["version"] >= version), None),
+    """The first change (or snapshot, after a reconnection) at ``version``
+    or later that this client received."""
+    return client.wait_for(lambda: next((m for event, m in list(client.events) if event in ("change", "snapshot")
+                                         and m["version"] >= version), None),
                            WAIT, f"a change at version {version} or later")
 
 
