@@ -256,7 +256,10 @@ def serve_gevent(app, host: str, port: int) -> None:
     # close() stops accepting; serve_forever() then waits this long for the
     # requests (the WebSocket connections end when the stop closes them).
     server.stop_timeout = STOP_SECONDS
-    stop = GracefulStop(app, server.close, requests_done=lambda: len(server.pool) == 0)
+    # A browser's idle keep-alive connection holds a request handler until
+    # it is ended (after CLOSE_SECONDS); the requests in flight finish first.
+    stop = GracefulStop(app, server.close, requests_done=lambda: len(server.pool) == 0,
+                        abandon=lambda: server.pool.kill(block=False))
     gevent.signal_handler(signal.SIGTERM, stop.begin)
     server.serve_forever()
     stop.wait()

@@ -81,7 +81,7 @@ def on_stop(app) -> list[Callable[[], Any]]:
     return app.extensions.setdefault("on_stop", [])
 
 
-def close_connections(socketio, message: str) -> int:
+def close_connections(socketio, message: str) -> list:
     """Tell this process's clients that it is stopping, then close their
     connections as a broken transport would: Socket.IO clients reconnect
     after that (after Socket.IO's own goodbye they would not). What was
@@ -95,7 +95,7 @@ def close_connections(socketio, message: str) -> int:
             eio_socket.close(wait=False, abort=True, reason=server.reason.SERVER_DISCONNECT)
         except Exception:  # noqa: BLE001 - one broken socket must not keep the others open
             log.debug("closing a connection failed", exc_info=True)
-    return len(sockets)
+    return sockets
 
 
 class GracefulStop:
@@ -103,7 +103,7 @@ class GracefulStop:
     listening socket; ``requests_done`` says whether the WSGI server has no
     request left (WebSocket connections are requests too); ``abandon`` ends
     those still running when the time is up; ``finish`` ends the server's
-    loop."""
+    loop once the connections are closed."""
 
     MESSAGE = "The server is restarting. Reconnecting…"
 
@@ -115,7 +115,7 @@ class GracefulStop:
         self.stop_accepting = stop_accepting
         self.requests_done = requests_done
         self.abandon = abandon  # ends the requests still running at the deadline
-        self.finish = finish    # ends the server's loop, last
+        self.finish = finish    # ends the server's loop
         self.started = False
         self.finished = threading.Event()
 
@@ -151,8 +151,16 @@ class GracefulStop:
                 log.warning("Stopping: events still in flight after %.0f s", DRAIN_SECONDS)
             self.socketio.sleep(ACK_GRACE)
             closed = close_connections(self.socketio, self.MESSAGE)
+            # What was queued for each connection is taken by its writer
+            # before the server's loop ends (eventlet's closes what it
+            # thinks idle, WebSockets included): all but the closing mark,
+            # which the writer may leave behind.
+            self._wait_until(lambda: all(s.queue.qsize() <= 1 for s in closed), CLOSE_SECONDS)
+            self.socketio.sleep(ACK_GRACE)
+            self._end_loop()  # idle keep-alive connections are closed with the server's loop
             if self.requests_done is not None and not self._wait_until(self.requests_done, CLOSE_SECONDS):
-                log.warning("Stopping: requests still running after %.0f s; ending them", CLOSE_SECONDS)
+                # Mostly browsers' idle keep-alive connections (gevent keeps no count of them).
+                log.info("Stopping: connections still open after %.0f s; ending them", CLOSE_SECONDS)
                 if self.abandon is not None:
                     self.abandon()
             for hook in on_stop(self.app):
@@ -160,8 +168,12 @@ class GracefulStop:
                     hook()
                 except Exception:  # noqa: BLE001 - the other hooks still run
                     log.warning("a stop hook failed", exc_info=True)
-            log.info("Stopped: %d connections told and closed in %.1f s", closed, time.monotonic() - started)
+            log.info("Stopped: %d connections told and closed in %.1f s", len(closed), time.monotonic() - started)
         finally:
             self.finished.set()
-            if self.finish is not None:
-                self.finish()
+            self._end_loop()  # whatever happened: the process must end
+
+    def _end_loop(self) -> None:
+        finish, self.finish = self.finish, None
+        if finish is not None:
+            finish()
