@@ -278,6 +278,8 @@ def serve_threading(app, host: str, port: int) -> None:
     from .shutdown import STOP_SECONDS, GracefulStop
 
     stop = GracefulStop(app, stop_accepting=lambda: None)  # the worker stops accepting by itself
+    import threading
+    threading.excepthook = quiet_closed_websockets(threading.excepthook)
 
     class Worker(ThreadWorker):
         def handle_exit(self, sig, frame):  # SIGTERM, passed on by the arbiter
@@ -317,6 +319,22 @@ def serve_threading(app, host: str, port: int) -> None:
     except SystemExit as exc:  # gunicorn's arbiter ends by exiting
         if exc.code not in (None, 0):
             raise
+
+
+def quiet_closed_websockets(default_hook):
+    """An exception hook for threads: python-engineio's WebSocket writer
+    thread closes its socket when the connection ends, and when the client
+    closed it first (it went away; normal) that raises OSError in the thread,
+    which Python prints as a traceback. That one is logged at DEBUG."""
+    import traceback
+
+    def hook(args):
+        frames = traceback.extract_tb(args.exc_traceback) if args.exc_traceback else []
+        if issubclass(args.exc_type, OSError) and any("engineio" in frame.filename for frame in frames):
+            log.debug("a WebSocket closed by its client first: %s", args.exc_value)
+            return
+        default_hook(args)
+    return hook
 
 
 SERVERS = {"eventlet": serve_eventlet, "gevent": serve_gevent, "threading": serve_threading}

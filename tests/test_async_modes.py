@@ -130,3 +130,32 @@ def test_the_server_module_patches_before_the_application_is_imported():
              "{'flask', 'flask_socketio', 'werkzeug', 'sqlalchemy', 'socketio', 'engineio', 'eventlet', 'gevent'}))")
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "[]", (done.stdout, done.stderr)
+
+
+def test_a_websocket_closed_first_by_its_client_leaves_no_traceback_in_threading_mode():
+    """python-engineio's writer thread closes its WebSocket when the
+    connection ends; when the client had closed it first, that raises
+    OSError in the thread. Under threading (gunicorn) that is logged at
+    DEBUG, and any other exception of a thread still reaches the default hook."""
+    import threading
+
+    from moderation.server import quiet_closed_websockets
+
+    reached = []
+    hook = quiet_closed_websockets(lambda args: reached.append(args.exc_type))
+    namespace: dict = {}
+    exec(compile("def writer():\n    raise OSError(9, 'Bad file descriptor')\n",  # as engineio's writer
+                 "/site-packages/engineio/socket.py", "exec"), namespace)
+
+    def other():
+        raise OSError("not a WebSocket")
+
+    for target in (namespace["writer"], other):
+        thread = threading.Thread(target=target)
+        previous, threading.excepthook = threading.excepthook, hook
+        try:
+            thread.start()
+            thread.join(10)
+        finally:
+            threading.excepthook = previous
+    assert reached == [OSError]
