@@ -21,11 +21,13 @@ Clients connect with auth ``{"room": "all"}`` and receive ``snapshot``
 ({"version": n}); the controlling client connects without a room and sends
 ``go`` with ``{"bytes": n}``; the ack is ``{"ok": true, "version": n}``.
 """
-import warnings
+import os
+import sys
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import eventlet
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from moderation.server import import_eventlet  # noqa: E402 - the standard library only, before patching
+
+eventlet = import_eventlet()
 eventlet.monkey_patch()
 
 import argparse  # noqa: E402

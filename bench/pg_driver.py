@@ -64,20 +64,12 @@ CHILD_TIMEOUT = 60.0
 # -- the child: one case, eventlet-patched ------------------------------------------------------
 def child(case: str, url: str, slow_s: float) -> None:
     scheme, patch_psycopg, _env = CASES[case]
+    sys.path.insert(0, str(ROOT))
+    from moderation.server import import_eventlet, patch  # the standard library only, before patching
     if patch_psycopg:
-        # The server's wiring: run.py monkey-patches first, then imports the package.
-        os.environ["MODERATION_ASYNC_MODE"] = "eventlet"
-        sys.argv = [str(ROOT / "run.py")]
-        sys.path.insert(0, str(ROOT))
-        import run  # noqa: F401 - imported for its patching
+        patch("eventlet")  # the server's wiring: monkey-patch first, then import the package
     else:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import eventlet
-        eventlet.monkey_patch(psycopg=False)
-        sys.path.insert(0, str(ROOT))
+        import_eventlet().monkey_patch(psycopg=False)
     import eventlet
     from sqlalchemy import text
 

@@ -2,7 +2,9 @@
 
 ``create_app`` builds one application: settings, database, plugins, the
 command service, Socket.IO and the pages. Nothing here depends on the async
-mode: eventlet or gevent is chosen (and monkey-patched) by ``run.py``.
+mode: eventlet or gevent is chosen (and monkey-patched) by
+``moderation.server`` before Flask is imported, so this module imports Flask,
+Flask-SocketIO and SQLAlchemy inside the functions that use them.
 """
 from __future__ import annotations
 
@@ -10,16 +12,15 @@ import datetime as dt
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, jsonify, request
-from flask_socketio import SocketIO
-from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy import text
+if TYPE_CHECKING:
+    from flask import Flask
 
 __version__ = "0.1.0"
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
 log = logging.getLogger(__name__)
 
 
@@ -44,7 +45,26 @@ class OriginPolicy:
         return origin == f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
 
 
+def resource_folder(name: str) -> Path:
+    """``templates`` or ``static``: inside the package when installed from a
+    wheel or sdist (setup.cfg maps them there), beside it in a checkout
+    (where they stay, also for an editable install)."""
+    inside = PACKAGE / name
+    return inside if inside.is_dir() else ROOT / name
+
+
+def default_instance_path() -> str | None:
+    """A checkout keeps its instance folder (database, secret key) in
+    ``instance/``; an installed package leaves it to Flask
+    (``<prefix>/var/moderation-instance``) rather than inside site-packages."""
+    return str(ROOT / "instance") if (ROOT / "setup.cfg").is_file() else None
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
+    from flask import Flask
+    from flask_socketio import SocketIO
+    from flask_wtf.csrf import CSRFError, CSRFProtect
+
     from . import api, sessions, web
     from .config import load_settings
     from .db import Database
@@ -56,9 +76,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     config = dict(config or {})
     instance_path = config.pop("INSTANCE_PATH", None) or os.environ.get("MODERATION_INSTANCE_PATH") \
-        or str(ROOT / "instance")
-    app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=True,
-                template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+        or default_instance_path()
+    app = Flask(__name__, instance_path=instance_path and str(instance_path), instance_relative_config=True,
+                template_folder=str(resource_folder("templates")), static_folder=str(resource_folder("static")))
     settings = load_settings(app.instance_path, config)
     from . import storable
     storable.init_app(app)  # numbers in URLs, query strings and forms that no database stores
@@ -134,6 +154,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.after_request
     def _security_headers(response):
+        from flask import request
         headers = response.headers
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
@@ -173,6 +194,9 @@ class _JSON:
 
 
 def _health(app: Flask):
+    from flask import jsonify
+    from sqlalchemy import text
+
     status: dict[str, Any] = {"status": "ok", "version": __version__}
     db = app.extensions["db"]
     try:

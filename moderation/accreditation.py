@@ -781,17 +781,17 @@ def record_connections(ctx: Context, p: ConnectionsPayload):
 
 
 # -- the attendance section ----------------------------------------------------------------
-# Who is connected comes from the realtime layer of this process: each app
-# registers its source of connections under its database engine, so that
-# sections built anywhere (a command, a snapshot) find it. With several
-# processes each one knows its own connections only: the figure is then a
-# lower bound (a shared count would need the message queue's Redis).
+# Who is connected comes from the realtime layer: each app registers its
+# source of connections under its database engine, so that sections built
+# anywhere (a command, a snapshot) find it. With several processes the source
+# counts every process's connections through Redis (moderation/presence.py).
 _CONNECTIONS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 
 
 def register_connections(engine, source) -> None:
-    """``source.connections``: a mapping of Socket.IO ids to connections
-    with ``dialogue_id``, ``role`` and ``participant_id``."""
+    """``source.participant_ids(dialogue_id)``: the participants connected
+    now (presence.py); or ``source.connections``, a mapping of Socket.IO ids
+    to connections with ``dialogue_id``, ``role`` and ``participant_id``."""
     _CONNECTIONS[engine] = source
 
 
@@ -799,7 +799,14 @@ def connected_participants(session, dialogue_id: int) -> set[int] | None:
     source = _CONNECTIONS.get(session.get_bind())
     if source is None:
         return None
-    return {c.participant_id for c in list(source.connections.values())
+    if hasattr(source, "participant_ids"):
+        return source.participant_ids(dialogue_id)
+    return participants_among(source.connections, dialogue_id)
+
+
+def participants_among(connections: dict[str, Any], dialogue_id: int) -> set[int]:
+    """The participants of ``dialogue_id`` among ``connections``."""
+    return {c.participant_id for c in list(connections.values())
             if c.dialogue_id == dialogue_id and c.participant_id is not None and c.role is Role.PARTICIPANT}
 
 

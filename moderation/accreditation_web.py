@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
-import time
 from types import SimpleNamespace
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -24,14 +22,15 @@ from pydantic import Field, ValidationError
 from sqlalchemy import select
 
 from . import accreditation as acc
-from . import storable
+from . import presence, storable
 from .api import EXTRA_PATHS, api_principal
-from .auth import SYSTEM, Principal
+from .auth import Principal
 from .bodies import json_object, largest_json, sized
 from .commands import Payload
 from .errors import CommandError, validation_details
 from .invitations import SmtpSettings, invitations_zip, letters, send
 from .models import ApplicationStatus, Dialogue, Participant, Role
+from .presence import PresenceWatcher  # noqa: F401 - where it used to be
 from .realtime import principal_from_session
 from .redirects import with_query
 from .service import Service
@@ -41,8 +40,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("accreditation", __name__)
 api_bp = Blueprint("accreditation_api", __name__, url_prefix="/api/v1")
 FORM_ROWS = 3          # participant rows the form shows at first
-PRESENCE_INTERVAL = 1.0   # at most one presence message a second per dialogue
-PRESENCE_IDLE_EXIT = 120  # the watcher's thread ends after this many idle seconds
 
 
 def service() -> Service:
@@ -54,9 +51,7 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(api_bp)
     app.extensions["csrf"].exempt(api_bp)  # checked per request for cookie sessions (api_principal)
-    realtime = app.extensions["realtime"]
-    acc.register_connections(app.extensions["db"].engine, realtime)
-    realtime.presence_listeners.append(PresenceWatcher(app.extensions["moderation"], realtime))
+    presence.init_app(app)  # online attendance (moderation/presence.py)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -803,98 +798,3 @@ def openapi_paths(errors, path_params) -> dict[str, Any]:
 
 
 EXTRA_PATHS.append(openapi_paths)
-
-
-# -- online attendance ------------------------------------------------------------------------------
-class PresenceWatcher:
-    """Follows participants' connections of one app: at most once a second
-    per dialogue it tells every screen how many participants are online now
-    (``presence``: a hint like ``inputs_hint``, not a versioned change), and
-    records first connections in batches (``attendance.record_connections``)
-    so that the summary can count online attendance afterwards.
-
-    The count is this process's connections; with several processes each
-    tells its own (see ``accreditation.connected_participants``)."""
-
-    def __init__(self, service_: Service, realtime):
-        self.service = service_
-        self.realtime = realtime
-        self._lock = threading.Lock()
-        self._dirty: set[int] = set()
-        self._new: dict[int, set[int]] = {}
-        self._recorded: set[int] = set()
-        self._last: dict[int, int | None] = {}
-        self._task = None
-
-    def __call__(self, dialogue_id: int, participant_id: int) -> None:
-        with self._lock:
-            self._dirty.add(dialogue_id)
-            if participant_id not in self._recorded:
-                self._new.setdefault(dialogue_id, set()).add(participant_id)
-            if self._task is None:
-                self._task = self.realtime.socketio.start_background_task(self._loop)
-
-    def _loop(self) -> None:
-        idle = 0.0
-        while True:
-            self.realtime.socketio.sleep(PRESENCE_INTERVAL)
-            with self._lock:
-                dirty, self._dirty = self._dirty, set()
-                new, self._new = self._new, {}
-                if not dirty and not new:
-                    idle += PRESENCE_INTERVAL
-                    if idle >= PRESENCE_IDLE_EXIT:
-                        self._task = None
-                        return
-                    continue
-            idle = 0.0
-            try:
-                self.flush(dirty, new)
-            except Exception:  # the figures must never stop the watcher
-                log.exception("presence update failed")
-
-    def _record(self, dialogue_id: int, ids: set[int]) -> None:
-        # After a restart everyone reconnects: those recorded before need
-        # no command (each would be a new version for every screen).
-        with self.service.db.session() as s:
-            unrecorded = set(s.scalars(select(Participant.id).where(
-                Participant.id.in_(ids), Participant.connected_at.is_(None))))
-        self._recorded.update(ids - unrecorded)
-        if unrecorded:
-            self.service.dispatch(SYSTEM, "attendance.record_connections",
-                                  {"dialogue_id": dialogue_id, "participant_ids": sorted(unrecorded)})
-            self._recorded.update(unrecorded)
-
-    def _record_later(self, dialogue_id: int, ids: set[int], exc: Exception) -> None:
-        """The database is unavailable: keep the connections for the next
-        tick, so that attendance is recorded once it is back."""
-        log.warning("recording %d connections failed (%s); will try again", len(ids), exc)
-        with self._lock:
-            self._new.setdefault(dialogue_id, set()).update(ids)
-
-    def flush(self, dirty: set[int], new: dict[int, set[int]]) -> None:
-        for dialogue_id, ids in new.items():
-            try:
-                self._record(dialogue_id, ids)
-            except CommandError as exc:
-                if exc.code != "not_found":  # a gone dialogue has nothing to record
-                    self._record_later(dialogue_id, ids, exc)
-            except Exception as exc:  # noqa: BLE001 - whatever the database raised
-                self._record_later(dialogue_id, ids, exc)
-        for dialogue_id in dirty:
-            try:
-                with self.service.db.session() as s:
-                    online = acc.online_now(s, dialogue_id)
-            except CommandError as exc:
-                if exc.code != "unavailable":
-                    raise
-                # The database is away: send the figure at a later tick.
-                log.warning("counting who is online failed (%s); will try again", exc)
-                with self._lock:
-                    self._dirty.add(dialogue_id)
-                continue
-            if online == self._last.get(dialogue_id):
-                continue
-            self._last[dialogue_id] = online
-            message = {"dialogue_id": dialogue_id, "online": online, "server_time": int(time.time() * 1000)}
-            self.realtime.send_hint("presence", message, dialogue_id, Role)

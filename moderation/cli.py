@@ -7,14 +7,11 @@ import os
 import secrets
 import subprocess
 import sys
-from pathlib import Path
 
 import click
 
 from .auth import SYSTEM
 from .errors import CommandError
-
-RUN_PY = Path(__file__).resolve().parent.parent / "run.py"
 
 
 def _app(**config):
@@ -111,10 +108,9 @@ def demo(as_json: bool, base_url: str | None):
 @click.option("--demo", "with_demo", is_flag=True)
 @click.pass_context
 def run(ctx, host, port, with_demo):
-    """Start the server (runs run.py, which patches the async library first)."""
-    if not RUN_PY.exists():
-        raise click.ClickException(f"{RUN_PY} not found: run the server from a source checkout.")
-    args = [sys.executable, str(RUN_PY)]
+    """Start the server (``python -m moderation.server``, which patches the async library first)."""
+    # A new interpreter: this one has imported the application already.
+    args = [sys.executable, "-m", "moderation.server"]
     if host:
         args += ["--host", host]
     if port:

@@ -15,6 +15,7 @@ STATUS = {
     "too_large": 413,
     "rate_limited": 429,
     "unavailable": 503,
+    "server_stopping": 503,
     "internal": 500,
 }
 

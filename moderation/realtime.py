@@ -29,6 +29,7 @@ from .models import Role
 from .packets import PacketGuard, PollingBodyCheck
 from .ratelimit import EventGate
 from .service import Service
+from .shutdown import InFlight
 from .storable import fits
 from .throttle import token_attempt
 
@@ -139,6 +140,8 @@ class Realtime:
         # Called with (dialogue_id, participant_id) when a participant's
         # connection opens or closes (online attendance, accreditation_web).
         self.presence_listeners: list[Any] = []
+        # Events being handled, and whether the process is stopping (shutdown.py).
+        self.in_flight = InFlight()
         service.listeners.append(self.broadcast)
         socketio.on_event("connect", self.on_connect)
         socketio.on_event("disconnect", self.on_disconnect)
@@ -162,6 +165,7 @@ class Realtime:
     def on_connect(self, auth=None):
         auth = auth if isinstance(auth, dict) else {}
         try:
+            self.in_flight.check()  # a stopping process takes no new connection
             dialogue_id = auth.get("dialogue_id")
             if not isinstance(dialogue_id, int) or isinstance(dialogue_id, bool) or not fits(dialogue_id):
                 raise CommandError("invalid_payload", "Connect with auth {dialogue_id: <number>}.")
@@ -243,7 +247,8 @@ class Realtime:
         with connection.turn:
             if self.connections.get(sid) is not connection:
                 raise CommandError("unauthenticated", "This connection has ended; reconnect.")
-            yield
+            with self.in_flight.admit():  # refused once the process is stopping; a stop waits for it
+                yield
 
     def on_snapshot(self, *args):
         """A client asks for the whole state again (at start, or after a gap)."""

@@ -307,7 +307,7 @@ class Client:
         self.events: list[tuple[str, Any]] = []
         self.disconnects: list[Any] = []
         self._cond = threading.Condition()
-        for name in ("snapshot", "change", "private", "session_ended", "connect_error"):
+        for name in ("snapshot", "change", "private", "session_ended", "connect_error", "server_stopping", "presence"):
             self.sio.on(name, self._recorder(name))
         self.sio.on("disconnect", self._on_disconnect)
 
@@ -411,3 +411,13 @@ def polite(send: Callable[[], dict], attempts: int = 20) -> dict:
             return ack
         time.sleep((error.get("details") or {}).get("retry_after", 0.5) + 0.05)
     return ack
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05):
+    """Poll ``condition`` until it is true (its value is returned), failing
+    clearly after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(interval)
+    return value

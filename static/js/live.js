@@ -41,7 +41,9 @@ export const role = body.dataset.role || undefined;
  *  "next item" from half an hour ago would do harm, not good. */
 const OUTBOX_MAX_AGE_MS = 10 * 60 * 1000;
 const OUTBOX_KEY = `moderation:outbox:${dialogueId}:${role || "default"}`;
-const TRANSIENT = new Set(["network", "timeout"]);
+// Kept in the outbox and sent again once reconnected: not connected, no
+// answer yet, or the server was stopping (it refused before changing anything).
+const TRANSIENT = new Set(["network", "timeout", "server_stopping"]);
 
 /** The state as this role sees it. `sections` is null until the first snapshot. */
 export const state = {
@@ -316,6 +318,12 @@ function connect() {
       return;
     }
     const error = refusal(err);
+    if (error.code === "server_stopping") {
+      // This process is stopping; the next attempt reaches another (or this one, restarted).
+      showConnection("reconnecting");
+      setTimeout(() => { if (!ended) s.connect(); }, 1000 + Math.random() * 2000);
+      return;
+    }
     showConnection("offline", error.message);
     notify(error.message, { action: { label: "Reload page", run: () => window.location.reload() } });
   });
@@ -328,6 +336,9 @@ function connect() {
     publish(["inputs_hint"]);
   });
   s.on("session_ended", (message) => endSession(message && message.reason));
+  // The server is restarting: it closes the connection next, and socket.io
+  // reconnects with its backoff (behind a load balancer, to another process).
+  s.on("server_stopping", () => { if (!ended) showConnection("reconnecting"); });
   s.io.on("reconnect_attempt", () => {
     if (!ended) showConnection(navigator.onLine === false ? "offline" : "reconnecting",
       navigator.onLine === false ? "no network" : "");

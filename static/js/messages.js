@@ -19,6 +19,7 @@ const BY_CODE = {
   internal: "Something went wrong on the server. Nothing was changed; please try again.",
   network: "Not connected: this is kept and sent when the connection is back.",
   timeout: "The server has not answered yet: this is kept and sent again.",
+  server_stopping: "The server is restarting: this is kept and sent again once reconnected.",
   expired: "This could not be sent in time and was dropped.",
 };
 
