@@ -5,21 +5,34 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 
 from .auth import hash_password, hash_token, new_token
 from .commands import Context, DialoguePayload, Payload, command
 from .errors import CommandError
+from .invitations import writable_address
 from .models import (CATEGORY_LABELS, Category, Channel, Credential, Organization, Participant,
                      Role, RoleAssignment, SpeakerEntry, SpeakerStatus, User)
+from .storable import SingleLine
 from .timers import ms
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Label = Annotated[str, Field(max_length=200)]
+Name = Annotated[SingleLine, Field(min_length=1, max_length=200)]
+Label = Annotated[SingleLine, Field(max_length=200)]
 ChannelName = Literal["room", "online"]
 CategoryName = Literal["ngo_ecosoc", "ngo", "academia", "private_sector", "state_party", "igo", "other"]
-Email = Annotated[str, Field(max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+def _writable_email(value: str) -> str:
+    """An address an e-mail header can carry (no commas, angle brackets, ...)."""
+    if value and not writable_address(value):
+        raise PydanticCustomError("email", "Enter an e-mail address such as name@example.org.")
+    return value
+
+
+Email = Annotated[SingleLine, Field(max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+                  AfterValidator(_writable_email)]
 
 
 def participant_view(participant: Participant, *, with_personal: bool = False) -> dict[str, Any]:
@@ -102,9 +115,9 @@ def _participant(ctx: Context, participant_id: int) -> Participant:
 
 
 class OrganizationFields(Payload):
-    name: Annotated[str, Field(min_length=1, max_length=300)]
+    name: Annotated[SingleLine, Field(min_length=1, max_length=300)]
     category: CategoryName
-    country: Annotated[str, Field(max_length=100)] = ""
+    country: Annotated[SingleLine, Field(max_length=100)] = ""
 
 
 class RegisterPayload(DialoguePayload):
@@ -179,7 +192,7 @@ def revoke(ctx: Context, p: RevokePayload):
 
 
 class AssignPayload(DialoguePayload):
-    username: Annotated[str, Field(min_length=1, max_length=80)]
+    username: Annotated[SingleLine, Field(min_length=1, max_length=80)]
     role: Literal["moderator", "rapporteur"]
 
 
@@ -219,9 +232,9 @@ def unassign_role(ctx: Context, p: AssignPayload):
 
 
 class JoinPayload(DialoguePayload):
-    code: Annotated[str, Field(min_length=1, max_length=40)]
+    code: Annotated[SingleLine, Field(min_length=1, max_length=40)]
     name: Name
-    organization: Annotated[str, Field(min_length=1, max_length=300)]
+    organization: Annotated[SingleLine, Field(min_length=1, max_length=300)]
     category: CategoryName = "other"
     channel: ChannelName = "online"
 
@@ -283,9 +296,9 @@ def set_channel(ctx: Context, p: ChannelPayload):
 
 
 class CreateUserPayload(Payload):
-    username: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")]
+    username: Annotated[SingleLine, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")]
     password: Annotated[str, Field(min_length=10, max_length=200)]
-    display_name: Annotated[str, Field(max_length=200)] = ""
+    display_name: Annotated[SingleLine, Field(max_length=200)] = ""
     is_admin: bool = False
 
 
@@ -306,7 +319,7 @@ def create_user(ctx: Context, p: CreateUserPayload):
 
 
 class EndSessionsPayload(Payload):
-    username: Annotated[str, Field(min_length=1, max_length=80)]
+    username: Annotated[SingleLine, Field(min_length=1, max_length=80)]
 
 
 @command("user.end_sessions", payload=EndSessionsPayload, roles={Role.SECRETARIAT},
@@ -328,7 +341,7 @@ def end_sessions(ctx: Context, p: EndSessionsPayload):
 
 
 class SetPasswordPayload(Payload):
-    username: Annotated[str, Field(min_length=1, max_length=80)]
+    username: Annotated[SingleLine, Field(min_length=1, max_length=80)]
     password: Annotated[str, Field(min_length=10, max_length=200)]
 
 
@@ -346,7 +359,7 @@ def set_password(ctx: Context, p: SetPasswordPayload):
 
 
 class SignInLinkPayload(Payload):
-    username: Annotated[str, Field(min_length=1, max_length=80)]
+    username: Annotated[SingleLine, Field(min_length=1, max_length=80)]
 
 
 @command("user.issue_sign_in_link", payload=SignInLinkPayload, roles={Role.SECRETARIAT},

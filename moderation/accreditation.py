@@ -38,18 +38,20 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import func, select
 
 from .access import find_or_create_organization, participant_view, room_place
 from .auth import hash_token, new_token, resolve_actor
 from .commands import Context, DialoguePayload, Payload, command
-from .errors import CommandError
+from .errors import CommandError, validation_details
+from .invitations import writable_address
 from .models import (CATEGORY_LABELS, ApplicationStatus, AuditEntry, Category, Channel, Credential, Dialogue,
                      IdempotencyRecord, Input, NominationMode, Nominee, Participant, Role, SpeakerEntry,
                      TravelSupport)
 from .models import Application as ApplicationRow
+from .storable import SingleLine
 from .timers import ms
 
 SECRETARIAT = {Role.SECRETARIAT}
@@ -69,7 +71,7 @@ ISO_LOCAL = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?$")
 
 # -- fields --------------------------------------------------------------------------------
 def _email(value: str) -> str:
-    if not EMAIL.match(value):
+    if not EMAIL.match(value) or not writable_address(value):
         raise PydanticCustomError("email", "Enter an e-mail address such as name@example.org.")
     return value
 
@@ -84,17 +86,17 @@ def _website(value: str) -> str:
     return candidate
 
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[SingleLine, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=1000)]
 
 
 class OrganizationInfo(Payload):
-    name: Annotated[str, Field(min_length=1, max_length=300)]
+    name: Annotated[SingleLine, Field(min_length=1, max_length=300)]
     category: Literal["ngo", "academia", "private_sector", "other"]
     ecosoc_status: bool = Field(description="Whether the organization has ECOSOC consultative status "
                                             "(organizations with status apply too).")
-    country: Annotated[str, Field(min_length=1, max_length=100)]
-    website: Annotated[str, Field(max_length=300)] = ""
+    country: Annotated[SingleLine, Field(min_length=1, max_length=100)]
+    website: Annotated[SingleLine, Field(max_length=300)] = ""
     grassroots: bool = False
     victim_led: bool = Field(default=False, description="A victim-led or victim-focused organization.")
     expertise: Annotated[str, Field(min_length=1, max_length=4000,
@@ -108,7 +110,7 @@ class OrganizationInfo(Payload):
 
 class ContactInfo(Payload):
     name: Name
-    email: Annotated[str, Field(max_length=254)]
+    email: Annotated[SingleLine, Field(max_length=254)]
 
     @field_validator("email")
     @classmethod
@@ -118,7 +120,7 @@ class ContactInfo(Payload):
 
 class NomineeInfo(Payload):
     name: Name
-    email: Annotated[str, Field(max_length=254)]
+    email: Annotated[SingleLine, Field(max_length=254)]
     mode: Literal["in_person", "alternate", "online"]
 
     @field_validator("email")
@@ -313,10 +315,10 @@ def accept_late(ctx: Context, p: SubmitPayload):
 
 class WindowPayload(DialoguePayload):
     open: bool = Field(description="Whether the public application page takes applications.")
-    deadline: str | None = Field(default=None, max_length=19, description=(
+    deadline: SingleLine | None = Field(default=None, max_length=19, description=(
         "Local date and time of the deadline in `timezone` (ISO 8601 without offset, e.g. 2026-05-02T00:00 "
         "for midnight at the end of 1 May); null for none."))
-    timezone: Annotated[str, Field(max_length=64)] = "Europe/Vienna"
+    timezone: Annotated[SingleLine, Field(max_length=64)] = "Europe/Vienna"
 
     @field_validator("timezone")
     @classmethod
@@ -361,7 +363,7 @@ class DecidePayload(DialoguePayload):
     application_ids: list[int] = Field(min_length=1, max_length=500, description="One or more (bulk).")
     decision: Literal["approve", "reject"]
     reason: Text = Field(default="", description="Why (required to reject).")
-    decided_by_body: Annotated[str, Field(max_length=200)] = Field(
+    decided_by_body: Annotated[SingleLine, Field(max_length=200)] = Field(
         default="", description="The body that decided, e.g. the Extended Bureau.")
 
 
@@ -443,6 +445,11 @@ class IssuePayload(DialoguePayload):
         default=None, max_length=2000,
         description="Whom to invite; an invited participant's old link is revoked. Default: every participant "
                     "who has no link yet (approved nominees, delegates).")
+    revoke_old: bool = Field(
+        default=True, description="False: each participant's current link stays valid until "
+                                  "invitations.record_delivery reports the new one delivered (and withdraws the "
+                                  "new one if it could not be delivered), so a failed delivery changes nothing "
+                                  "for them. The secretariat's pages and invitations/send work this way.")
 
 
 def _live_links(session, participant_id: int) -> list[Credential]:
@@ -480,45 +487,97 @@ def issue_invitations(ctx: Context, p: IssuePayload):
         targets = [by_id[i] for i in dict.fromkeys(p.participant_ids)]
     invitations, revoked = [], []
     for participant in targets:
-        for credential in _live_links(ctx.session, participant.id):
-            credential.revoked_at = ctx.now
-            revoked.append(credential.id)
-            ctx.after_commit("disconnect_credential", credential.id)
+        if p.revoke_old:
+            revoked += _revoke_links(ctx, participant.id)
         token = new_token()
         credential = Credential(token_hash=hash_token(token), kind="link", role=Role.PARTICIPANT.value,
                                 dialogue_id=dialogue.id, participant_id=participant.id, label=participant.name,
                                 created_at=ctx.now)
         ctx.session.add(credential)
         ctx.session.flush()
-        participant.invited_at = ctx.now
-        participant.invitation_delivery = ""
-        participant.invitation_delivered_at = None
+        if p.revoke_old:
+            _invited(participant, ctx.now)
         invitations.append(invitation_view(ctx.session, participant, token, credential.id))
     if invitations:
         ctx.touch("participants")
     return {"invitations": invitations, "revoked": revoked}
 
 
+def _revoke_links(ctx: Context, participant_id: int, older_than: int | None = None) -> list[int]:
+    """Revoke a participant's live links (those issued before the link
+    ``older_than``, when given); their connections are closed."""
+    revoked = []
+    for credential in _live_links(ctx.session, participant_id):
+        if older_than is None or credential.id < older_than:
+            credential.revoked_at = ctx.now
+            revoked.append(credential.id)
+            ctx.after_commit("disconnect_credential", credential.id)
+    return revoked
+
+
+def _invited(participant: Participant, now: dt.datetime, method: str = "") -> None:
+    participant.invited_at = now
+    participant.invitation_delivery = method
+    participant.invitation_delivered_at = now if method else None
+
+
 class DeliveryPayload(DialoguePayload):
-    participant_ids: list[int] = Field(min_length=1, max_length=2000)
+    participant_ids: list[int] = Field(default_factory=list, max_length=2000,
+                                       description="Participants whose invitation (from invitations.issue) was "
+                                                   "delivered.")
     method: Literal["email", "download"]
+    delivered_credential_ids: list[int] = Field(
+        default_factory=list, max_length=2000,
+        description="Links issued with revoke_old false that were delivered: their participants' older links are "
+                    "revoked now.")
+    undelivered_credential_ids: list[int] = Field(
+        default_factory=list, max_length=2000,
+        description="Links issued with revoke_old false that could not be delivered: withdrawn; their participants "
+                    "keep the links they had.")
+
+
+def _issued_links(ctx: Context, ids: list[int], field: str) -> list[Credential]:
+    rows = list(ctx.session.scalars(select(Credential).where(Credential.id.in_(set(ids)))))
+    if len(rows) != len(set(ids)) or any(
+            c.dialogue_id != ctx.require_dialogue().id or c.participant_id is None or c.kind != "link" for c in rows):
+        raise CommandError("not_found", "Some of these links are not invitations to this dialogue.",
+                           [{"field": field, "message": "unknown invitation link"}])
+    return rows
 
 
 @command("invitations.record_delivery", payload=DeliveryPayload, roles=SECRETARIAT,
          operation_id="recordInvitationDelivery", http_path="/dialogues/{dialogue_id}/invitations/delivered")
 def record_delivery(ctx: Context, p: DeliveryPayload):
-    """Record that invitations were sent by e-mail or downloaded as files."""
+    """Record which invitations were sent by e-mail or downloaded as files, and withdraw those that were not."""
     dialogue = ctx.require_dialogue()
+    if not (p.participant_ids or p.delivered_credential_ids or p.undelivered_credential_ids):
+        raise CommandError("invalid_payload", "Say which invitations were delivered.",
+                           [{"field": "participant_ids", "message": "give participant_ids or credential ids"}])
     rows = list(ctx.session.scalars(select(Participant).where(
         Participant.id.in_(set(p.participant_ids)), Participant.dialogue_id == dialogue.id)))
     if len(rows) != len(set(p.participant_ids)):
         raise CommandError("not_found", "Some of these participants are not registered for this dialogue.",
                            [{"field": "participant_ids", "message": "unknown participant"}])
-    for participant in rows:
+    delivered = _issued_links(ctx, p.delivered_credential_ids, "delivered_credential_ids")
+    undelivered = _issued_links(ctx, p.undelivered_credential_ids, "undelivered_credential_ids")
+    for participant in rows:  # invited by invitations.issue already
         participant.invitation_delivery = p.method
         participant.invitation_delivered_at = ctx.now
+    revoked = []
+    for credential in delivered:
+        revoked += _revoke_links(ctx, credential.participant_id, older_than=credential.id)
+        participant = ctx.session.get(Participant, credential.participant_id)
+        _invited(participant, ctx.now, p.method)
+        rows.append(participant)
+    withdrawn = []
+    for credential in undelivered:
+        if credential.revoked_at is None:
+            credential.revoked_at = ctx.now
+            withdrawn.append(credential.id)
+            ctx.after_commit("disconnect_credential", credential.id)
     ctx.touch("participants")
-    return {"participant_ids": sorted(x.id for x in rows), "method": p.method}
+    return {"participant_ids": sorted({x.id for x in rows}), "method": p.method, "revoked": sorted(revoked),
+            "withdrawn": withdrawn}
 
 
 # -- travel support ------------------------------------------------------------------------
@@ -577,8 +636,8 @@ def decide_travel(ctx: Context, p: TravelDecisionPayload):
 # -- delegates -----------------------------------------------------------------------------
 class DelegatePayload(DialoguePayload):
     name: Name
-    email: Annotated[str, Field(max_length=254)] = ""
-    delegation: Annotated[str, Field(min_length=1, max_length=300,
+    email: Annotated[SingleLine, Field(max_length=254)] = ""
+    delegation: Annotated[SingleLine, Field(min_length=1, max_length=300,
                                      description="The State party or the organization (e.g. Austria, INTERPOL).")]
     category: Literal["state_party", "igo"]
     channel: Literal["room", "online"] = "room"
@@ -650,11 +709,11 @@ def parse_delegates(text: str, dialogue_id: int) -> tuple[list[DelegatePayload],
                 "channel": CHANNEL_WORDS.get((values.get("channel") or "room").lower(), values.get("channel"))}
         try:
             delegate = DelegatePayload.model_validate(data)
-        except Exception as exc:  # pydantic.ValidationError
-            for error in exc.errors():
-                column = str(error["loc"][0]) if error.get("loc") else "row"
+        except ValidationError as exc:
+            for detail in validation_details(exc):
+                column = (detail["field"] or "row").split(".")[0]
                 problems.append({"field": f"csv.row{number}.{column}", "row": number, "column": column,
-                                 "message": error.get("msg", "invalid")})
+                                 "message": detail["message"]})
             continue
         identity = delegate.email.lower() or f"{delegate.name.lower()}|{delegate.delegation.lower()}"
         if identity in seen:
@@ -691,7 +750,7 @@ def import_delegates(ctx: Context, p: ImportPayload):
 
 # -- on the day ----------------------------------------------------------------------------
 class CheckInPayload(DialoguePayload):
-    token: Annotated[str, Field(max_length=2000, description="The scanned QR code: the personal link or its "
+    token: Annotated[SingleLine, Field(max_length=2000, description="The scanned QR code: the personal link or its "
                                                             "token.")] | None = None
     participant_id: int | None = Field(default=None, description="Or the participant found by name.")
 
@@ -945,7 +1004,7 @@ class ListApplicationsQuery(Payload):
     grassroots: bool | None = Field(default=None, description="Grassroots or victim-led / victim-focused.")
     in_person: bool | None = Field(default=None, description="Nominated someone to attend in person.")
     travel: Literal["requested", "granted", "declined", "any"] | None = None
-    q: Annotated[str, Field(max_length=100)] = Field(default="", description="Text in the organization, country, "
+    q: Annotated[SingleLine, Field(max_length=100)] = Field(default="", description="Text in the organization, country, "
                                                                             "contact or participants.")
     sort: Literal["submitted", "updated", "organization", "country", "category", "status"] = "submitted"
     order: Literal["asc", "desc"] = "asc"

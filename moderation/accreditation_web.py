@@ -28,7 +28,7 @@ from . import accreditation as acc
 from .api import EXTRA_PATHS, api_principal
 from .auth import SYSTEM, Principal
 from .errors import CommandError, validation_details
-from .invitations import SmtpSettings, invitations_zip, letters, send
+from .invitations import SmtpSettings, header_text, invitations_zip, letter, send
 from .models import ApplicationStatus, Dialogue, Participant, Role
 from .realtime import principal_from_session
 from .service import Service
@@ -427,39 +427,67 @@ def _sender(smtp: SmtpSettings | None) -> str:
 
 
 def deliver(principal: Principal, dialogue_id: int, participant_ids: list[int] | None, method: str) -> dict:
-    """Issue the links (``invitations.issue``), then send them by e-mail or
-    pack them as files; record what was delivered. For a download the
-    answer carries ``zip`` (bytes)."""
+    """Issue the links (``invitations.issue`` keeping the old ones), send
+    them by e-mail or pack them as files, then record what was delivered
+    (``invitations.record_delivery``: the old links of those reached are
+    revoked, the new links that did not reach anyone are withdrawn). So a
+    message that cannot be written or sent leaves its participant with the
+    link they had. For a download the answer carries ``zip`` (bytes)."""
     smtp = SmtpSettings.from_config(current_app.config)
     if method == "email" and smtp is None:
         raise CommandError("conflict", "No mail server is configured (MODERATION_SMTP_HOST): download the "
                                        "invitations instead.", [{"field": "delivery", "message": "no SMTP"}])
-    issued = service().dispatch(principal, "invitations.issue",
-                                {"dialogue_id": dialogue_id, "participant_ids": participant_ids}).result
+    issued = service().dispatch(principal, "invitations.issue", {
+        "dialogue_id": dialogue_id, "participant_ids": participant_ids, "revoke_old": False}).result
     invitations = issued["invitations"]
     if not invitations:
-        return {"message": "Everyone already has an invitation.", "sent": [], "failed": {}, "zip": None,
-                "count": 0}
-    items = letters(invitations, _dialogue_text(dialogue_id), base_url(), _sender(smtp))
+        return {"message": "Everyone already has an invitation.", "sent": [], "failed": {}, "names": {},
+                "zip": None, "count": 0}
+    names = {i["participant_id"]: header_text(i["name"]) for i in invitations}
+    links = {i["participant_id"]: i["credential_id"] for i in invitations}
+    failed: dict[int, str] = {}
+    data, sent = None, []
+    try:
+        items = _letters(invitations, dialogue_id, smtp, strict=method == "email", failed=failed)
+        if method == "email":
+            for pid, reason in send(smtp, items).items():
+                if reason is None:
+                    sent.append(pid)
+                else:
+                    failed[pid] = reason
+        else:
+            data = invitations_zip(items)
+            sent = [item.participant_id for item in items]
+    finally:
+        # Whatever happened above: what was not delivered is withdrawn.
+        service().dispatch(principal, "invitations.record_delivery", {
+            "dialogue_id": dialogue_id, "method": method,
+            "delivered_credential_ids": [links[pid] for pid in sent],
+            "undelivered_credential_ids": [links[pid] for pid in links if pid not in sent]})
     if method == "email":
-        results = send(smtp, items)
-        sent = [pid for pid, reason in results.items() if reason is None]
-        failed = {pid: reason for pid, reason in results.items() if reason is not None}
-        if sent:
-            service().dispatch(principal, "invitations.record_delivery",
-                               {"dialogue_id": dialogue_id, "participant_ids": sent, "method": "email"})
-        names = {i.participant_id: i.name for i in items}
         message = f"{len(sent)} invitation(s) sent by e-mail."
-        if failed:
-            message += " Not sent: " + "; ".join(f"{names[p]} ({r})" for p, r in list(failed.items())[:10]) + \
-                ". Their new links were not delivered: send them again, or download them."
-        return {"message": message, "sent": sent, "failed": failed, "zip": None, "count": len(items)}
-    data = invitations_zip(items)
-    service().dispatch(principal, "invitations.record_delivery",
-                       {"dialogue_id": dialogue_id, "participant_ids": [i.participant_id for i in items],
-                        "method": "download"})
-    return {"message": f"{len(items)} invitation(s) in the download.", "sent": [], "failed": {}, "zip": data,
-            "count": len(items)}
+    else:
+        message = f"{len(sent)} invitation(s) in the download."
+    if failed:
+        message += " Not sent: " + "; ".join(f"{names[p]} ({r})" for p, r in list(failed.items())[:10]) + \
+            ". They keep the link they had (if any): correct the address or the mail server and send again."
+    return {"message": message, "sent": sent, "failed": failed, "names": names, "zip": data,
+            "count": len(invitations)}
+
+
+def _letters(invitations: list[dict], dialogue_id: int, smtp: SmtpSettings | None, *, strict: bool,
+             failed: dict[int, str]) -> list:
+    """The letters that can be written; the others go to ``failed`` with
+    the reason."""
+    dialogue = _dialogue_text(dialogue_id)
+    sender = _sender(smtp)
+    items = []
+    for index, invitation in enumerate(invitations, start=1):
+        try:
+            items.append(letter(invitation, dialogue, base_url(), sender, index, strict=strict))
+        except ValueError as exc:
+            failed[invitation["participant_id"]] = str(exc)
+    return items
 
 
 def zip_response(data: bytes, dialogue_id: int) -> Response:
@@ -731,7 +759,8 @@ def sendInvitations(dialogue_id: int):  # noqa: N802
     if report["zip"] is not None:
         return zip_response(report["zip"], dialogue_id)
     return jsonify({"ok": True, "sent": report["sent"], "count": report["count"],
-                    "failed": [{"participant_id": p, "reason": r} for p, r in report["failed"].items()],
+                    "failed": [{"participant_id": p, "name": report["names"][p], "reason": r}
+                               for p, r in report["failed"].items()],
                     "message": report["message"]})
 
 
