@@ -15,6 +15,7 @@ from .errors import CommandError
 from .invitations import writable_address
 from .models import (CATEGORY_LABELS, Category, Channel, Credential, Organization, Participant,
                      Role, RoleAssignment, SpeakerEntry, SpeakerStatus, User)
+from .room import enter_room, leave_room
 from .storable import SingleLine
 from .timers import ms
 
@@ -51,31 +52,6 @@ def participant_view(participant: Participant, *, with_personal: bool = False) -
     if with_personal:
         view["email"] = participant.email
     return view
-
-
-# One in-person participant plus one alternate per organization; everyone
-# else joins online. Delegations of States parties and intergovernmental
-# organizations are not limited.
-IN_PERSON_PLACES = 2
-UNLIMITED_CATEGORIES = frozenset({Category.STATE_PARTY.value, Category.IGO.value})
-
-
-def room_place(session, participant: Participant) -> bool:
-    """Check that ``participant``'s organization has a place left in the
-    room; return True when the place is the alternate's (the second person
-    in). Raises ``conflict`` naming who holds the places."""
-    org = participant.organization if participant.organization_id else None
-    if org is None or org.category in UNLIMITED_CATEGORIES:
-        return False
-    others = list(session.scalars(select(Participant).where(
-        Participant.dialogue_id == participant.dialogue_id, Participant.organization_id == org.id,
-        Participant.channel == Channel.ROOM.value, Participant.id != participant.id).order_by(Participant.id)))
-    if len(others) >= IN_PERSON_PLACES:
-        names = " and ".join(o.name for o in others[:IN_PERSON_PLACES])
-        raise CommandError("conflict", f"{org.name} already has {names} in the room: one in-person participant "
-                                       "plus one alternate per organization. Switch one of them online first.",
-                           [{"field": "channel", "message": "no in-person place left for this organization"}])
-    return any(not o.alternate for o in others)
 
 
 def participants_section(session, dialogue, now, plugins, *, with_personal: bool = False):
@@ -134,9 +110,12 @@ def register_participant(ctx: Context, p: RegisterPayload):
     org = find_or_create_organization(ctx.session, p.organization.name, p.organization.category,
                                       p.organization.country) if p.organization else None
     participant = Participant(dialogue_id=ctx.require_dialogue().id, name=p.name, email=p.email,
-                              channel=p.channel, organization_id=org.id if org else None, created_at=ctx.now)
+                              channel=Channel.ONLINE.value, organization_id=org.id if org else None,
+                              created_at=ctx.now)
     ctx.session.add(participant)
     ctx.session.flush()
+    if p.channel == Channel.ROOM.value:  # the organization's in-person places, as everywhere
+        enter_room(ctx.session, participant)
     ctx.touch("participants")
     return {"participant_id": participant.id,
             **_issue(ctx, Role.PARTICIPANT, participant_id=participant.id, label=p.name)}
@@ -249,12 +228,12 @@ def join_with_code(ctx: Context, p: JoinPayload):
             or not hmac.compare_digest(given, dialogue.join_code_hash):
         raise CommandError("forbidden", "This join code is not valid for this dialogue.")
     org = find_or_create_organization(ctx.session, p.organization, p.category)
-    participant = Participant(dialogue_id=dialogue.id, name=p.name, channel=p.channel, organization_id=org.id,
-                              self_registered=True, created_at=ctx.now)
+    participant = Participant(dialogue_id=dialogue.id, name=p.name, channel=Channel.ONLINE.value,
+                              organization_id=org.id, self_registered=True, created_at=ctx.now)
     ctx.session.add(participant)
     ctx.session.flush()
-    if participant.channel == Channel.ROOM.value:  # the organization's in-person places, as everywhere
-        participant.alternate = room_place(ctx.session, participant)
+    if p.channel == Channel.ROOM.value:  # the organization's in-person places, as everywhere
+        enter_room(ctx.session, participant)
     ctx.touch("participants")
     return {"participant_id": participant.id,
             **_issue(ctx, Role.PARTICIPANT, participant_id=participant.id, label=p.name)}
@@ -278,13 +257,12 @@ def set_channel(ctx: Context, p: ChannelPayload):
         raise CommandError("forbidden", "You may only change your own channel.")
     participant = _participant(ctx, target)
     if p.channel == Channel.ROOM.value and participant.channel != Channel.ROOM.value:
-        participant.alternate = room_place(ctx.session, participant)
+        enter_room(ctx.session, participant)
     elif p.channel == Channel.ONLINE.value:
-        participant.alternate = False
+        leave_room(participant)
         if participant.checked_in_at is not None:  # left the room
             participant.checked_in_at = None
             ctx.touch("attendance")
-    participant.channel = Channel(p.channel).value
     # A waiting request moves with its speaker: alternation reads its channel.
     for entry in ctx.session.scalars(select(SpeakerEntry).where(
             SpeakerEntry.participant_id == participant.id, SpeakerEntry.status == SpeakerStatus.WAITING.value)):

@@ -13,7 +13,8 @@ room and online are a section every screen sees.
 The rules that hold everywhere (the form, the API, the channel switch):
 
 - at most one in-person participant plus one alternate per organization;
-  everyone else joins online (``access.room_place``);
+  everyone else joins online (``room.enter_room``, which every way into the
+  room goes through);
 - after the deadline (an instant, stated in its own time zone) nothing is
   stored; the secretariat can move the deadline or accept a late
   application by hand;
@@ -32,7 +33,6 @@ import csv
 import datetime as dt
 import io
 import re
-import unicodedata
 import weakref
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -42,7 +42,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import func, select
 
-from .access import find_or_create_organization, participant_view, room_place
+from .access import find_or_create_organization, participant_view
 from .auth import hash_token, new_token, resolve_actor
 from .commands import Context, DialoguePayload, Payload, command
 from .errors import CommandError, validation_details
@@ -51,13 +51,12 @@ from .models import (CATEGORY_LABELS, ApplicationStatus, AuditEntry, Category, C
                      IdempotencyRecord, Input, NominationMode, Nominee, Participant, Role, SpeakerEntry,
                      TravelSupport)
 from .models import Application as ApplicationRow
+from .room import MAX_ALTERNATES, MAX_IN_PERSON, enter_room, organization_key
 from .storable import SingleLine
 from .timers import ms
 
 SECRETARIAT = {Role.SECRETARIAT}
 MAX_NOMINEES = 20
-MAX_IN_PERSON = 1     # per organization and dialogue ...
-MAX_ALTERNATES = 1    # ... plus one alternate; everyone else online
 DELETED = "(deleted)"
 ORGANIZATION_CATEGORIES = {"ngo": "NGO", "academia": "Academia", "private_sector": "Private sector",
                            "other": "Other"}
@@ -143,14 +142,6 @@ class SubmitPayload(ApplicationFields):
 
 
 # -- helpers -------------------------------------------------------------------------------
-def organization_key(name: str) -> str:
-    """The same organization however it is typed: case, punctuation and
-    spacing are ignored, accented letters are kept ("Victims' Voice e.V."
-    == "victims voice e v", but "Área" is not "Area")."""
-    text = unicodedata.normalize("NFKC", name).casefold()
-    return " ".join(re.sub(r"[\W_]+", " ", text).split())[:320]
-
-
 def participant_category(category: str, ecosoc_status: bool) -> str:
     """The stakeholder category used for attendance and statistics."""
     if category == "ngo":
@@ -390,16 +381,14 @@ def create_participants(ctx: Context, application: ApplicationRow) -> list[Parti
     for nominee in application.nominees:
         if nominee.participant_id is not None:
             continue
-        in_room = nominee.mode in (NominationMode.IN_PERSON.value, NominationMode.ALTERNATE.value)
         participant = Participant(dialogue_id=application.dialogue_id, organization_id=org.id, name=nominee.name,
                                   email=nominee.email, channel=Channel.ONLINE.value, self_registered=False,
                                   application_id=application.id, alternate=False, created_at=ctx.now)
         ctx.session.add(participant)
         ctx.session.flush()
-        if in_room:
-            room_place(ctx.session, participant)   # refuses when the organization's places are taken
-            participant.alternate = nominee.mode == NominationMode.ALTERNATE.value
-            participant.channel = Channel.ROOM.value
+        if nominee.mode in (NominationMode.IN_PERSON.value, NominationMode.ALTERNATE.value):
+            # Refused when the organization's places are taken (by another way in).
+            enter_room(ctx.session, participant, as_alternate=nominee.mode == NominationMode.ALTERNATE.value)
             ctx.session.flush()
         nominee.participant_id = participant.id
         created.append(participant)
@@ -651,10 +640,12 @@ class DelegatePayload(DialoguePayload):
 def _add_delegate(ctx: Context, d: DelegatePayload) -> Participant:
     org = find_or_create_organization(ctx.session, d.delegation, d.category)
     participant = Participant(dialogue_id=ctx.require_dialogue().id, organization_id=org.id, name=d.name,
-                              email=d.email, channel=d.channel, self_registered=False, alternate=False,
+                              email=d.email, channel=Channel.ONLINE.value, self_registered=False, alternate=False,
                               created_at=ctx.now)
     ctx.session.add(participant)
     ctx.session.flush()
+    if d.channel == Channel.ROOM.value:   # delegations are not limited, but the rule says so in one place
+        enter_room(ctx.session, participant)
     return participant
 
 
