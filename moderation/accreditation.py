@@ -18,8 +18,10 @@ The rules that hold everywhere (the form, the API, the channel switch):
 - after the deadline (an instant, stated in its own time zone) nothing is
   stored; the secretariat can move the deadline or accept a late
   application by hand;
-- the same organization applying again for the same dialogue updates its
-  application (the key is the normalized name) until it is decided;
+- an application is changed only with its private edit token (given once,
+  with the edit link, when applying; stored hashed) until it is decided; the
+  same organization applying again without it makes a new application,
+  which the secretariat sees as a possible duplicate;
 - personal data (names, e-mail addresses) is the secretariat's; it can be
   deleted once the summary is published, keeping anonymous counts.
 
@@ -218,28 +220,28 @@ def _lock_dialogues(ctx: Context, ids: list[int]) -> list[Dialogue]:
     return found
 
 
-def _store_application(ctx: Context, dialogue: Dialogue, p: ApplicationFields, *, late: bool) -> tuple:
+def _store_application(ctx: Context, dialogue: Dialogue, p: ApplicationFields, application: ApplicationRow | None,
+                       *, late: bool, token_hash: str) -> tuple[ApplicationRow, bool]:
+    """Write the form into ``application``, or into a new one when None."""
     key = organization_key(p.organization.name)
     if not key:
         raise CommandError("invalid_payload", "The organization's name needs letters or digits.",
                            [{"field": "organization.name", "message": "needs letters or digits"}])
-    application = ctx.session.scalar(select(ApplicationRow).where(
-        ApplicationRow.dialogue_id == dialogue.id, ApplicationRow.organization_key == key))
     if application is not None and application.status != ApplicationStatus.PENDING.value:
         raise CommandError("conflict", f"The application of {application.organization_name} to {dialogue.title} "
                                        f"was already {application.status}; it can no longer be changed here. "
                                        "Please write to the secretariat. Nothing was stored.",
-                           [{"field": "organization.name", "message": f"already {application.status}"}])
+                           [{"field": "dialogue_ids", "message": f"already {application.status}"}])
     created = application is None
     if created:
-        application = ApplicationRow(dialogue_id=dialogue.id, organization_key=key, revision=1,
-                                     status=ApplicationStatus.PENDING.value, submitted_at=ctx.now,
-                                     travel_support="", late=late)
+        application = ApplicationRow(dialogue_id=dialogue.id, revision=1, status=ApplicationStatus.PENDING.value,
+                                     submitted_at=ctx.now, travel_support="", late=late, edit_token_hash=token_hash)
         ctx.session.add(application)
     else:
         application.revision += 1
         application.late = application.late or late
     org = p.organization
+    application.organization_key = key
     application.organization_name = org.name
     application.category = org.category
     application.ecosoc_status = org.ecosoc_status
@@ -274,18 +276,72 @@ def _application_results(stored: list[tuple]) -> dict[str, Any]:
                               "revision": a.revision} for a, created in stored]}
 
 
+def _new_applications(ctx: Context, dialogues: list[Dialogue], p: ApplicationFields, *, late: bool) -> dict:
+    """One new application per dialogue, all changed later with one edit
+    token: in the answer once, stored as its hash."""
+    token = new_token()
+    stored = [_store_application(ctx, d, p, None, late=late, token_hash=hash_token(token)) for d in dialogues]
+    return {**_application_results(stored), "edit_token": token, "edit_path": edit_path(token)}
+
+
+def edit_path(token: str) -> str:
+    """The private edit link's path (the public form, filled in)."""
+    return f"/apply/edit/{token}"
+
+
+def applications_of_token(session, token: str) -> list[ApplicationRow]:
+    """The applications an edit token may change (none for a wrong token)."""
+    if not token or len(token) > 100:
+        return []
+    return list(session.scalars(select(ApplicationRow).where(ApplicationRow.edit_token_hash == hash_token(token))
+                                .order_by(ApplicationRow.dialogue_id)))
+
+
 # -- applying ------------------------------------------------------------------------------
 @command("applications.submit", payload=SubmitPayload, public=True, operation_id="submitApplication",
          http_path="/applications", redact=("contact", "participants"))
 def submit(ctx: Context, p: SubmitPayload):
-    """Apply to take part in one or more dialogues (public; before the deadline)."""
+    """Apply to take part in one or more dialogues (public; before the deadline); the answer has the edit token once."""
     _check_application(p)
     dialogues = _lock_dialogues(ctx, p.dialogue_ids)
     for dialogue in dialogues:
         accepting, why = application_window(dialogue, ctx.now)
         if not accepting:
             raise CommandError("forbidden", why, [{"field": "dialogue_ids", "message": why}])
-    return _application_results([_store_application(ctx, d, p, late=False) for d in dialogues])
+    return _new_applications(ctx, dialogues, p, late=False)
+
+
+class UpdatePayload(SubmitPayload):
+    edit_token: Annotated[SingleLine, Field(min_length=20, max_length=100, description=(
+        "The private edit token from the answer of applications.submit (the last part of the edit link)."))]
+
+
+def _late(ctx: Context, dialogue: Dialogue) -> bool:
+    """False while the dialogue takes applications; True when the
+    secretariat changes one after that (a late change); else refused."""
+    accepting, why = application_window(dialogue, ctx.now)
+    if accepting:
+        return False
+    if dialogue.personal_data_deleted_at is None and \
+            Role.SECRETARIAT in resolve_actor(ctx.session, ctx.actor.principal, dialogue.id).roles:
+        return True
+    raise CommandError("forbidden", why, [{"field": "dialogue_ids", "message": why}])
+
+
+@command("applications.update", payload=UpdatePayload, public=True, operation_id="updateApplication",
+         http_path="/applications/update", redact=("contact", "participants", "edit_token"))
+def update(ctx: Context, p: UpdatePayload):
+    """Change your pending application (public; the edit token from applying proves it is yours)."""
+    _check_application(p)
+    dialogues = _lock_dialogues(ctx, p.dialogue_ids)
+    mine = {a.dialogue_id: a for a in applications_of_token(ctx.session, p.edit_token)}
+    if not mine:
+        raise CommandError("forbidden", "This edit link is not valid: open the link from the confirmation page or "
+                                        "e-mail of your application, or send a new application. Nothing was stored.",
+                           [{"field": "edit_token", "message": "not an edit token"}])
+    # A dialogue added to the list gets a new application with the same token.
+    return _application_results([_store_application(ctx, d, p, mine.get(d.id), late=_late(ctx, d),
+                                                    token_hash=hash_token(p.edit_token)) for d in dialogues])
 
 
 @command("applications.accept_late", payload=SubmitPayload, roles=SECRETARIAT, operation_id="acceptLateApplication",
@@ -301,7 +357,7 @@ def accept_late(ctx: Context, p: SubmitPayload):
         if dialogue.personal_data_deleted_at is not None:
             raise CommandError("conflict", f"The personal data of {dialogue.title} was deleted; it takes no "
                                            "more applications.")
-    return _application_results([_store_application(ctx, d, p, late=True) for d in dialogues])
+    return _new_applications(ctx, dialogues, p, late=True)
 
 
 class WindowPayload(DialoguePayload):
@@ -919,6 +975,7 @@ def delete_personal_data(ctx: Context, p: DeletePayload):
         participant.name, participant.email, participant.checked_in_by = DELETED, "", ""
     applications = list(session.scalars(select(ApplicationRow).where(ApplicationRow.dialogue_id == dialogue.id)))
     for application in applications:
+        application.edit_token_hash = None   # its edit link opens nothing any more
         application.contact_name = application.contact_email = application.decided_by = ""
         application.travel_request_note = application.travel_decision_note = ""
         for nominee in application.nominees:
@@ -950,8 +1007,10 @@ def delete_personal_data(ctx: Context, p: DeletePayload):
 
 
 # -- reading (the secretariat's lists and exports) -------------------------------------------
-def application_view(application: ApplicationRow) -> dict[str, Any]:
-    """Everything about one application: for the secretariat only."""
+def application_view(application: ApplicationRow, duplicate_of: int | None = None) -> dict[str, Any]:
+    """Everything about one application: for the secretariat only.
+    ``duplicate_of``: the first application to the dialogue under the same
+    organization name, when this is a later one (``first_applications``)."""
     modes = [n.mode for n in application.nominees]
     return {
         "id": application.id, "dialogue_id": application.dialogue_id,
@@ -977,7 +1036,19 @@ def application_view(application: ApplicationRow) -> dict[str, Any]:
         "travel_request_note": application.travel_request_note,
         "travel_decision_note": application.travel_decision_note,
         "travel_eligible": travel_eligible(application),
+        "possible_duplicate_of": duplicate_of,
     }
+
+
+def first_applications(session, dialogue_id: int) -> dict[str, int]:
+    """The first application to a dialogue under each organization name:
+    later ones with the same name are possible duplicates (an organization
+    that applied again without its edit link, or someone else using its
+    name). Worked out when read, so it follows every change of name."""
+    rows = session.execute(select(ApplicationRow.organization_key, func.min(ApplicationRow.id))
+                           .where(ApplicationRow.dialogue_id == dialogue_id)
+                           .group_by(ApplicationRow.organization_key)).all()
+    return dict(rows)
 
 
 SORTS = {"submitted": ApplicationRow.submitted_at, "updated": ApplicationRow.updated_at,
@@ -997,6 +1068,8 @@ class ListApplicationsQuery(Payload):
     travel: Literal["requested", "granted", "declined", "any"] | None = None
     q: Annotated[SingleLine, Field(max_length=100)] = Field(default="", description="Text in the organization, country, "
                                                                             "contact or participants.")
+    duplicate: bool | None = Field(default=None, description="A possible duplicate: a later application under "
+                                                             "the name of an earlier one.")
     sort: Literal["submitted", "updated", "organization", "country", "category", "status"] = "submitted"
     order: Literal["asc", "desc"] = "asc"
 
@@ -1018,7 +1091,11 @@ def list_applications(session, dialogue_id: int, query: ListApplicationsQuery) -
         statement = statement.where(ApplicationRow.travel_support == query.travel)
     column = SORTS[query.sort]
     statement = statement.order_by(column.desc() if query.order == "desc" else column.asc(), ApplicationRow.id)
-    views = [application_view(a) for a in session.scalars(statement)]
+    first = first_applications(session, dialogue_id)
+    views = [application_view(a, None if first[a.organization_key] == a.id else first[a.organization_key])
+             for a in session.scalars(statement)]
+    if query.duplicate is not None:
+        views = [v for v in views if (v["possible_duplicate_of"] is not None) == query.duplicate]
     if query.in_person is not None:
         views = [v for v in views if bool(v["in_person"] + v["alternates"]) == query.in_person]
     if query.q:

@@ -1,4 +1,4 @@
-"""Invitations as e-mails and as files.
+"""Invitations as e-mails and as files, and the receipt of an application.
 
 A personal link exists in clear only in the answer of the command that
 issued it (tokens are stored hashed), so invitations are written right then:
@@ -203,6 +203,40 @@ def _copy(message: EmailMessage) -> EmailMessage:
     return message_from_bytes(message.as_bytes(), policy=policy.default)
 
 
+def receipt(contact: tuple[str, str], organization: str, applications: list[tuple[str, int, str]],
+            sender: str, *, edit_link: str | None, changed: bool) -> EmailMessage:
+    """The e-mail to an application's contact person: what was stored and,
+    for a new application, the private edit link. ``applications``:
+    (dialogue title, reference, deadline text). ValueError when the address
+    cannot be written in a header."""
+    name, email_address = contact
+    organization = header_text(organization)
+    lines = [f"Dear {header_text(name)},", ""]
+    lines.append(f"The application of {organization} was changed." if changed
+                 else f"The secretariat has received the application of {organization}:")
+    for title, reference, deadline in applications:
+        lines.append(f"- {header_text(title)} (reference {reference}" + (f"; deadline {deadline}" if deadline else "")
+                     + ")")
+    lines.append("")
+    if edit_link:
+        lines += ["To change it until the deadline, or until the secretariat decides, open your private edit "
+                  "link:", edit_link, "",
+                  "Anyone with this link can change your application: please do not share it. Sending the form "
+                  "again without it makes a new application.", ""]
+    elif changed:
+        lines += ["If you did not change it, please write to the secretariat at once.", ""]
+    lines += ["With kind regards,", "The secretariat"]
+    message = EmailMessage(policy=policy.SMTP)
+    message["Subject"] = header_text(("Application changed: " if changed else "Application received: ")
+                                     + organization)
+    message["From"] = header_text(sender)
+    message["To"] = address(name, email_address)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=_domain(message["From"]))
+    message.set_content("\n".join(lines) + "\n")
+    return message
+
+
 @dataclass
 class SmtpSettings:
     host: str
@@ -225,15 +259,18 @@ class SmtpSettings:
 
 def send(settings: SmtpSettings, items: list[Letter]) -> dict[int, str | None]:
     """Send each invitation over one connection. Returns participant id ->
-    None (sent) or the reason it was not sent; never raises. A refusal
-    for one message goes on with the next; once the connection is lost the
-    rest are not sent."""
-    results: dict[int, str | None] = {}
-    pending = [item for item in items if item.email]
-    for item in items:
-        if not item.email:
-            results[item.participant_id] = "no e-mail address"
-    if not pending:
+    None (sent) or the reason it was not sent; never raises."""
+    results: dict[int, str | None] = {item.participant_id: "no e-mail address" for item in items if not item.email}
+    results.update(send_messages(settings, {item.participant_id: item.message for item in items if item.email}))
+    return results
+
+
+def send_messages(settings: SmtpSettings, messages: dict[Any, EmailMessage]) -> dict[Any, str | None]:
+    """Send messages over one connection: key -> None (sent) or the reason
+    it was not; never raises. A refusal for one message goes on with the
+    next; once the connection is lost the rest are not sent."""
+    results: dict[Any, str | None] = {}
+    if not messages:
         return results
     try:
         with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
@@ -243,17 +280,17 @@ def send(settings: SmtpSettings, items: list[Letter]) -> dict[int, str | None]:
                 smtp.ehlo()
             if settings.user:
                 smtp.login(settings.user, settings.password or "")
-            for item in pending:
+            for key, message in messages.items():
                 try:
-                    refused = smtp.send_message(item.message)
-                    results[item.participant_id] = "refused by the server" if refused else None
+                    refused = smtp.send_message(message)
+                    results[key] = "refused by the server" if refused else None
                 except smtplib.SMTPServerDisconnected:
                     raise
                 except (smtplib.SMTPException, UnicodeError, ValueError) as exc:
-                    results[item.participant_id] = _reason(exc)
+                    results[key] = _reason(exc)
     except (OSError, smtplib.SMTPException) as exc:
-        for item in pending:
-            results.setdefault(item.participant_id, f"the mail server could not be used ({_reason(exc)})")
+        for key in messages:
+            results.setdefault(key, f"the mail server could not be used ({_reason(exc)})")
     return results
 
 

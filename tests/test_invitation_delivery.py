@@ -14,6 +14,7 @@ import re
 import socket
 import threading
 import zipfile
+from contextlib import contextmanager
 from email import policy
 
 import pytest
@@ -64,16 +65,25 @@ def smtp_app_on(tmp_path, port: int, name: str = "smtp"):
                     PUBLIC_URL="https://dialogue.example.org")
 
 
-@pytest.fixture
-def refusing(tmp_path):
-    """A mail server that refuses carla@ (550), and an app that uses it."""
-    inbox = Inbox(refuse="carla@victims.example.org")
+@contextmanager
+def mail_server_app(tmp_path, refuse: str):
+    """A real mail server (aiosmtpd) that refuses one address (550), and an
+    app that uses it: (app, inbox)."""
+    inbox = Inbox(refuse=refuse)
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     app = smtp_app_on(tmp_path, controller.port)
-    yield app, inbox
-    app.extensions["db"].dispose()
-    controller.stop()
+    try:
+        yield app, inbox
+    finally:
+        app.extensions["db"].dispose()
+        controller.stop()
+
+
+@pytest.fixture
+def refusing(tmp_path):
+    with mail_server_app(tmp_path, "carla@victims.example.org") as found:
+        yield found
 
 
 def approved_people(service) -> tuple[int, dict[str, int], str]:
@@ -102,9 +112,14 @@ def send(app, did: int, token: str, **body):
                                   headers={"Authorization": f"Bearer {token}"})
 
 
+def invitations_in(inbox) -> list[tuple[list[str], object]]:
+    """The invitations received (not the receipts of the applications)."""
+    return [(to, m) for to, m in inbox.messages if m["Subject"].startswith("Invitation: ")]
+
+
 def links_in(inbox) -> dict[str, str]:
     found = {}
-    for to, message in inbox.messages:
+    for to, message in invitations_in(inbox):
         text = message.get_body(("plain",)).get_content()
         found[to[0]] = re.search(r"https://dialogue\.example\.org/l/(\S+)", text).group(1)
     return found
@@ -194,7 +209,7 @@ def test_a_stored_name_with_a_line_break_adds_no_header(refusing):
         s.get(Participant, people["Amara Diallo"]).name = EVIL
     report = send(app, did, token, participant_ids=[people["Amara Diallo"]], delivery="email").get_json()
     assert report["sent"] == [people["Amara Diallo"]] and report["failed"] == []
-    [(recipients, message)] = inbox.messages
+    [(recipients, message)] = invitations_in(inbox)
     assert recipients == ["amara@victims.example.org"]
     assert "Bcc" not in message and [a.addr_spec for a in message["To"].addresses] == ["amara@victims.example.org"]
     assert str(message["To"]) == '"Mallory Bcc: victim@evil.example" <amara@victims.example.org>'
