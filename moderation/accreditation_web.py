@@ -927,8 +927,15 @@ def openapi_paths(errors, path_params) -> dict[str, Any]:
                     "participant_ids": {"type": "array", "items": {"type": "integer"},
                                         "description": "Default: everyone without a link yet."},
                     "delivery": {"type": "string", "enum": ["auto", "email", "download"], "default": "auto"}}}}}},
-            "responses": {"200": {"description": "A report (e-mail) or the ZIP (download)", "content": {
-                "application/json": {"schema": {"type": "object"}},
+            "responses": {"200": {"description": "A report (e-mail) or the ZIP (download). Whoever was not "
+                                                 "reached keeps the link they had.", "content": {
+                "application/json": {"schema": {"type": "object", "properties": {
+                    "ok": {"type": "boolean"}, "count": {"type": "integer", "description": "Links issued."},
+                    "sent": {"type": "array", "items": {"type": "integer"}, "description": "Participants reached."},
+                    "failed": {"type": "array", "description": "Participants not reached, and why.", "items": {
+                        "type": "object", "properties": {"participant_id": {"type": "integer"},
+                                                         "name": {"type": "string"}, "reason": {"type": "string"}}}},
+                    "message": {"type": "string"}}}},
                 "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
                 **errors(401, 403, 404, 409, 422)}}},
     }

@@ -728,6 +728,7 @@ def test_deleting_personal_data_keeps_the_counts(service, dialogue):
         assert (app_row.contact_name, app_row.contact_email, app_row.travel_request_note) == ("", "", "")
         assert app_row.organization_name == "Victims' Voice e.V." and app_row.travel_support == "requested"
         assert {n.email for n in app_row.nominees} == {""} and len(app_row.nominees) == 3
+        assert app_row.edit_token_hash is None                        # the edit link opens nothing any more
         assert {e.name for e in s.scalars(select(SpeakerEntry).where(SpeakerEntry.dialogue_id == did))} == {acc.DELETED}
         assert {i.author_name for i in s.scalars(select(Input).where(Input.dialogue_id == did))} == {""}
         assert credential_for_token(s, links["Amara Diallo"]["token"]) is None
