@@ -137,9 +137,10 @@ def prepare(root: str, instance: str, participants: int, out: str) -> None:
     dialogue_id = seed_demo(app, f"http://{HOST}")["dialogue_id"]
     people = []
     for i in range(participants):
+        # Half in the room: one per organization (one in-person place each).
         payload = {"dialogue_id": dialogue_id, "name": f"Bench Participant {i + 1}",
                    "channel": "room" if i % 2 == 0 else "online",
-                   "organization": {"name": f"Bench Organization {i % 40 + 1}",
+                   "organization": {"name": f"Bench Organization {i // 2 + 1}",
                                     "category": ("ngo", "academia", "private_sector", "ngo_ecosoc")[i % 4]}}
         result = execute(service.db.sessions, service.plugins, SYSTEM, "participant.register", payload).result
         people.append({"participant_id": result["participant_id"], "credential_id": result["credential_id"],

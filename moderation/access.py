@@ -5,23 +5,37 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 
 from .auth import hash_password, hash_token, new_token
 from .commands import Context, DialoguePayload, Payload, command
 from .errors import CommandError
+from .invitations import writable_address
 from .models import (CATEGORY_LABELS, Category, Channel, Credential, Organization, Participant,
                      Role, RoleAssignment, SpeakerEntry, SpeakerStatus, User)
+from .room import enter_room, leave_room
+from .storable import SingleLine
 from .timers import ms
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Label = Annotated[str, Field(max_length=200)]
+Name = Annotated[SingleLine, Field(min_length=1, max_length=200)]
+Label = Annotated[SingleLine, Field(max_length=200)]
 ChannelName = Literal["room", "online"]
 CategoryName = Literal["ngo_ecosoc", "ngo", "academia", "private_sector", "state_party", "igo", "other"]
 # The result field that carries a new link's or API token's secret (shown once).
 TOKEN = ("token",)
-Email = Annotated[str, Field(max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+def _writable_email(value: str) -> str:
+    """An address an e-mail header can carry (no commas, angle brackets, ...)."""
+    if value and not writable_address(value):
+        raise PydanticCustomError("email", "Enter an e-mail address such as name@example.org.")
+    return value
+
+
+Email = Annotated[SingleLine, Field(max_length=254, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+                  AfterValidator(_writable_email)]
 
 
 def participant_view(participant: Participant, *, with_personal: bool = False) -> dict[str, Any]:
@@ -40,31 +54,6 @@ def participant_view(participant: Participant, *, with_personal: bool = False) -
     if with_personal:
         view["email"] = participant.email
     return view
-
-
-# One in-person participant plus one alternate per organization; everyone
-# else joins online. Delegations of States parties and intergovernmental
-# organizations are not limited.
-IN_PERSON_PLACES = 2
-UNLIMITED_CATEGORIES = frozenset({Category.STATE_PARTY.value, Category.IGO.value})
-
-
-def room_place(session, participant: Participant) -> bool:
-    """Check that ``participant``'s organization has a place left in the
-    room; return True when the place is the alternate's (the second person
-    in). Raises ``conflict`` naming who holds the places."""
-    org = participant.organization if participant.organization_id else None
-    if org is None or org.category in UNLIMITED_CATEGORIES:
-        return False
-    others = list(session.scalars(select(Participant).where(
-        Participant.dialogue_id == participant.dialogue_id, Participant.organization_id == org.id,
-        Participant.channel == Channel.ROOM.value, Participant.id != participant.id).order_by(Participant.id)))
-    if len(others) >= IN_PERSON_PLACES:
-        names = " and ".join(o.name for o in others[:IN_PERSON_PLACES])
-        raise CommandError("conflict", f"{org.name} already has {names} in the room: one in-person participant "
-                                       "plus one alternate per organization. Switch one of them online first.",
-                           [{"field": "channel", "message": "no in-person place left for this organization"}])
-    return any(not o.alternate for o in others)
 
 
 def participants_section(session, dialogue, now, plugins, *, with_personal: bool = False):
@@ -107,9 +96,9 @@ def _participant(ctx: Context, participant_id: int) -> Participant:
 
 
 class OrganizationFields(Payload):
-    name: Annotated[str, Field(min_length=1, max_length=300)]
+    name: Annotated[SingleLine, Field(min_length=1, max_length=300)]
     category: CategoryName
-    country: Annotated[str, Field(max_length=100)] = ""
+    country: Annotated[SingleLine, Field(max_length=100)] = ""
 
 
 class RegisterPayload(DialoguePayload):
@@ -127,9 +116,12 @@ def register_participant(ctx: Context, p: RegisterPayload):
     org = find_or_create_organization(ctx.session, p.organization.name, p.organization.category,
                                       p.organization.country) if p.organization else None
     participant = Participant(dialogue_id=ctx.require_dialogue().id, name=p.name, email=p.email,
-                              channel=p.channel, organization_id=org.id if org else None, created_at=ctx.now)
+                              channel=Channel.ONLINE.value, organization_id=org.id if org else None,
+                              created_at=ctx.now)
     ctx.session.add(participant)
     ctx.session.flush()
+    if p.channel == Channel.ROOM.value:  # the organization's in-person places, as everywhere
+        enter_room(ctx.session, participant)
     ctx.touch("participants")
     return {"participant_id": participant.id,
             **_issue(ctx, Role.PARTICIPANT, participant_id=participant.id, label=p.name)}
@@ -227,7 +219,7 @@ def revoke_site_api_token(ctx: Context, p: SiteRevokePayload):
 
 
 class AssignPayload(DialoguePayload):
-    username: Annotated[str, Field(min_length=1, max_length=80)]
+    username: Annotated[SingleLine, Field(min_length=1, max_length=80)]
     role: Literal["moderator", "rapporteur"]
 
 
@@ -267,9 +259,9 @@ def unassign_role(ctx: Context, p: AssignPayload):
 
 
 class JoinPayload(DialoguePayload):
-    code: Annotated[str, Field(min_length=1, max_length=40)]
+    code: Annotated[SingleLine, Field(min_length=1, max_length=40)]
     name: Name
-    organization: Annotated[str, Field(min_length=1, max_length=300)]
+    organization: Annotated[SingleLine, Field(min_length=1, max_length=300)]
     category: CategoryName = "other"
     channel: ChannelName = "online"
 
@@ -284,12 +276,12 @@ def join_with_code(ctx: Context, p: JoinPayload):
             or not hmac.compare_digest(given, dialogue.join_code_hash):
         raise CommandError("forbidden", "This join code is not valid for this dialogue.")
     org = find_or_create_organization(ctx.session, p.organization, p.category)
-    participant = Participant(dialogue_id=dialogue.id, name=p.name, channel=p.channel, organization_id=org.id,
-                              self_registered=True, created_at=ctx.now)
+    participant = Participant(dialogue_id=dialogue.id, name=p.name, channel=Channel.ONLINE.value,
+                              organization_id=org.id, self_registered=True, created_at=ctx.now)
     ctx.session.add(participant)
     ctx.session.flush()
-    if participant.channel == Channel.ROOM.value:  # the organization's in-person places, as everywhere
-        participant.alternate = room_place(ctx.session, participant)
+    if p.channel == Channel.ROOM.value:  # the organization's in-person places, as everywhere
+        enter_room(ctx.session, participant)
     ctx.touch("participants")
     return {"participant_id": participant.id,
             **_issue(ctx, Role.PARTICIPANT, participant_id=participant.id, label=p.name)}
@@ -313,13 +305,12 @@ def set_channel(ctx: Context, p: ChannelPayload):
         raise CommandError("forbidden", "You may only change your own channel.")
     participant = _participant(ctx, target)
     if p.channel == Channel.ROOM.value and participant.channel != Channel.ROOM.value:
-        participant.alternate = room_place(ctx.session, participant)
+        enter_room(ctx.session, participant)
     elif p.channel == Channel.ONLINE.value:
-        participant.alternate = False
+        leave_room(participant)
         if participant.checked_in_at is not None:  # left the room
             participant.checked_in_at = None
             ctx.touch("attendance")
-    participant.channel = Channel(p.channel).value
     # A waiting request moves with its speaker: alternation reads its channel.
     for entry in ctx.session.scalars(select(SpeakerEntry).where(
             SpeakerEntry.participant_id == participant.id, SpeakerEntry.status == SpeakerStatus.WAITING.value)):
@@ -331,9 +322,9 @@ def set_channel(ctx: Context, p: ChannelPayload):
 
 
 class CreateUserPayload(Payload):
-    username: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")]
+    username: Annotated[SingleLine, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.@-]+$")]
     password: Annotated[str, Field(min_length=10, max_length=200)]
-    display_name: Annotated[str, Field(max_length=200)] = ""
+    display_name: Annotated[SingleLine, Field(max_length=200)] = ""
     is_admin: bool = False
 
 
@@ -354,7 +345,7 @@ def create_user(ctx: Context, p: CreateUserPayload):
 
 
 class EndSessionsPayload(Payload):
-    username: Annotated[str, Field(min_length=1, max_length=80)]
+    username: Annotated[SingleLine, Field(min_length=1, max_length=80)]
 
 
 @command("user.end_sessions", payload=EndSessionsPayload, roles={Role.SECRETARIAT},
@@ -376,7 +367,7 @@ def end_sessions(ctx: Context, p: EndSessionsPayload):
 
 
 class SetPasswordPayload(Payload):
-    username: Annotated[str, Field(min_length=1, max_length=80)]
+    username: Annotated[SingleLine, Field(min_length=1, max_length=80)]
     password: Annotated[str, Field(min_length=10, max_length=200)]
 
 
@@ -394,7 +385,7 @@ def set_password(ctx: Context, p: SetPasswordPayload):
 
 
 class SignInLinkPayload(Payload):
-    username: Annotated[str, Field(min_length=1, max_length=80)]
+    username: Annotated[SingleLine, Field(min_length=1, max_length=80)]
 
 
 @command("user.issue_sign_in_link", payload=SignInLinkPayload, roles={Role.SECRETARIAT},

@@ -13,12 +13,15 @@ room and online are a section every screen sees.
 The rules that hold everywhere (the form, the API, the channel switch):
 
 - at most one in-person participant plus one alternate per organization;
-  everyone else joins online (``access.room_place``);
+  everyone else joins online (``room.enter_room``, which every way into the
+  room goes through);
 - after the deadline (an instant, stated in its own time zone) nothing is
   stored; the secretariat can move the deadline or accept a late
   application by hand;
-- the same organization applying again for the same dialogue updates its
-  application (the key is the normalized name) until it is decided;
+- an application is changed only with its private edit token (given once,
+  with the edit link, when applying; stored hashed) until it is decided; the
+  same organization applying again without it makes a new application,
+  which the secretariat sees as a possible duplicate;
 - personal data (names, e-mail addresses) is the secretariat's; it can be
   deleted once the summary is published, keeping anonymous counts.
 
@@ -32,32 +35,32 @@ import csv
 import datetime as dt
 import io
 import re
-import unicodedata
 import weakref
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import func, select
 
-from .access import find_or_create_organization, participant_view, room_place
+from .access import find_or_create_organization, participant_view
 from .auth import hash_token, new_token, resolve_actor
 from .commands import Context, DialoguePayload, Payload, command
-from .errors import CommandError
+from .errors import CommandError, validation_details
+from .invitations import writable_address
 from .localtime import DateTime, instant
 from .models import (CATEGORY_LABELS, ApplicationStatus, AuditEntry, Category, Channel, Credential, Dialogue,
                      IdempotencyRecord, Input, NominationMode, Nominee, Participant, Role, SpeakerEntry,
                      TravelSupport)
 from .models import Application as ApplicationRow
+from .room import MAX_ALTERNATES, MAX_IN_PERSON, enter_room, organization_key
 from .spreadsheet import neutralize
+from .storable import SingleLine
 from .timers import ms
 
 SECRETARIAT = {Role.SECRETARIAT}
 MAX_NOMINEES = 20
-MAX_IN_PERSON = 1     # per organization and dialogue ...
-MAX_ALTERNATES = 1    # ... plus one alternate; everyone else online
 DELETED = "(deleted)"
 ORGANIZATION_CATEGORIES = {"ngo": "NGO", "academia": "Academia", "private_sector": "Private sector",
                            "other": "Other"}
@@ -70,7 +73,7 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # -- fields --------------------------------------------------------------------------------
 def _email(value: str) -> str:
-    if not EMAIL.match(value):
+    if not EMAIL.match(value) or not writable_address(value):
         raise PydanticCustomError("email", "Enter an e-mail address such as name@example.org.")
     return value
 
@@ -85,17 +88,17 @@ def _website(value: str) -> str:
     return candidate
 
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[SingleLine, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=1000)]
 
 
 class OrganizationInfo(Payload):
-    name: Annotated[str, Field(min_length=1, max_length=300)]
+    name: Annotated[SingleLine, Field(min_length=1, max_length=300)]
     category: Literal["ngo", "academia", "private_sector", "other"]
     ecosoc_status: bool = Field(description="Whether the organization has ECOSOC consultative status "
                                             "(organizations with status apply too).")
-    country: Annotated[str, Field(min_length=1, max_length=100)]
-    website: Annotated[str, Field(max_length=300)] = ""
+    country: Annotated[SingleLine, Field(min_length=1, max_length=100)]
+    website: Annotated[SingleLine, Field(max_length=300)] = ""
     grassroots: bool = False
     victim_led: bool = Field(default=False, description="A victim-led or victim-focused organization.")
     expertise: Annotated[str, Field(min_length=1, max_length=4000,
@@ -109,7 +112,7 @@ class OrganizationInfo(Payload):
 
 class ContactInfo(Payload):
     name: Name
-    email: Annotated[str, Field(max_length=254)]
+    email: Annotated[SingleLine, Field(max_length=254)]
 
     @field_validator("email")
     @classmethod
@@ -119,7 +122,7 @@ class ContactInfo(Payload):
 
 class NomineeInfo(Payload):
     name: Name
-    email: Annotated[str, Field(max_length=254)]
+    email: Annotated[SingleLine, Field(max_length=254)]
     mode: Literal["in_person", "alternate", "online"]
 
     @field_validator("email")
@@ -142,14 +145,6 @@ class SubmitPayload(ApplicationFields):
 
 
 # -- helpers -------------------------------------------------------------------------------
-def organization_key(name: str) -> str:
-    """The same organization however it is typed: case, punctuation and
-    spacing are ignored, accented letters are kept ("Victims' Voice e.V."
-    == "victims voice e v", but "Área" is not "Area")."""
-    text = unicodedata.normalize("NFKC", name).casefold()
-    return " ".join(re.sub(r"[\W_]+", " ", text).split())[:320]
-
-
 def participant_category(category: str, ecosoc_status: bool) -> str:
     """The stakeholder category used for attendance and statistics."""
     if category == "ngo":
@@ -226,28 +221,28 @@ def _lock_dialogues(ctx: Context, ids: list[int]) -> list[Dialogue]:
     return found
 
 
-def _store_application(ctx: Context, dialogue: Dialogue, p: ApplicationFields, *, late: bool) -> tuple:
+def _store_application(ctx: Context, dialogue: Dialogue, p: ApplicationFields, application: ApplicationRow | None,
+                       *, late: bool, token_hash: str) -> tuple[ApplicationRow, bool]:
+    """Write the form into ``application``, or into a new one when None."""
     key = organization_key(p.organization.name)
     if not key:
         raise CommandError("invalid_payload", "The organization's name needs letters or digits.",
                            [{"field": "organization.name", "message": "needs letters or digits"}])
-    application = ctx.session.scalar(select(ApplicationRow).where(
-        ApplicationRow.dialogue_id == dialogue.id, ApplicationRow.organization_key == key))
     if application is not None and application.status != ApplicationStatus.PENDING.value:
         raise CommandError("conflict", f"The application of {application.organization_name} to {dialogue.title} "
                                        f"was already {application.status}; it can no longer be changed here. "
                                        "Please write to the secretariat. Nothing was stored.",
-                           [{"field": "organization.name", "message": f"already {application.status}"}])
+                           [{"field": "dialogue_ids", "message": f"already {application.status}"}])
     created = application is None
     if created:
-        application = ApplicationRow(dialogue_id=dialogue.id, organization_key=key, revision=1,
-                                     status=ApplicationStatus.PENDING.value, submitted_at=ctx.now,
-                                     travel_support="", late=late)
+        application = ApplicationRow(dialogue_id=dialogue.id, revision=1, status=ApplicationStatus.PENDING.value,
+                                     submitted_at=ctx.now, travel_support="", late=late, edit_token_hash=token_hash)
         ctx.session.add(application)
     else:
         application.revision += 1
         application.late = application.late or late
     org = p.organization
+    application.organization_key = key
     application.organization_name = org.name
     application.category = org.category
     application.ecosoc_status = org.ecosoc_status
@@ -282,22 +277,80 @@ def _application_results(stored: list[tuple]) -> dict[str, Any]:
                               "revision": a.revision} for a, created in stored]}
 
 
+def _new_applications(ctx: Context, dialogues: list[Dialogue], p: ApplicationFields, *, late: bool) -> dict:
+    """One new application per dialogue, all changed later with one edit
+    token: in the answer once, stored as its hash."""
+    token = new_token()
+    stored = [_store_application(ctx, d, p, None, late=late, token_hash=hash_token(token)) for d in dialogues]
+    return {**_application_results(stored), "edit_token": token, "edit_path": edit_path(token)}
+
+
+def edit_path(token: str) -> str:
+    """The private edit link's path (the public form, filled in)."""
+    return f"/apply/edit/{token}"
+
+
+def applications_of_token(session, token: str) -> list[ApplicationRow]:
+    """The applications an edit token may change (none for a wrong token)."""
+    if not token or len(token) > 100:
+        return []
+    return list(session.scalars(select(ApplicationRow).where(ApplicationRow.edit_token_hash == hash_token(token))
+                                .order_by(ApplicationRow.dialogue_id)))
+
+
 # -- applying ------------------------------------------------------------------------------
+# The answer's fields that open the application for changes (shown once).
+EDIT_LINK = ("edit_token", "edit_path")
+
+
 @command("applications.submit", payload=SubmitPayload, public=True, operation_id="submitApplication",
-         http_path="/applications", redact=("contact", "participants"))
+         http_path="/applications", redact=("contact", "participants"), secret=EDIT_LINK)
 def submit(ctx: Context, p: SubmitPayload):
-    """Apply to take part in one or more dialogues (public; before the deadline)."""
+    """Apply to take part in one or more dialogues (public; before the deadline); the answer has the edit token once."""
     _check_application(p)
     dialogues = _lock_dialogues(ctx, p.dialogue_ids)
     for dialogue in dialogues:
         accepting, why = application_window(dialogue, ctx.now)
         if not accepting:
             raise CommandError("forbidden", why, [{"field": "dialogue_ids", "message": why}])
-    return _application_results([_store_application(ctx, d, p, late=False) for d in dialogues])
+    return _new_applications(ctx, dialogues, p, late=False)
+
+
+class UpdatePayload(SubmitPayload):
+    edit_token: Annotated[SingleLine, Field(min_length=20, max_length=100, description=(
+        "The private edit token from the answer of applications.submit (the last part of the edit link)."))]
+
+
+def _late(ctx: Context, dialogue: Dialogue) -> bool:
+    """False while the dialogue takes applications; True when the
+    secretariat changes one after that (a late change); else refused."""
+    accepting, why = application_window(dialogue, ctx.now)
+    if accepting:
+        return False
+    if dialogue.personal_data_deleted_at is None and \
+            Role.SECRETARIAT in resolve_actor(ctx.session, ctx.actor.principal, dialogue.id).roles:
+        return True
+    raise CommandError("forbidden", why, [{"field": "dialogue_ids", "message": why}])
+
+
+@command("applications.update", payload=UpdatePayload, public=True, operation_id="updateApplication",
+         http_path="/applications/update", redact=("contact", "participants", "edit_token"))
+def update(ctx: Context, p: UpdatePayload):
+    """Change your pending application (public; the edit token from applying proves it is yours)."""
+    _check_application(p)
+    dialogues = _lock_dialogues(ctx, p.dialogue_ids)
+    mine = {a.dialogue_id: a for a in applications_of_token(ctx.session, p.edit_token)}
+    if not mine:
+        raise CommandError("forbidden", "This edit link is not valid: open the link from the confirmation page or "
+                                        "e-mail of your application, or send a new application. Nothing was stored.",
+                           [{"field": "edit_token", "message": "not an edit token"}])
+    # A dialogue added to the list gets a new application with the same token.
+    return _application_results([_store_application(ctx, d, p, mine.get(d.id), late=_late(ctx, d),
+                                                    token_hash=hash_token(p.edit_token)) for d in dialogues])
 
 
 @command("applications.accept_late", payload=SubmitPayload, roles=SECRETARIAT, operation_id="acceptLateApplication",
-         http_path="/applications/late", redact=("contact", "participants"))
+         http_path="/applications/late", redact=("contact", "participants"), secret=EDIT_LINK)
 def accept_late(ctx: Context, p: SubmitPayload):
     """Enter an application after the deadline (or while applications are closed), marked late."""
     _check_application(p)
@@ -309,7 +362,7 @@ def accept_late(ctx: Context, p: SubmitPayload):
         if dialogue.personal_data_deleted_at is not None:
             raise CommandError("conflict", f"The personal data of {dialogue.title} was deleted; it takes no "
                                            "more applications.")
-    return _application_results([_store_application(ctx, d, p, late=True) for d in dialogues])
+    return _new_applications(ctx, dialogues, p, late=True)
 
 
 class WindowPayload(DialoguePayload):
@@ -317,7 +370,7 @@ class WindowPayload(DialoguePayload):
     deadline: DateTime | None = Field(default=None, description=(
         "Local date and time of the deadline in `timezone` (ISO 8601 without offset, e.g. 2026-05-02T00:00 "
         "for midnight at the end of 1 May); null for none."))
-    timezone: Annotated[str, Field(max_length=64)] = "Europe/Vienna"
+    timezone: Annotated[SingleLine, Field(max_length=64)] = "Europe/Vienna"
 
     @field_validator("timezone")
     @classmethod
@@ -348,7 +401,7 @@ class DecidePayload(DialoguePayload):
     application_ids: list[int] = Field(min_length=1, max_length=500, description="One or more (bulk).")
     decision: Literal["approve", "reject"]
     reason: Text = Field(default="", description="Why (required to reject).")
-    decided_by_body: Annotated[str, Field(max_length=200)] = Field(
+    decided_by_body: Annotated[SingleLine, Field(max_length=200)] = Field(
         default="", description="The body that decided, e.g. the Extended Bureau.")
 
 
@@ -375,16 +428,14 @@ def create_participants(ctx: Context, application: ApplicationRow) -> list[Parti
     for nominee in application.nominees:
         if nominee.participant_id is not None:
             continue
-        in_room = nominee.mode in (NominationMode.IN_PERSON.value, NominationMode.ALTERNATE.value)
         participant = Participant(dialogue_id=application.dialogue_id, organization_id=org.id, name=nominee.name,
                                   email=nominee.email, channel=Channel.ONLINE.value, self_registered=False,
                                   application_id=application.id, alternate=False, created_at=ctx.now)
         ctx.session.add(participant)
         ctx.session.flush()
-        if in_room:
-            room_place(ctx.session, participant)   # refuses when the organization's places are taken
-            participant.alternate = nominee.mode == NominationMode.ALTERNATE.value
-            participant.channel = Channel.ROOM.value
+        if nominee.mode in (NominationMode.IN_PERSON.value, NominationMode.ALTERNATE.value):
+            # Refused when the organization's places are taken (by another way in).
+            enter_room(ctx.session, participant, as_alternate=nominee.mode == NominationMode.ALTERNATE.value)
             ctx.session.flush()
         nominee.participant_id = participant.id
         created.append(participant)
@@ -430,6 +481,11 @@ class IssuePayload(DialoguePayload):
         default=None, max_length=2000,
         description="Whom to invite; an invited participant's old link is revoked. Default: every participant "
                     "who has no link yet (approved nominees, delegates).")
+    revoke_old: bool = Field(
+        default=True, description="False: each participant's current link stays valid until "
+                                  "invitations.record_delivery reports the new one delivered (and withdraws the "
+                                  "new one if it could not be delivered), so a failed delivery changes nothing "
+                                  "for them. The secretariat's pages and invitations/send work this way.")
 
 
 def _live_links(session, participant_id: int) -> list[Credential]:
@@ -467,45 +523,97 @@ def issue_invitations(ctx: Context, p: IssuePayload):
         targets = [by_id[i] for i in dict.fromkeys(p.participant_ids)]
     invitations, revoked = [], []
     for participant in targets:
-        for credential in _live_links(ctx.session, participant.id):
-            credential.revoked_at = ctx.now
-            revoked.append(credential.id)
-            ctx.after_commit("disconnect_credential", credential.id)
+        if p.revoke_old:
+            revoked += _revoke_links(ctx, participant.id)
         token = new_token()
         credential = Credential(token_hash=hash_token(token), kind="link", role=Role.PARTICIPANT.value,
                                 dialogue_id=dialogue.id, participant_id=participant.id, label=participant.name,
                                 created_at=ctx.now)
         ctx.session.add(credential)
         ctx.session.flush()
-        participant.invited_at = ctx.now
-        participant.invitation_delivery = ""
-        participant.invitation_delivered_at = None
+        if p.revoke_old:
+            _invited(participant, ctx.now)
         invitations.append(invitation_view(ctx.session, participant, token, credential.id))
     if invitations:
         ctx.touch("participants")
     return {"invitations": invitations, "revoked": revoked}
 
 
+def _revoke_links(ctx: Context, participant_id: int, older_than: int | None = None) -> list[int]:
+    """Revoke a participant's live links (those issued before the link
+    ``older_than``, when given); their connections are closed."""
+    revoked = []
+    for credential in _live_links(ctx.session, participant_id):
+        if older_than is None or credential.id < older_than:
+            credential.revoked_at = ctx.now
+            revoked.append(credential.id)
+            ctx.after_commit("disconnect_credential", credential.id)
+    return revoked
+
+
+def _invited(participant: Participant, now: dt.datetime, method: str = "") -> None:
+    participant.invited_at = now
+    participant.invitation_delivery = method
+    participant.invitation_delivered_at = now if method else None
+
+
 class DeliveryPayload(DialoguePayload):
-    participant_ids: list[int] = Field(min_length=1, max_length=2000)
+    participant_ids: list[int] = Field(default_factory=list, max_length=2000,
+                                       description="Participants whose invitation (from invitations.issue) was "
+                                                   "delivered.")
     method: Literal["email", "download"]
+    delivered_credential_ids: list[int] = Field(
+        default_factory=list, max_length=2000,
+        description="Links issued with revoke_old false that were delivered: their participants' older links are "
+                    "revoked now.")
+    undelivered_credential_ids: list[int] = Field(
+        default_factory=list, max_length=2000,
+        description="Links issued with revoke_old false that could not be delivered: withdrawn; their participants "
+                    "keep the links they had.")
+
+
+def _issued_links(ctx: Context, ids: list[int], field: str) -> list[Credential]:
+    rows = list(ctx.session.scalars(select(Credential).where(Credential.id.in_(set(ids)))))
+    if len(rows) != len(set(ids)) or any(
+            c.dialogue_id != ctx.require_dialogue().id or c.participant_id is None or c.kind != "link" for c in rows):
+        raise CommandError("not_found", "Some of these links are not invitations to this dialogue.",
+                           [{"field": field, "message": "unknown invitation link"}])
+    return rows
 
 
 @command("invitations.record_delivery", payload=DeliveryPayload, roles=SECRETARIAT,
          operation_id="recordInvitationDelivery", http_path="/dialogues/{dialogue_id}/invitations/delivered")
 def record_delivery(ctx: Context, p: DeliveryPayload):
-    """Record that invitations were sent by e-mail or downloaded as files."""
+    """Record which invitations were sent by e-mail or downloaded as files, and withdraw those that were not."""
     dialogue = ctx.require_dialogue()
+    if not (p.participant_ids or p.delivered_credential_ids or p.undelivered_credential_ids):
+        raise CommandError("invalid_payload", "Say which invitations were delivered.",
+                           [{"field": "participant_ids", "message": "give participant_ids or credential ids"}])
     rows = list(ctx.session.scalars(select(Participant).where(
         Participant.id.in_(set(p.participant_ids)), Participant.dialogue_id == dialogue.id)))
     if len(rows) != len(set(p.participant_ids)):
         raise CommandError("not_found", "Some of these participants are not registered for this dialogue.",
                            [{"field": "participant_ids", "message": "unknown participant"}])
-    for participant in rows:
+    delivered = _issued_links(ctx, p.delivered_credential_ids, "delivered_credential_ids")
+    undelivered = _issued_links(ctx, p.undelivered_credential_ids, "undelivered_credential_ids")
+    for participant in rows:  # invited by invitations.issue already
         participant.invitation_delivery = p.method
         participant.invitation_delivered_at = ctx.now
+    revoked = []
+    for credential in delivered:
+        revoked += _revoke_links(ctx, credential.participant_id, older_than=credential.id)
+        participant = ctx.session.get(Participant, credential.participant_id)
+        _invited(participant, ctx.now, p.method)
+        rows.append(participant)
+    withdrawn = []
+    for credential in undelivered:
+        if credential.revoked_at is None:
+            credential.revoked_at = ctx.now
+            withdrawn.append(credential.id)
+            ctx.after_commit("disconnect_credential", credential.id)
     ctx.touch("participants")
-    return {"participant_ids": sorted(x.id for x in rows), "method": p.method}
+    return {"participant_ids": sorted({x.id for x in rows}), "method": p.method, "revoked": sorted(revoked),
+            "withdrawn": withdrawn}
 
 
 # -- travel support ------------------------------------------------------------------------
@@ -564,8 +672,8 @@ def decide_travel(ctx: Context, p: TravelDecisionPayload):
 # -- delegates -----------------------------------------------------------------------------
 class DelegatePayload(DialoguePayload):
     name: Name
-    email: Annotated[str, Field(max_length=254)] = ""
-    delegation: Annotated[str, Field(min_length=1, max_length=300,
+    email: Annotated[SingleLine, Field(max_length=254)] = ""
+    delegation: Annotated[SingleLine, Field(min_length=1, max_length=300,
                                      description="The State party or the organization (e.g. Austria, INTERPOL).")]
     category: Literal["state_party", "igo"]
     channel: Literal["room", "online"] = "room"
@@ -579,10 +687,12 @@ class DelegatePayload(DialoguePayload):
 def _add_delegate(ctx: Context, d: DelegatePayload) -> Participant:
     org = find_or_create_organization(ctx.session, d.delegation, d.category)
     participant = Participant(dialogue_id=ctx.require_dialogue().id, organization_id=org.id, name=d.name,
-                              email=d.email, channel=d.channel, self_registered=False, alternate=False,
+                              email=d.email, channel=Channel.ONLINE.value, self_registered=False, alternate=False,
                               created_at=ctx.now)
     ctx.session.add(participant)
     ctx.session.flush()
+    if d.channel == Channel.ROOM.value:   # delegations are not limited, but the rule says so in one place
+        enter_room(ctx.session, participant)
     return participant
 
 
@@ -637,11 +747,11 @@ def parse_delegates(text: str, dialogue_id: int) -> tuple[list[DelegatePayload],
                 "channel": CHANNEL_WORDS.get((values.get("channel") or "room").lower(), values.get("channel"))}
         try:
             delegate = DelegatePayload.model_validate(data)
-        except Exception as exc:  # pydantic.ValidationError
-            for error in exc.errors():
-                column = str(error["loc"][0]) if error.get("loc") else "row"
+        except ValidationError as exc:
+            for detail in validation_details(exc):
+                column = (detail["field"] or "row").split(".")[0]
                 problems.append({"field": f"csv.row{number}.{column}", "row": number, "column": column,
-                                 "message": error.get("msg", "invalid")})
+                                 "message": detail["message"]})
             continue
         identity = delegate.email.lower() or f"{delegate.name.lower()}|{delegate.delegation.lower()}"
         if identity in seen:
@@ -678,7 +788,7 @@ def import_delegates(ctx: Context, p: ImportPayload):
 
 # -- on the day ----------------------------------------------------------------------------
 class CheckInPayload(DialoguePayload):
-    token: Annotated[str, Field(max_length=2000, description="The scanned QR code: the personal link or its "
+    token: Annotated[SingleLine, Field(max_length=2000, description="The scanned QR code: the personal link or its "
                                                             "token.")] | None = None
     participant_id: int | None = Field(default=None, description="Or the participant found by name.")
 
@@ -863,6 +973,7 @@ def delete_personal_data(ctx: Context, p: DeletePayload):
         participant.name, participant.email, participant.checked_in_by = DELETED, "", ""
     applications = list(session.scalars(select(ApplicationRow).where(ApplicationRow.dialogue_id == dialogue.id)))
     for application in applications:
+        application.edit_token_hash = None   # its edit link opens nothing any more
         application.contact_name = application.contact_email = application.decided_by = ""
         application.travel_request_note = application.travel_decision_note = ""
         for nominee in application.nominees:
@@ -894,8 +1005,10 @@ def delete_personal_data(ctx: Context, p: DeletePayload):
 
 
 # -- reading (the secretariat's lists and exports) -------------------------------------------
-def application_view(application: ApplicationRow) -> dict[str, Any]:
-    """Everything about one application: for the secretariat only."""
+def application_view(application: ApplicationRow, duplicate_of: int | None = None) -> dict[str, Any]:
+    """Everything about one application: for the secretariat only.
+    ``duplicate_of``: the first application to the dialogue under the same
+    organization name, when this is a later one (``first_applications``)."""
     modes = [n.mode for n in application.nominees]
     return {
         "id": application.id, "dialogue_id": application.dialogue_id,
@@ -921,7 +1034,19 @@ def application_view(application: ApplicationRow) -> dict[str, Any]:
         "travel_request_note": application.travel_request_note,
         "travel_decision_note": application.travel_decision_note,
         "travel_eligible": travel_eligible(application),
+        "possible_duplicate_of": duplicate_of,
     }
+
+
+def first_applications(session, dialogue_id: int) -> dict[str, int]:
+    """The first application to a dialogue under each organization name:
+    later ones with the same name are possible duplicates (an organization
+    that applied again without its edit link, or someone else using its
+    name). Worked out when read, so it follows every change of name."""
+    rows = session.execute(select(ApplicationRow.organization_key, func.min(ApplicationRow.id))
+                           .where(ApplicationRow.dialogue_id == dialogue_id)
+                           .group_by(ApplicationRow.organization_key)).all()
+    return dict(rows)
 
 
 SORTS = {"submitted": ApplicationRow.submitted_at, "updated": ApplicationRow.updated_at,
@@ -939,8 +1064,10 @@ class ListApplicationsQuery(Payload):
     grassroots: bool | None = Field(default=None, description="Grassroots or victim-led / victim-focused.")
     in_person: bool | None = Field(default=None, description="Nominated someone to attend in person.")
     travel: Literal["requested", "granted", "declined", "any"] | None = None
-    q: Annotated[str, Field(max_length=100)] = Field(default="", description="Text in the organization, country, "
+    q: Annotated[SingleLine, Field(max_length=100)] = Field(default="", description="Text in the organization, country, "
                                                                             "contact or participants.")
+    duplicate: bool | None = Field(default=None, description="A possible duplicate: a later application under "
+                                                             "the name of an earlier one.")
     sort: Literal["submitted", "updated", "organization", "country", "category", "status"] = "submitted"
     order: Literal["asc", "desc"] = "asc"
 
@@ -962,7 +1089,11 @@ def list_applications(session, dialogue_id: int, query: ListApplicationsQuery) -
         statement = statement.where(ApplicationRow.travel_support == query.travel)
     column = SORTS[query.sort]
     statement = statement.order_by(column.desc() if query.order == "desc" else column.asc(), ApplicationRow.id)
-    views = [application_view(a) for a in session.scalars(statement)]
+    first = first_applications(session, dialogue_id)
+    views = [application_view(a, None if first[a.organization_key] == a.id else first[a.organization_key])
+             for a in session.scalars(statement)]
+    if query.duplicate is not None:
+        views = [v for v in views if (v["possible_duplicate_of"] is not None) == query.duplicate]
     if query.in_person is not None:
         views = [v for v in views if bool(v["in_person"] + v["alternates"]) == query.in_person]
     if query.q:

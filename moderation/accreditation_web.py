@@ -6,7 +6,9 @@ invitations (e-mail or files). Every write is a command from
 
 The application form works without JavaScript: a plain POST, every error
 shown next to its field, nothing stored on error. ``static/js/apply.js``
-only adds rows and explains the in-person limit as one types.
+only adds rows and explains the in-person limit as one types. The private
+edit link (``/apply/edit/<token>``) opens the same form filled in; sent
+again, it changes the application (``applications.update``).
 """
 from __future__ import annotations
 
@@ -16,8 +18,8 @@ from types import SimpleNamespace
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from flask import (Blueprint, Response, abort, current_app, flash, jsonify, make_response, redirect, render_template,
-                   request, session, url_for)
+from flask import (Blueprint, Response, abort, current_app, flash, g, has_request_context, jsonify, make_response,
+                   redirect, render_template, request, session, url_for)
 from pydantic import Field, ValidationError
 from sqlalchemy import select
 
@@ -28,7 +30,7 @@ from .auth import Principal
 from .bodies import json_object, largest_json, sized
 from .commands import Payload
 from .errors import CommandError, validation_details
-from .invitations import SmtpSettings, invitations_zip, letters, send
+from .invitations import SmtpSettings, header_text, invitations_zip, letter, receipt, send, send_messages
 from .models import ApplicationStatus, Dialogue, Participant, Role
 from .presence import PresenceWatcher  # noqa: F401 - where it used to be
 from .realtime import principal_from_session
@@ -52,6 +54,7 @@ def init_app(app) -> None:
     app.register_blueprint(api_bp)
     app.extensions["csrf"].exempt(api_bp)  # checked per request for cookie sessions (api_principal)
     presence.init_app(app)  # online attendance (moderation/presence.py)
+    app.extensions["moderation"].follow_ups.append(ApplicationReceipts(app))
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -247,8 +250,10 @@ def apply(dialogue_id: int):
     except CommandError:   # an ended session or a revoked link: apply like anyone
         secretariat = False
     error, errors, form, rows, selected = None, {}, {}, FORM_ROWS, {dialogue_id}
+    edit_token = ""
     if request.method == "POST":
         form = request.form
+        edit_token = form.get("edit_token", "").strip()
         payload, row_index, problems = parse_application(form)
         selected = set(payload["dialogue_ids"])
         rows = max(FORM_ROWS, (max(row_index) + 1) if row_index else 0)
@@ -257,37 +262,98 @@ def apply(dialogue_id: int):
         else:
             error, errors = _apply_errors(payload, row_index, problems)
             if error is None:
-                with service().db.session() as s:
-                    late = secretariat and not all(acc.application_window(d, now)[0] for d in s.scalars(
-                        select(Dialogue).where(Dialogue.id.in_(payload["dialogue_ids"]))))
-                name = "applications.accept_late" if late else "applications.submit"
                 try:
-                    # The secretariat entering forms for others is not limited.
-                    with not_limited() if secretariat else public_attempt(name, payload):
-                        outcome = service().dispatch(principal if late else Principal(), name, payload)
+                    return _send_application(principal, secretariat, payload, row_index, edit_token, now)
                 except CommandError as exc:
                     error, errors = exc, field_errors(exc.details, row_index)
-                else:
-                    with service().db.session() as s:
-                        titles = {d.id: d.title for d in s.scalars(select(Dialogue).where(
-                            Dialogue.id.in_(payload["dialogue_ids"])))}
-                    session["applied"] = {
-                        "organization": payload["organization"]["name"], "late": late,
-                        "applications": [{**a, "title": titles.get(a["dialogue_id"], "")}
-                                         for a in outcome.result["applications"]]}
-                    return redirect(url_for("accreditation.apply_done"))
+    response = _apply_page(dialogue_id, now, secretariat, form=form, rows=rows, selected=selected, error=error,
+                           errors=errors, edit_token=edit_token)
+    return retry_after_header(response, error) if error else response
+
+
+def _send_application(principal: Principal, secretariat: bool, payload: dict, row_index: list[int], edit_token: str,
+                      now: dt.datetime):
+    """Store the form (new, late, or changed with the edit token), then show
+    the confirmation page."""
+    with service().db.session() as s:
+        late = secretariat and not all(acc.application_window(d, now)[0] for d in s.scalars(
+            select(Dialogue).where(Dialogue.id.in_(payload["dialogue_ids"]))))
+    if edit_token:
+        name, payload = "applications.update", {**payload, "edit_token": edit_token}
+    else:
+        name = "applications.accept_late" if late else "applications.submit"
+    g.application_receipt = None
+    # The secretariat entering forms for others is not limited.
+    with not_limited() if secretariat else public_attempt(name, payload):
+        outcome = service().dispatch(principal if secretariat else Principal(), name, payload)
+    with service().db.session() as s:
+        titles = {d.id: d.title for d in s.scalars(select(Dialogue).where(
+            Dialogue.id.in_(payload["dialogue_ids"])))}
+    token = outcome.result.get("edit_token")
+    session["applied"] = {
+        "organization": payload["organization"]["name"], "late": late, "changed": bool(edit_token),
+        "edit_link": base_url() + acc.edit_path(token) if token else "",
+        "contact": payload["contact"]["email"], "receipt": g.application_receipt,
+        "applications": [{**a, "title": titles.get(a["dialogue_id"], "")} for a in outcome.result["applications"]]}
+    return redirect(url_for("accreditation.apply_done"))
+
+
+def _apply_page(dialogue_id: int, now: dt.datetime, secretariat: bool, *, form, rows: int, selected: set[int],
+                error: CommandError | None = None, errors: dict | None = None, edit_token: str = "",
+                decided: list | None = None) -> Response:
     with service().db.session() as s:
         dialogue = s.get(Dialogue, dialogue_id)
         accepting, why = acc.application_window(dialogue, now)
         context = {"dialogue": {"id": dialogue.id, "title": dialogue.title, "when": when_text(dialogue),
                                 "deadline": acc.deadline_text(dialogue), "venue": dialogue.venue},
                    "choices": _form_dialogues(s, dialogue, now, selected)}
-    status = error.status if error else 200
     response = make_response(render_template(
         "apply.html", field_label=field_label, accepting=accepting, why=why, secretariat=secretariat, form=form,
-        error=error, errors=errors, rows=rows, modes=acc.MODE_LABELS, org_categories=acc.ORGANIZATION_CATEGORIES,
-        max_rows=acc.MAX_NOMINEES, **context), status)
-    return retry_after_header(response, error) if error else response
+        error=error, errors=errors or {}, rows=rows, modes=acc.MODE_LABELS, org_categories=acc.ORGANIZATION_CATEGORIES,
+        max_rows=acc.MAX_NOMINEES, edit_token=edit_token, decided=decided or [], **context),
+        error.status if error else 200)
+    if edit_token:   # an application's personal data, and the link that changes it
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def application_form(application) -> dict[str, str]:
+    """A stored application as the form's fields (the edit link's page)."""
+    form = {"organization.name": application.organization_name, "organization.category": application.category,
+            "organization.ecosoc_status": "yes" if application.ecosoc_status else "no",
+            "organization.country": application.country, "organization.website": application.website,
+            "organization.expertise": application.expertise, "contact.name": application.contact_name,
+            "contact.email": application.contact_email}
+    if application.grassroots:
+        form["organization.grassroots"] = "yes"
+    if application.victim_led:
+        form["organization.victim_led"] = "yes"
+    for index, nominee in enumerate(application.nominees):
+        form.update({f"participants.{index}.name": nominee.name, f"participants.{index}.email": nominee.email,
+                     f"participants.{index}.mode": nominee.mode})
+    return form
+
+
+@bp.get("/apply/edit/<token>")
+def apply_edit(token: str):
+    """The private edit link: the form filled in with the application, to
+    change it and send it again (until it is decided)."""
+    now = dt.datetime.now(dt.timezone.utc)
+    with service().db.session() as s:
+        mine = acc.applications_of_token(s, token)
+        if not mine:
+            raise CommandError("not_found", "This edit link is not valid. Open the link from the confirmation page "
+                                            "or e-mail of your application, or send a new application.")
+        pending = [a for a in mine if a.status == ApplicationStatus.PENDING.value]
+        latest = max(pending or mine, key=lambda a: (a.updated_at, a.id))
+        form = application_form(latest)
+        rows = max(FORM_ROWS, len(latest.nominees))
+        decided = [{"title": s.get(Dialogue, a.dialogue_id).title, "status": acc.STATUS_LABELS[a.status]}
+                   for a in mine if a not in pending]
+        dialogue_id = (pending or mine)[0].dialogue_id
+        selected = {a.dialogue_id for a in pending}
+    return _apply_page(dialogue_id, now, False, form=form, rows=rows, selected=selected, edit_token=token,
+                       decided=decided)
 
 
 @bp.get("/apply/done")
@@ -295,13 +361,67 @@ def apply_done():
     applied = session.pop("applied", None)
     if not applied:
         return redirect(url_for("accreditation.apply_index"))
-    return render_template("apply_done.html", applied=applied)
+    response = make_response(render_template("apply_done.html", applied=applied,
+                                             smtp=SmtpSettings.from_config(current_app.config)))
+    response.headers["Cache-Control"] = "no-store"   # the edit link, shown once
+    return response
+
+
+class ApplicationReceipts:
+    """E-mails the contact person of an application what was stored and,
+    for a new one, the private edit link — wherever the application came
+    from (the form, the API), once a mail server is configured. A
+    service follow-up (it needs the edit link, which no plugin sees): it
+    runs after the commit, outside the dialogue's lock; whether it was sent
+    is in ``g.application_receipt`` (None or the reason) for the
+    confirmation page."""
+
+    COMMANDS = ("applications.submit", "applications.accept_late", "applications.update")
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, outcome) -> None:
+        app = self.app
+        if outcome.replayed or outcome.command not in self.COMMANDS:
+            return
+        smtp = SmtpSettings.from_config(app.config)
+        if smtp is None:
+            return
+        reason = self.send(app, smtp, outcome)
+        if has_request_context():
+            g.application_receipt = reason
+        if reason:
+            log.warning("the receipt of application %s was not sent: %s",
+                        [a["application_id"] for a in outcome.result["applications"]], reason)
+
+    def send(self, app, smtp: SmtpSettings, outcome) -> str | None:
+        ids = [a["application_id"] for a in outcome.result["applications"]]
+        with app.extensions["moderation"].db.session() as s:
+            rows = list(s.scalars(select(acc.ApplicationRow).where(acc.ApplicationRow.id.in_(ids))
+                                  .order_by(acc.ApplicationRow.id)))
+            listed = [(s.get(Dialogue, a.dialogue_id).title, a.id, acc.deadline_text(s.get(Dialogue, a.dialogue_id)))
+                      for a in rows]
+            first = rows[0]
+            contact, organization = (first.contact_name, first.contact_email), first.organization_name
+        token = outcome.result.get("edit_token")
+        base = app.config.get("PUBLIC_URL") or (request.host_url if has_request_context() else "")
+        link = base.rstrip("/") + acc.edit_path(token) if token and base else None
+        sender = smtp.sender or (_sender(smtp) if has_request_context() else None)
+        if sender is None:
+            return "no sender address (MODERATION_SMTP_FROM)"
+        try:
+            message = receipt(contact, organization, listed, sender, edit_link=link,
+                              changed=outcome.command == "applications.update")
+        except ValueError as exc:
+            return str(exc)
+        return send_messages(smtp, {"receipt": message})["receipt"]
 
 
 # -- the secretariat: applications -------------------------------------------------------------
 def _query(args) -> tuple[acc.ListApplicationsQuery, str | None]:
     values = {k: v for k, v in args.items() if v != "" and k in acc.ListApplicationsQuery.model_fields}
-    for key in ("ecosoc", "grassroots", "in_person"):
+    for key in ("ecosoc", "grassroots", "in_person", "duplicate"):
         if key in values:
             values[key] = values[key] in ("1", "true", "yes")
     try:
@@ -434,39 +554,67 @@ def _sender(smtp: SmtpSettings | None) -> str:
 
 
 def deliver(principal: Principal, dialogue_id: int, participant_ids: list[int] | None, method: str) -> dict:
-    """Issue the links (``invitations.issue``), then send them by e-mail or
-    pack them as files; record what was delivered. For a download the
-    answer carries ``zip`` (bytes)."""
+    """Issue the links (``invitations.issue`` keeping the old ones), send
+    them by e-mail or pack them as files, then record what was delivered
+    (``invitations.record_delivery``: the old links of those reached are
+    revoked, the new links that did not reach anyone are withdrawn). So a
+    message that cannot be written or sent leaves its participant with the
+    link they had. For a download the answer carries ``zip`` (bytes)."""
     smtp = SmtpSettings.from_config(current_app.config)
     if method == "email" and smtp is None:
         raise CommandError("conflict", "No mail server is configured (MODERATION_SMTP_HOST): download the "
                                        "invitations instead.", [{"field": "delivery", "message": "no SMTP"}])
-    issued = service().dispatch(principal, "invitations.issue",
-                                {"dialogue_id": dialogue_id, "participant_ids": participant_ids}).result
+    issued = service().dispatch(principal, "invitations.issue", {
+        "dialogue_id": dialogue_id, "participant_ids": participant_ids, "revoke_old": False}).result
     invitations = issued["invitations"]
     if not invitations:
-        return {"message": "Everyone already has an invitation.", "sent": [], "failed": {}, "zip": None,
-                "count": 0}
-    items = letters(invitations, _dialogue_text(dialogue_id), base_url(), _sender(smtp))
+        return {"message": "Everyone already has an invitation.", "sent": [], "failed": {}, "names": {},
+                "zip": None, "count": 0}
+    names = {i["participant_id"]: header_text(i["name"]) for i in invitations}
+    links = {i["participant_id"]: i["credential_id"] for i in invitations}
+    failed: dict[int, str] = {}
+    data, sent = None, []
+    try:
+        items = _letters(invitations, dialogue_id, smtp, strict=method == "email", failed=failed)
+        if method == "email":
+            for pid, reason in send(smtp, items).items():
+                if reason is None:
+                    sent.append(pid)
+                else:
+                    failed[pid] = reason
+        else:
+            data = invitations_zip(items)
+            sent = [item.participant_id for item in items]
+    finally:
+        # Whatever happened above: what was not delivered is withdrawn.
+        service().dispatch(principal, "invitations.record_delivery", {
+            "dialogue_id": dialogue_id, "method": method,
+            "delivered_credential_ids": [links[pid] for pid in sent],
+            "undelivered_credential_ids": [links[pid] for pid in links if pid not in sent]})
     if method == "email":
-        results = send(smtp, items)
-        sent = [pid for pid, reason in results.items() if reason is None]
-        failed = {pid: reason for pid, reason in results.items() if reason is not None}
-        if sent:
-            service().dispatch(principal, "invitations.record_delivery",
-                               {"dialogue_id": dialogue_id, "participant_ids": sent, "method": "email"})
-        names = {i.participant_id: i.name for i in items}
         message = f"{len(sent)} invitation(s) sent by e-mail."
-        if failed:
-            message += " Not sent: " + "; ".join(f"{names[p]} ({r})" for p, r in list(failed.items())[:10]) + \
-                ". Their new links were not delivered: send them again, or download them."
-        return {"message": message, "sent": sent, "failed": failed, "zip": None, "count": len(items)}
-    data = invitations_zip(items)
-    service().dispatch(principal, "invitations.record_delivery",
-                       {"dialogue_id": dialogue_id, "participant_ids": [i.participant_id for i in items],
-                        "method": "download"})
-    return {"message": f"{len(items)} invitation(s) in the download.", "sent": [], "failed": {}, "zip": data,
-            "count": len(items)}
+    else:
+        message = f"{len(sent)} invitation(s) in the download."
+    if failed:
+        message += " Not sent: " + "; ".join(f"{names[p]} ({r})" for p, r in list(failed.items())[:10]) + \
+            ". They keep the link they had (if any): correct the address or the mail server and send again."
+    return {"message": message, "sent": sent, "failed": failed, "names": names, "zip": data,
+            "count": len(invitations)}
+
+
+def _letters(invitations: list[dict], dialogue_id: int, smtp: SmtpSettings | None, *, strict: bool,
+             failed: dict[int, str]) -> list:
+    """The letters that can be written; the others go to ``failed`` with
+    the reason."""
+    dialogue = _dialogue_text(dialogue_id)
+    sender = _sender(smtp)
+    items = []
+    for index, invitation in enumerate(invitations, start=1):
+        try:
+            items.append(letter(invitation, dialogue, base_url(), sender, index, strict=strict))
+        except ValueError as exc:
+            failed[invitation["participant_id"]] = str(exc)
+    return items
 
 
 def zip_response(data: bytes, dialogue_id: int) -> Response:
@@ -746,7 +894,8 @@ def sendInvitations(dialogue_id: int):  # noqa: N802
     if report["zip"] is not None:
         return zip_response(report["zip"], dialogue_id)
     return jsonify({"ok": True, "sent": report["sent"], "count": report["count"],
-                    "failed": [{"participant_id": p, "reason": r} for p, r in report["failed"].items()],
+                    "failed": [{"participant_id": p, "name": report["names"][p], "reason": r}
+                               for p, r in report["failed"].items()],
                     "message": report["message"]})
 
 
@@ -790,8 +939,15 @@ def openapi_paths(errors, path_params) -> dict[str, Any]:
             "parameters": params,
             "requestBody": {"required": False, "content": {"application/json": {
                 "schema": SendBody.model_json_schema()}}},
-            "responses": {"200": {"description": "A report (e-mail) or the ZIP (download)", "content": {
-                "application/json": {"schema": {"type": "object"}},
+            "responses": {"200": {"description": "A report (e-mail) or the ZIP (download). Whoever was not "
+                                                 "reached keeps the link they had.", "content": {
+                "application/json": {"schema": {"type": "object", "properties": {
+                    "ok": {"type": "boolean"}, "count": {"type": "integer", "description": "Links issued."},
+                    "sent": {"type": "array", "items": {"type": "integer"}, "description": "Participants reached."},
+                    "failed": {"type": "array", "description": "Participants not reached, and why.", "items": {
+                        "type": "object", "properties": {"participant_id": {"type": "integer"},
+                                                         "name": {"type": "string"}, "reason": {"type": "string"}}}},
+                    "message": {"type": "string"}}}},
                 "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
                 **errors(401, 403, 404, 409, 422)}}},
     }

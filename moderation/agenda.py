@@ -19,6 +19,7 @@ from .models import AgendaItem, Dialogue, ItemStatus, Role
 from .plugins import agenda_item_types
 from .queue import end_current_speaker
 from . import timers
+from .storable import SingleLine
 from .timers import ms
 
 CHAIR = {Role.MODERATOR, Role.SECRETARIAT}
@@ -26,7 +27,7 @@ CHAIR = {Role.MODERATOR, Role.SECRETARIAT}
 AGENDA_SECTIONS = ("agenda", "queue", "queue_staff")
 ACTIVE = (ItemStatus.RUNNING.value, ItemStatus.PAUSED.value)
 
-Title = Annotated[str, Field(min_length=1, max_length=300)]
+Title = Annotated[SingleLine, Field(min_length=1, max_length=300)]
 Description = Annotated[str, Field(max_length=2000)]
 Minutes = Annotated[int, Field(ge=1, le=600)]
 
@@ -265,7 +266,7 @@ Presenters = Annotated[str, Field(max_length=2000, description="Panellists or pr
 
 
 class AddItemPayload(DialoguePayload):
-    item_type: str = Field(default="generic", max_length=50)
+    item_type: SingleLine = Field(default="generic", max_length=50)
     title: Title | None = None
     description: Description = ""
     presenters: Presenters = ""
@@ -275,7 +276,7 @@ class AddItemPayload(DialoguePayload):
 
 class UpdateItemPayload(DialoguePayload):
     item_id: int
-    item_type: str | None = Field(default=None, max_length=50)
+    item_type: SingleLine | None = Field(default=None, max_length=50)
     title: Title | None = None
     description: Description | None = None
     presenters: Presenters | None = None

@@ -99,7 +99,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Upgrade the database schema at start instead of refusing to start on an old schema."),
     Setting("LOG_LEVEL", "INFO", str, "Python logging level."),
     Setting("SMTP_HOST", None, str,
-            "SMTP server that sends invitations. Default: none (the secretariat downloads the invitations as files)."),
+            "SMTP server that sends invitations, and to an application's contact its private edit link. Default: "
+            "none (the secretariat downloads the invitations as files; the edit link is shown once)."),
     Setting("SMTP_PORT", 587, _as_int, "SMTP server port."),
     Setting("SMTP_USER", None, str, "SMTP user name, if the server wants a login."),
     Setting("SMTP_PASSWORD", None, str, "SMTP password."),

@@ -13,6 +13,7 @@ from .auth import hash_token
 from .commands import Context, DialoguePayload, Payload, command
 from .errors import CommandError
 from .localtime import DateTime, instant
+from .storable import SingleLine
 from .models import TOPICS, Dialogue, DialogueKind, Format, Role
 
 Kind = Literal["preparation_day", "constructive_dialogue"]
@@ -54,16 +55,16 @@ def dialogue_section(session, dialogue: Dialogue, now, plugins, role=None) -> di
 
 
 class DialogueFields(Payload):
-    title: Annotated[str, Field(max_length=300)] | None = None
-    topic: Annotated[str, Field(min_length=1, max_length=200,
+    title: Annotated[SingleLine, Field(max_length=300)] | None = None
+    topic: Annotated[SingleLine, Field(min_length=1, max_length=200,
                                 description="One of " + ", ".join(TOPICS) + ", or free text.")] | None = None
     kind: Kind | None = None
     prepares_id: int | None = Field(default=None, description="For a Preparation Day: the dialogue it prepares.")
     local_start: DateTime | None = Field(
         default=None, description="Local date and time of the start in `timezone` (ISO 8601 without offset; "
                                   "with an offset it names the instant).")
-    timezone: Annotated[str, Field(max_length=64)] | None = None
-    venue: Annotated[str, Field(max_length=300)] | None = None
+    timezone: Annotated[SingleLine, Field(max_length=64)] | None = None
+    venue: Annotated[SingleLine, Field(max_length=300)] | None = None
     format: FormatName | None = None
 
     model_config = {**Payload.model_config, "strict": False}
@@ -77,7 +78,7 @@ class DialogueFields(Payload):
 
 
 class CreateDialoguePayload(DialogueFields):
-    topic: Annotated[str, Field(min_length=1, max_length=200)]
+    topic: Annotated[SingleLine, Field(min_length=1, max_length=200)]
 
 
 class UpdateDialoguePayload(DialogueFields, DialoguePayload):

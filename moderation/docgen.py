@@ -12,6 +12,7 @@ from typing import Any
 from .commands import REGISTRY, CommandSpec, load_domain
 from .config import ENV_PREFIX, SETTINGS
 from .localtime import DATE_TIME_SCHEMA
+from .storable import SINGLE_LINE_PATTERN
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCKS = {
@@ -36,7 +37,7 @@ def _type(schema: dict[str, Any], defs: dict[str, Any]) -> str:
     kind = schema.get("type", "any")
     if kind == "array":
         return f"list of {_type(schema.get('items', {}), defs)}"
-    limits = []
+    limits = ["one line"] if schema.get("pattern") == SINGLE_LINE_PATTERN else []
     for key, label in (("minLength", "min"), ("maxLength", "max"), ("minimum", "≥"), ("maximum", "≤")):
         if key in schema:
             limits.append(f"{label} {schema[key]}")

@@ -40,6 +40,11 @@ class CommandError(Exception):
         return error
 
 
+# What a pattern means, in words, for the patterns that have a name
+# (``storable.SingleLine``); other patterns are "not in the expected format".
+PATTERN_MESSAGES: dict[str, str] = {}
+
+
 def validation_details(exc) -> list[dict[str, Any]]:
     """A pydantic ValidationError as a short, JSON-safe list of
     ``{field, message}`` in words a person understands (the input is not echoed)."""
@@ -59,7 +64,7 @@ def _message(error: dict[str, Any]) -> str:
         return "This field is required." if ctx.get("min_length") == 1 else \
             f"Too short: at least {ctx.get('min_length')} characters."
     if kind == "string_pattern_mismatch":
-        return "Not in the expected format."
+        return PATTERN_MESSAGES.get(ctx.get("pattern"), "Not in the expected format.")
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return "Must be a whole number."
     if kind in ("bool_type", "bool_parsing"):

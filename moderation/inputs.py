@@ -24,6 +24,7 @@ from .models import (CATEGORY_LABELS, INPUT_KIND_LABELS, AgendaItem, Category, D
                      InputKind, InputRevision, InputStatus, InputTheme, ItemStatus, Participant, Role,
                      SpeakerEntry, Theme)
 from .plugins import FilterVerdict, InputDraft, filters_in_order
+from .storable import SingleLine
 from .timers import ms
 
 STAFF = {Role.SECRETARIAT, Role.MODERATOR, Role.RAPPORTEUR}
@@ -531,7 +532,7 @@ def pin(ctx: Context, p: PinPayload):
 
 # -- themes and the rapporteurs' work -------------------------------------------------------------------------
 class ThemePayload(DialoguePayload):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[SingleLine, Field(min_length=1, max_length=200)]
     description: Annotated[str, Field(max_length=2000)] = ""
 
 
@@ -552,7 +553,7 @@ def create_theme(ctx: Context, p: ThemePayload):
 
 class UpdateThemePayload(DialoguePayload):
     theme_id: int
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    name: Annotated[SingleLine, Field(min_length=1, max_length=200)] | None = None
     description: Annotated[str, Field(max_length=2000)] | None = None
     delete: bool = False
 

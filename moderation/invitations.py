@@ -1,4 +1,4 @@
-"""Invitations as e-mails and as files.
+"""Invitations as e-mails and as files, and the receipt of an application.
 
 A personal link exists in clear only in the answer of the command that
 issued it (tokens are stored hashed), so invitations are written right then:
@@ -8,6 +8,11 @@ ready-to-send draft in common mail programs) plus ``invitations.csv`` with
 names and links. In-person participants get a QR code of their link: it is
 scanned at the door. Only the standard library's ``email`` and ``smtplib``
 and segno (pure Python) are used.
+
+Headers are built from ``email.headerregistry.Address`` objects and text
+made one line (``header_text``), never by pasting strings: a name stored
+with a line break in it (before such names were refused) cannot add a
+header or a recipient.
 """
 from __future__ import annotations
 
@@ -20,8 +25,11 @@ import ssl
 import unicodedata
 import zipfile
 from dataclasses import dataclass
+from email import policy
+from email.errors import HeaderDefect, HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid
+from email.utils import formatdate, make_msgid
 from typing import Any, Iterable
 
 import segno
@@ -47,6 +55,34 @@ class Letter:
     filename: str
 
 
+# Control characters and the Unicode line and paragraph separators: every
+# way to end a header line early.
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def header_text(text: str) -> str:
+    """``text`` as one header line: line breaks and control characters
+    become spaces."""
+    return " ".join(_BREAKS.sub(" ", text or "").split())
+
+
+def address(name: str, addr_spec: str) -> Address:
+    """A recipient for a header; ValueError when the address cannot be
+    written in one (the e-mail module refuses, it never guesses)."""
+    try:
+        return Address(display_name=header_text(name), addr_spec=addr_spec)
+    except (ValueError, IndexError, HeaderParseError, HeaderDefect) as exc:
+        raise ValueError(f"the e-mail address {header_text(addr_spec)[:100]!r} cannot be used") from exc
+
+
+def writable_address(addr_spec: str) -> bool:
+    """Whether an e-mail header can carry this address (checked at entry)."""
+    try:
+        return address("", addr_spec).addr_spec == addr_spec
+    except ValueError:
+        return False
+
+
 def qr_png(link: str, scale: int = 8) -> bytes:
     """The link as a QR code (PNG), error correction M: it survives a
     cracked phone screen or a creased print-out."""
@@ -67,16 +103,19 @@ def _slug(text: str) -> str:
 
 
 def letter(invitation: dict[str, Any], dialogue: dict[str, Any], base_url: str, sender: str,
-           index: int = 1) -> Letter:
+           index: int = 1, *, strict: bool = True) -> Letter:
     """Write one invitation. ``dialogue``: title, when (text), venue,
-    registration path (where travel support is requested)."""
+    registration path (where travel support is requested). ValueError when
+    the e-mail address cannot be written in a header; with ``strict``
+    false the letter then has no ``To`` (a draft to complete by hand)."""
     link = base_url.rstrip("/") + invitation["link_path"]
     mode = _mode(invitation)
-    name = invitation["name"]
-    title = dialogue["title"]
-    when = dialogue.get("when") or ""
-    venue = dialogue.get("venue") or ""
-    organization = invitation.get("organization") or ""
+    # One-line fields stay one line in the text too, whatever was stored.
+    name = header_text(invitation["name"])
+    title = header_text(dialogue["title"])
+    when = header_text(dialogue.get("when") or "")
+    venue = header_text(dialogue.get("venue") or "")
+    organization = header_text(invitation.get("organization") or "")
     paragraphs = [
         f"Dear {name},",
         f"On behalf of the secretariat, we are pleased to invite you to the {title}"
@@ -101,13 +140,17 @@ def letter(invitation: dict[str, Any], dialogue: dict[str, Any], base_url: str, 
     closing = "With kind regards,\nThe secretariat"
     text = "\n\n".join(paragraphs[:1] + paragraphs[1:3] + [f"Your personal link:\n{link}"] + paragraphs[3:]
                        + [closing]) + "\n"
-    message = EmailMessage()
-    message["Subject"] = f"Invitation: {title}"
-    message["From"] = sender
+    message = EmailMessage(policy=policy.SMTP)
+    message["Subject"] = header_text(f"Invitation: {title}")
+    message["From"] = header_text(sender)
     if invitation.get("email"):
-        message["To"] = formataddr((name, invitation["email"]))
+        try:
+            message["To"] = address(name, invitation["email"])
+        except ValueError:
+            if strict:
+                raise
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip("> ") or None)
+    message["Message-ID"] = make_msgid(domain=_domain(message["From"]))
     message.set_content(text)
     qr_cid = make_msgid(domain="invitation")
     body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs[:3])
@@ -124,6 +167,11 @@ def letter(invitation: dict[str, Any], dialogue: dict[str, Any], base_url: str, 
     filename = f"{index:03d}-{_slug(name)}.eml"
     return Letter(invitation["participant_id"], name, invitation.get("email", ""), organization, mode, link,
                   message, filename)
+
+
+def _domain(sender_header) -> str | None:
+    addresses = getattr(sender_header, "addresses", ())
+    return addresses[0].domain or None if addresses else None
 
 
 def letters(invitations: Iterable[dict[str, Any]], dialogue: dict[str, Any], base_url: str,
@@ -155,6 +203,40 @@ def _copy(message: EmailMessage) -> EmailMessage:
     return message_from_bytes(message.as_bytes(), policy=policy.default)
 
 
+def receipt(contact: tuple[str, str], organization: str, applications: list[tuple[str, int, str]],
+            sender: str, *, edit_link: str | None, changed: bool) -> EmailMessage:
+    """The e-mail to an application's contact person: what was stored and,
+    for a new application, the private edit link. ``applications``:
+    (dialogue title, reference, deadline text). ValueError when the address
+    cannot be written in a header."""
+    name, email_address = contact
+    organization = header_text(organization)
+    lines = [f"Dear {header_text(name)},", ""]
+    lines.append(f"The application of {organization} was changed." if changed
+                 else f"The secretariat has received the application of {organization}:")
+    for title, reference, deadline in applications:
+        lines.append(f"- {header_text(title)} (reference {reference}" + (f"; deadline {deadline}" if deadline else "")
+                     + ")")
+    lines.append("")
+    if edit_link:
+        lines += ["To change it until the deadline, or until the secretariat decides, open your private edit "
+                  "link:", edit_link, "",
+                  "Anyone with this link can change your application: please do not share it. Sending the form "
+                  "again without it makes a new application.", ""]
+    elif changed:
+        lines += ["If you did not change it, please write to the secretariat at once.", ""]
+    lines += ["With kind regards,", "The secretariat"]
+    message = EmailMessage(policy=policy.SMTP)
+    message["Subject"] = header_text(("Application changed: " if changed else "Application received: ")
+                                     + organization)
+    message["From"] = header_text(sender)
+    message["To"] = address(name, email_address)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=_domain(message["From"]))
+    message.set_content("\n".join(lines) + "\n")
+    return message
+
+
 @dataclass
 class SmtpSettings:
     host: str
@@ -178,12 +260,17 @@ class SmtpSettings:
 def send(settings: SmtpSettings, items: list[Letter]) -> dict[int, str | None]:
     """Send each invitation over one connection. Returns participant id ->
     None (sent) or the reason it was not sent; never raises."""
-    results: dict[int, str | None] = {}
-    pending = [item for item in items if item.email]
-    for item in items:
-        if not item.email:
-            results[item.participant_id] = "no e-mail address"
-    if not pending:
+    results: dict[int, str | None] = {item.participant_id: "no e-mail address" for item in items if not item.email}
+    results.update(send_messages(settings, {item.participant_id: item.message for item in items if item.email}))
+    return results
+
+
+def send_messages(settings: SmtpSettings, messages: dict[Any, EmailMessage]) -> dict[Any, str | None]:
+    """Send messages over one connection: key -> None (sent) or the reason
+    it was not; never raises. A refusal for one message goes on with the
+    next; once the connection is lost the rest are not sent."""
+    results: dict[Any, str | None] = {}
+    if not messages:
         return results
     try:
         with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
@@ -193,18 +280,25 @@ def send(settings: SmtpSettings, items: list[Letter]) -> dict[int, str | None]:
                 smtp.ehlo()
             if settings.user:
                 smtp.login(settings.user, settings.password or "")
-            for item in pending:
+            for key, message in messages.items():
                 try:
-                    refused = smtp.send_message(item.message)
-                    results[item.participant_id] = "refused by the server" if refused else None
-                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-                    results[item.participant_id] = _reason(exc)
+                    refused = smtp.send_message(message)
+                    results[key] = "refused by the server" if refused else None
+                except smtplib.SMTPServerDisconnected:
+                    raise
+                except (smtplib.SMTPException, UnicodeError, ValueError) as exc:
+                    results[key] = _reason(exc)
     except (OSError, smtplib.SMTPException) as exc:
-        for item in pending:
-            results.setdefault(item.participant_id, f"the mail server could not be used ({_reason(exc)})")
+        for key in messages:
+            results.setdefault(key, f"the mail server could not be used ({_reason(exc)})")
     return results
 
 
 def _reason(exc: Exception) -> str:
-    text = str(exc) or exc.__class__.__name__
-    return text[:200]
+    if isinstance(exc, smtplib.SMTPRecipientsRefused) and exc.recipients:
+        code, answer = next(iter(exc.recipients.values()))
+        exc = smtplib.SMTPResponseException(code, answer)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        answer = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+        return header_text(f"{exc.smtp_code} {answer}")[:200]
+    return header_text(str(exc) or exc.__class__.__name__)[:200]

@@ -7,7 +7,7 @@ import datetime as dt
 import enum
 from typing import Any, Optional
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer,
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer,
                         MetaData, String, Text, TypeDecorator, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -493,17 +493,20 @@ class TravelSupport(str, enum.Enum):
 
 class Application(Base):
     """One organization's application to take part in one dialogue. Applying
-    for several dialogues at once makes one application per dialogue; the
-    same organization applying again updates its application (the key is
-    the normalized name)."""
+    for several dialogues at once makes one application per dialogue, all
+    with the same edit token (its hash): whoever holds the token may change
+    them until they are decided. Applying again without it makes a new
+    application, which the secretariat sees as a possible duplicate of the
+    first one with the same normalized name."""
 
     __tablename__ = "applications"
-    __table_args__ = (UniqueConstraint("dialogue_id", "organization_key"),)
+    __table_args__ = (Index("ix_applications_dialogue_id_organization_key", "dialogue_id", "organization_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dialogue_id: Mapped[int] = mapped_column(ForeignKey("dialogues.id", ondelete="CASCADE"), index=True)
     organization_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organizations.id"), nullable=True)
     organization_key: Mapped[str] = mapped_column(String(320))
+    edit_token_hash: Mapped[Optional[str]] = mapped_column(String(64), nullable=True, index=True)
     organization_name: Mapped[str] = mapped_column(String(300))
     category: Mapped[str] = mapped_column(String(30))          # ngo, academia, private_sector, other
     ecosoc_status: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -25,6 +25,7 @@ from .models import (CATEGORY_LABELS, INTERVENTION_LABELS, AgendaItem, Category,
 from .plugins import policies_by_name
 from .plugins.queue_policies import DEFAULT_COMBINATION
 from .queue_order import Candidate, QueueContext, order
+from .storable import SingleLine
 from .timers import ms
 
 CHAIR = {Role.MODERATOR, Role.SECRETARIAT}
@@ -401,8 +402,8 @@ def withdraw_request(ctx: Context, p: WithdrawPayload):
 class AddSpeakerPayload(DialoguePayload):
     participant_id: int | None = Field(default=None, description="A registered participant; or give name "
                                                                  "and organization.")
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    organization: Annotated[str, Field(max_length=300)] = ""
+    name: Annotated[SingleLine, Field(min_length=1, max_length=200)] | None = None
+    organization: Annotated[SingleLine, Field(max_length=300)] = ""
     category: CategoryName = "other"
     channel: ChannelName | None = Field(default=None, description="Where the request came from: a placard "
                                         "in the room or a raised hand online. Default: the participant's channel.")
@@ -634,7 +635,7 @@ def reopen(ctx: Context, p: DialoguePayload):
 
 
 class ConfigurePayload(DialoguePayload):
-    policies: list[Annotated[str, Field(max_length=60)]] | None = Field(
+    policies: list[Annotated[SingleLine, Field(max_length=60)]] | None = Field(
         default=None, max_length=10, description="Ordering policies by name, most important first; "
         "an empty list means the default combination.")
     speaking_seconds: int | None = Field(default=None, ge=15, le=3600)

@@ -39,6 +39,9 @@ class Service:
         self.db = db
         self.plugins = plugins
         self.listeners: list[Callable[[Outcome], None]] = []
+        # Called once committed, outside the dialogue's lock, with the whole
+        # outcome (secrets included): built-in follow-ups such as e-mails.
+        self.follow_ups: list[Callable[[Outcome], None]] = []
         # SQLite has one writer: one lock for the process avoids waiting on the
         # database. Elsewhere the lock is per dialogue.
         self._single_writer = db.url.startswith("sqlite")
@@ -133,8 +136,15 @@ class Service:
                 log.exception("listener failed after %s", outcome.command)
 
     def _tell_plugins(self, outcome: Outcome) -> None:
-        # Each plugin on its own: one failing integration must not keep
-        # the others from hearing of the change. Tokens and codes stay here.
+        # The application's own follow-ups first (e-mailing a new edit link
+        # needs the link); then each plugin on its own: one failing
+        # integration must not keep the others from hearing of the change.
+        # Tokens and codes never reach a plugin.
+        for follow_up in self.follow_ups:
+            try:
+                follow_up(outcome)
+            except Exception:
+                log.exception("follow-up %r failed after %s", follow_up, outcome.command)
         outcome = outcome.without_secrets()
         for impl in self.plugins.hook.dialogue_changed.get_hookimpls():
             try:

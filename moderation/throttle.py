@@ -213,6 +213,7 @@ def application_keys(payload: Any) -> list[Key]:
 PUBLIC_ATTEMPTS: dict[str, tuple[str, Callable[[Any], list[Key]], Callable[[CommandError | None], bool]]] = {
     "participant.join_with_code": ("sign_in", lambda payload: [address_key()], wrong_code),
     "applications.submit": ("apply", application_keys, always),
+    "applications.update": ("apply", application_keys, always),
 }
 
 

@@ -43,6 +43,7 @@ PAGES = {
     "apply-index": (None, "/apply"),
     "apply": (None, "/d/{did}/apply"),
     "apply-done": (None, "/apply/done"),
+    "apply-edit": (None, "/apply/edit/<token>"),           # the private edit link of the application just sent
     "join": (None, "/d/{did}/join"),
     "link-expired": (None, "/l/this-link-was-revoked-or-never-existed"),
     "participant": ("participant", "/d/{did}/participant"),
@@ -137,8 +138,10 @@ def open_path(browser, live, name: str, size: str, *, bypass_csp: bool = True):
     page.errors = errors
     if who:
         page.goto(live.demo["links"][who])
-    if name == "apply-done":
+    if name in ("apply-done", "apply-edit"):
         submit_application(page, live)
+        if name == "apply-edit":
+            page.goto(page.get_attribute("#edit-link", "href"))
     else:
         page.goto(live.base_url + path.format(did=live.dialogue_id))
     if name in LIVE_PAGES:

@@ -33,13 +33,27 @@ from moderation.invitations import SmtpSettings, invitations_zip, letters, send
 from moderation.models import (Application, AuditEntry, Credential, Dialogue, IdempotencyRecord, Input,
                                Nominee, Participant, Role, SpeakerEntry)
 from moderation.summary import attendance
-from test_command_layer import committed, refused
+from test_command_layer import committed, db_state, refused
 
 _numbers = itertools.count(1)
 NOW = dt.datetime.now(dt.timezone.utc)
 
 
 # -- helpers -----------------------------------------------------------------------------------
+def snapshot_of(service, application_id: int) -> tuple:
+    """An application's stored values and nominees."""
+    with service.db.session() as s:
+        row = s.get(Application, application_id)
+        return (tuple(getattr(row, c.key) for c in Application.__table__.columns),
+                tuple((n.name, n.email, n.mode) for n in row.nominees))
+
+
+def dialogue_secretariat(service, dialogue_id: int) -> Principal:
+    """The principal of a secretariat API token of one dialogue."""
+    result = run(service, "access.issue_api_token", {"dialogue_id": dialogue_id, "role": "secretariat"})
+    return Principal(credential_id=result["credential_id"])
+
+
 def application(dialogue_ids, *, name="Victims' Voice e.V.", category="ngo", ecosoc=True, grassroots=False,
                 victim_led=False, people=None, contact_email="contact@victims.example.org") -> dict:
     if people is None:
@@ -137,25 +151,80 @@ def test_one_application_per_dialogue_and_the_preparation_day(service, dialogue)
         assert "amara@victims.example.org" not in str(entry.payload)
 
 
-def test_the_same_organization_applying_again_updates_its_application(service, dialogue):
+def test_only_the_edit_token_changes_an_application(service, dialogue):
+    """Someone else sending the same organization's name makes a new
+    application flagged as a possible duplicate; the submitter's edit token
+    changes the original (and nothing else does)."""
     did = dialogue["dialogue_id"]
     open_applications(service, did)
-    first = run(service, "applications.submit", application([did]), ANONYMOUS)["applications"][0]
-    again = application([did], name="  VICTIMS VOICE e.v ", people=[("Eve Adams", "eve@victims.example.org",
-                                                                      "online")])
-    second = run(service, "applications.submit", again, ANONYMOUS)["applications"][0]
-    assert second["application_id"] == first["application_id"] and second["updated"] and second["revision"] == 2
-    assert count(service, Application) == 1
+    first = run(service, "applications.submit", application([did]), ANONYMOUS)
+    original, token = first["applications"][0], first["edit_token"]
+    assert first["edit_path"] == f"/apply/edit/{token}" and len(token) >= 40
+    before = snapshot_of(service, original["application_id"])
+    # The reported attack: same name, another contact and nominee, no token.
+    other = application([did], name="  VICTIMS VOICE e.v ", contact_email="mallory@evil.example",
+                        people=[("Mallory", "mallory@evil.example", "in_person")])
+    second = run(service, "applications.submit", other, ANONYMOUS)
+    assert second["applications"][0]["application_id"] != original["application_id"]
+    assert second["applications"][0]["updated"] is False and second["edit_token"] != token
+    assert snapshot_of(service, original["application_id"]) == before               # untouched
     with service.db.session() as s:
-        stored = s.get(Application, first["application_id"])
-        assert [n.name for n in stored.nominees] == ["Eve Adams"]          # the nominees are replaced
-        assert stored.organization_name == "VICTIMS VOICE e.v"
-    assert count(service, Nominee) == 1
-    # Once decided, the public form cannot change it any more.
-    run(service, "applications.decide", {"dialogue_id": did, "application_ids": [first["application_id"]],
+        listed = {a["id"]: a for a in acc.list_applications(s, did, acc.ListApplicationsQuery())}
+        only = acc.list_applications(s, did, acc.ListApplicationsQuery(duplicate=True))
+    assert listed[original["application_id"]]["possible_duplicate_of"] is None
+    assert listed[second["applications"][0]["application_id"]]["possible_duplicate_of"] == original["application_id"]
+    assert [a["id"] for a in only] == [second["applications"][0]["application_id"]]
+    # A wrong token changes nothing; the right one changes the original.
+    state = db_state(service)
+    for wrong in ("x" * 43, second["edit_token"][:-1] + "A", token.upper()):
+        error = refused(service, "applications.update", {**other, "edit_token": wrong}, ANONYMOUS, code="forbidden")
+        assert fields_of(error) == {"edit_token"}
+    assert db_state(service) == state
+    changed = application([did], name="Victims Voice", people=[("Eve Adams", "eve@victims.example.org", "online")])
+    again = run(service, "applications.update", {**changed, "edit_token": token}, ANONYMOUS)["applications"][0]
+    assert again["application_id"] == original["application_id"] and again["updated"] and again["revision"] == 2
+    with service.db.session() as s:
+        stored = s.get(Application, original["application_id"])
+        assert [n.name for n in stored.nominees] == ["Eve Adams"] and stored.organization_name == "Victims Voice"
+        # Only the hash is stored, and the audit log keeps no token.
+        assert token not in str(s.scalars(select(Application.edit_token_hash)).all())
+        entries = s.scalars(select(AuditEntry.payload).where(AuditEntry.command == "applications.update")).all()
+        assert entries and all("edit_token" not in e and token not in str(e) for e in entries)
+    # Once decided, even the token cannot change it.
+    run(service, "applications.decide", {"dialogue_id": did, "application_ids": [original["application_id"]],
                                          "decision": "reject", "reason": "Outside the scope"})
-    error = refused(service, "applications.submit", application([did]), ANONYMOUS, code="conflict")
-    assert "organization.name" in fields_of(error) and "rejected" in error.message
+    error = refused(service, "applications.update", {**changed, "edit_token": token}, ANONYMOUS, code="conflict")
+    assert "rejected" in error.message
+
+
+def test_an_edit_token_covers_the_dialogues_of_its_submission(service, dialogue):
+    did = dialogue["dialogue_id"]
+    prep = run(service, "dialogue.create", {"topic": "trafficking_in_persons", "kind": "preparation_day",
+                                            "prepares_id": did})["dialogue_id"]
+    third = run(service, "dialogue.create", {"topic": "firearms"})["dialogue_id"]
+    for d in (did, prep, third):
+        open_applications(service, d)
+    first = run(service, "applications.submit", application([did]), ANONYMOUS)
+    token = first["edit_token"]
+    # Adding a dialogue: a new application there, with the same token.
+    both = run(service, "applications.update", {**application([did, prep]), "edit_token": token}, ANONYMOUS)
+    assert [(a["dialogue_id"], a["updated"]) for a in both["applications"]] == [(did, True), (prep, False)]
+    assert "edit_token" not in both
+    with service.db.session() as s:
+        assert len(acc.applications_of_token(s, token)) == 2
+    # A token of another submission does not reach these.
+    other = run(service, "applications.submit", application([third], name="Other Org"), ANONYMOUS)
+    with service.db.session() as s:
+        assert [a.dialogue_id for a in acc.applications_of_token(s, other["edit_token"])] == [third]
+    # After the deadline the token changes nothing; the secretariat still can (a late change).
+    open_applications(service, prep, deadline=local(NOW - dt.timedelta(minutes=1), "Europe/Vienna"))
+    refused(service, "applications.update", {**application([did, prep]), "edit_token": token}, ANONYMOUS,
+            code="forbidden")
+    secretariat = dialogue_secretariat(service, prep)
+    late = run(service, "applications.update", {**application([prep]), "edit_token": token}, secretariat)
+    assert late["applications"][0]["updated"]
+    with service.db.session() as s:
+        assert s.get(Application, late["applications"][0]["application_id"]).late is True
 
 
 def test_the_in_person_limit_is_enforced_with_the_field_at_fault(service, dialogue):
@@ -659,6 +728,7 @@ def test_deleting_personal_data_keeps_the_counts(service, dialogue):
         assert (app_row.contact_name, app_row.contact_email, app_row.travel_request_note) == ("", "", "")
         assert app_row.organization_name == "Victims' Voice e.V." and app_row.travel_support == "requested"
         assert {n.email for n in app_row.nominees} == {""} and len(app_row.nominees) == 3
+        assert app_row.edit_token_hash is None                        # the edit link opens nothing any more
         assert {e.name for e in s.scalars(select(SpeakerEntry).where(SpeakerEntry.dialogue_id == did))} == {acc.DELETED}
         assert {i.author_name for i in s.scalars(select(Input).where(Input.dialogue_id == did))} == {""}
         assert credential_for_token(s, links["Amara Diallo"]["token"]) is None

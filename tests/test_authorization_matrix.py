@@ -164,6 +164,7 @@ EXPECTED_ROLES: dict[str, frozenset | str] = {
     "user.issue_sign_in_link": SECRETARIAT_ONLY,
     # accreditation: organizations apply publicly, the secretariat decides and invites
     "applications.submit": EVERYONE,                     # "nobody signs in: the public application page"
+    "applications.update": EVERYONE,                     # the submitter, proven by the private edit link
     "applications.accept_late": SECRETARIAT_ONLY,
     "applications.configure": SECRETARIAT_ONLY,          # "sets the deadline"
     "applications.decide": SECRETARIAT_ONLY,             # "reviews applications ... bulk decisions"
@@ -273,6 +274,7 @@ OUTSIDE_DIALOGUES = {
     "access.revoke_site_api_token": "whole site",
     "applications.accept_late": "each named dialogue",   # the role is checked in every dialogue applied to
     "applications.submit": "public",
+    "applications.update": "public",                     # the edit token proves the right
 }
 
 
@@ -400,6 +402,8 @@ PAYLOADS: dict[str, Make] = {
     # accreditation
     "applications.submit": lambda s, w: application([w.dialogue_id], "Third Network"),
     "applications.accept_late": lambda s, w: application([w.dialogue_id], "Late Network"),
+    "applications.update": lambda s, w: {**application([w.dialogue_id], "Fourth Network"), "edit_token": run(
+        s, "applications.submit", application([w.dialogue_id], "Fourth Network"), ANONYMOUS)["edit_token"]},
     "applications.configure": lambda s, w: {"open": False},
     "applications.decide": lambda s, w: {"application_ids": [_pending_application(s, w)], "decision": "approve",
                                          "decided_by_body": "Extended Bureau"},
@@ -634,6 +638,7 @@ ROUTES = [
     Route("GET", "/static/css/app.css", everyone(200)),
     Route("GET", "/apply", everyone(200)),
     Route("GET", "/apply/done", everyone(302)),
+    Route("GET", "/apply/edit/" + "x" * 43, everyone(404)),   # the token is the right: a wrong one opens nothing
     Route("GET", "/d/{did}/apply", everyone(200)),
     Route("POST", "/d/{did}/apply", everyone(302), form=apply_form),
     Route("GET", "/d/{did}/join", everyone(200)),

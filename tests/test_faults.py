@@ -106,7 +106,7 @@ def register(service, dialogue_id: int, count: int) -> list[str]:
     for i in range(count):
         result = execute(service.db.sessions, service.plugins, SYSTEM, "participant.register", {
             "dialogue_id": dialogue_id, "name": f"Participant {i:02d}", "channel": ("room", "online")[i % 2],
-            "organization": {"name": f"Organization {i % 7}", "category": "ngo"}}).result
+            "organization": {"name": f"Organization {i // 2}", "category": "ngo"}}).result  # one in the room each
         tokens.append(result["token"])
     return tokens
 

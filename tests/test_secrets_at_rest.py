@@ -37,11 +37,12 @@ load_domain()
 # answer one, so that it cannot pass by finding none).
 ANSWER_SECRETS = {"access.issue_link", "access.issue_api_token", "access.issue_site_api_token",
                   "participant.register", "participant.join_with_code", "dialogue.configure_join", "invitations.issue",
-                  "user.issue_sign_in_link"}
-# A new join code makes the table's join code wrong: it runs last.
+                  "user.issue_sign_in_link", "applications.submit", "applications.accept_late"}
+# A new join code makes the table's join code wrong, and configuring the
+# applications closes them to the public form: they run last.
 # Deleting personal data deletes stored answers too, which would hide what
 # they held: it does not run (it answers no secret).
-LAST = ("dialogue.configure_join",)
+LAST = ("applications.configure", "dialogue.configure_join")
 SKIPPED = {"privacy.delete_personal_data"}
 
 

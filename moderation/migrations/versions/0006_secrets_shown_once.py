@@ -4,15 +4,14 @@ Answers kept for idempotency keys before this revision hold the tokens,
 links and join codes that their commands showed: they are left out now, as
 the command layer leaves them out of every new answer it keeps.
 
-Revision ID: h2_scrub_shown_once
+Revision ID: 0006
 Revises: 0005
 """
 import sqlalchemy as sa
 from alembic import op
 
-from moderation.commands import without_secrets
 
-revision = 'h2_scrub_shown_once'
+revision = '0006'
 down_revision = '0005'
 branch_labels = None
 depends_on = None
@@ -27,6 +26,35 @@ SECRETS = {
     "dialogue.configure_join": ("code",),
     "invitations.issue": ("token", "link_path"),
 }
+
+
+SHOWN_ONCE = "secret_shown_once"
+
+
+def without_secrets(result: dict, fields: tuple[str, ...]) -> dict:
+    """``result`` without ``fields`` at any depth, marked ``secret_shown_once``
+    when one held a value: the command layer's rule of this revision, frozen
+    here so that the migration does not change with the code."""
+    removed = False
+
+    def keep(value):
+        nonlocal removed
+        if isinstance(value, dict):
+            kept = {}
+            for key, inner in value.items():
+                if key in fields:
+                    removed = removed or inner is not None
+                else:
+                    kept[key] = keep(inner)
+            return kept
+        if isinstance(value, (list, tuple)):
+            return [keep(inner) for inner in value]
+        return value
+
+    clean = keep(result)
+    if removed:
+        clean[SHOWN_ONCE] = True
+    return clean
 
 
 def upgrade() -> None:
