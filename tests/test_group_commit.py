@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import ExitStack
+from typing import Any, Callable
 
 import pytest
 from sqlalchemy import select
 
+from concurrency import all_at_once
+from conftest import seed_dialogue
 from test_command_layer import audit_entries, db_state, version_of
 from test_inputs import NO_LIMIT, World, app  # noqa: F401 - the app fixture without a rate limit
 from moderation.commands import REGISTRY, Outcome, Request, execute_group, load_domain
@@ -25,6 +29,14 @@ def world(service, dialogue):
     world = World(service, dialogue)
     world.start()
     return world
+
+
+@pytest.fixture
+def other_world(service):
+    """A second dialogue on the same service, its first item running."""
+    other = World(service, seed_dialogue(service))
+    other.start()
+    return other
 
 
 def submission(world: World, who: str, text: str, key: str | None = None, **payload) -> Request:
@@ -40,6 +52,64 @@ def commit_group(world: World, requests: list[Request]) -> Outcome | None:
 def stored_texts(world: World) -> list[str]:
     with world.service.db.session() as s:
         return sorted(s.scalars(select(Input.text).where(Input.dialogue_id == world.id)))
+
+
+def stored_keys(world: World, prefix: str) -> dict[str, str]:
+    """Idempotency key -> the command it was stored for."""
+    with world.service.db.session() as s:
+        return dict(s.execute(select(IdempotencyRecord.key, IdempotencyRecord.command)
+                              .where(IdempotencyRecord.key.like(f"{prefix}%"))).all())
+
+
+class WaitingLine(list):
+    """A service's line of grouped requests (``Service._waiting``) that
+    tells a test when it grows: the test waits for the requests to queue up
+    with a deadline, instead of polling with sleeps."""
+
+    def __init__(self, items, grew: threading.Condition):
+        super().__init__(items)
+        self.grew = grew
+
+    def append(self, item) -> None:
+        super().append(item)
+        with self.grew:
+            self.grew.notify_all()
+
+
+def while_the_lock_is_held(service, dialogue_ids: list[int], calls: list[Callable[[], Any]],
+                           timeout: float = 30) -> list[Any]:
+    """Hold the write lock of each dialogue (one lock for all on SQLite),
+    start ``calls`` (grouped commands) in threads, wait until every one of
+    them waits in line, then let go: the next holders commit the lines.
+    Returns each call's result (or the exception it raised), in order."""
+    locks = {service._lock_key(d): d for d in dialogue_ids}
+    grew = threading.Condition()
+    lines = []
+    for key in locks:
+        service._waiting[key] = WaitingLine(service._waiting[key], grew)
+        lines.append(service._waiting[key])
+    results: list[Any] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[], Any]) -> None:
+        try:
+            results[index] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test as a result
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i, call), daemon=True) for i, call in enumerate(calls)]
+    deadline = time.monotonic() + timeout
+    with ExitStack() as held:
+        for dialogue_id in locks.values():
+            held.enter_context(service._lock(dialogue_id))
+        for thread in threads:
+            thread.start()
+        with grew:
+            lined_up = grew.wait_for(lambda: sum(map(len, lines)) >= len(calls), timeout)
+        assert lined_up, f"{sum(map(len, lines))} of {len(calls)} requests waiting after {timeout} s"
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    assert not any(thread.is_alive() for thread in threads), f"requests still unanswered after {timeout} s"
+    return results
 
 
 def test_only_bursty_participant_commands_are_grouped():
@@ -152,51 +222,100 @@ def test_requests_waiting_for_the_lock_are_committed_together(world):
     up; the next holder commits them all in one transaction."""
     service = world.service
     before = version_of(service, world.id)
-    answers: dict[int, object] = {}
-
-    def submit(i: int) -> None:
-        try:
-            answers[i] = world.dispatch(f"participant{i % 4}", "inputs.submit", f"waiting-key-{i}",
-                                        text=f"Queued input number {i}")
-        except CommandError as exc:
-            answers[i] = exc
-
-    key = service._lock_key(world.id)
-    with service._lock(world.id):
-        threads = [threading.Thread(target=submit, args=(i,)) for i in range(12)]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 30
-        while len(service._waiting[key]) < 12 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert len(service._waiting[key]) == 12
-    for thread in threads:
-        thread.join(30)
-    assert all(isinstance(a, Outcome) for a in answers.values()), answers
-    assert {a.version for a in answers.values()} == {before + 1}
-    assert len({a.result["input_id"] for a in answers.values()}) == 12
-    assert not service._waiting[key]
+    answers = while_the_lock_is_held(service, [world.id], [
+        lambda i=i: world.dispatch(f"participant{i % 4}", "inputs.submit", f"waiting-key-{i}",
+                                   text=f"Queued input number {i}")
+        for i in range(12)])
+    assert all(isinstance(a, Outcome) for a in answers), answers
+    assert {a.version for a in answers} == {before + 1}
+    assert len({a.result["input_id"] for a in answers}) == 12
+    assert not service._waiting[service._lock_key(world.id)]
     assert version_of(service, world.id) == before + 1
+
+
+def test_two_dialogues_waiting_at_once_are_committed_apart(world, other_world):
+    """Submissions to two dialogues wait for the lock at the same time (on
+    SQLite in one line: one lock serves every dialogue). Each is stored in
+    the dialogue it names, and each dialogue's version advances by its own
+    commit only: one group per dialogue, never one group for both."""
+    service = world.service
+    worlds = [world, other_world]
+    before = {w.id: version_of(service, w.id) for w in worlds}
+    calls = [lambda w=w, i=i: w.dispatch(f"participant{i}", "inputs.submit", f"apart-key-{w.id}-{i}",
+                                         text=f"Input {i} for dialogue {w.id}")
+             for i in range(4) for w in worlds]  # the two dialogues interleaved in the line
+    answers = while_the_lock_is_held(service, [w.id for w in worlds], calls)
+    assert all(isinstance(a, Outcome) for a in answers), answers
+    for w in worlds:
+        mine = [a for a in answers if a.dialogue_id == w.id]
+        assert len(mine) == 4
+        assert {a.version for a in mine} == {before[w.id] + 1}
+        assert version_of(service, w.id) == before[w.id] + 1
+        assert stored_texts(w) == sorted(f"Input {i} for dialogue {w.id}" for i in range(4))
+        assert sorted(e.command for e in audit_entries(service, w.id) if e.version > before[w.id]) == \
+            ["inputs.submit"] * 4
+
+
+def test_a_request_naming_another_dialogue_is_refused_in_a_group(world, other_world):
+    """A group commits one dialogue's commands: a request naming another
+    dialogue is refused and stores nothing in either dialogue (not even when
+    its sender is a participant here, who would pass the checks here), and
+    the rest of the group commits."""
+    service = world.service
+    before_other = version_of(service, other_world.id)
+    audit_before = len(audit_entries(service, other_world.id))
+    mine = submission(world, "participant0", "Meant for this dialogue", "mixed-key-1")
+    naming_other = Request(world.who["participant1"], "inputs.submit",
+                           {"dialogue_id": other_world.id, "text": "Names the other dialogue"}, "mixed-key-2")
+    from_other = submission(other_world, "participant0", "Sent from the other dialogue", "mixed-key-3")
+    combined = commit_group(world, [mine, naming_other, from_other])
+    assert isinstance(mine.answer, Outcome) and combined.result == {"commands": 1}
+    for refused in (naming_other, from_other):
+        assert isinstance(refused.answer, CommandError), refused.answer
+        assert refused.answer.code == "invalid_payload" and "one dialogue" in refused.answer.message
+    assert stored_texts(world) == ["Meant for this dialogue"]
+    assert stored_texts(other_world) == []
+    assert version_of(service, other_world.id) == before_other
+    assert len(audit_entries(service, other_world.id)) == audit_before
+    assert stored_keys(world, "mixed-key-") == {"mixed-key-1": "inputs.submit"}
+
+
+@pytest.mark.parametrize("first", ["inputs.submit", "inputs.endorse"])
+def test_a_key_reused_for_another_command_in_one_group_is_refused(world, first):
+    """One key sent with two different commands in one group: the second is
+    refused with a conflict (as it would be in a later transaction) and
+    stores nothing; it is not answered as a replay of the first."""
+    theirs = world.submit("participant1", "Jonas's input, to be endorsed")
+    before = version_of(world.service, world.id)
+    submit = submission(world, "participant0", "Amina's own input", "reused-key-1")
+    endorse = Request(world.who["participant0"], "inputs.endorse",
+                      {"dialogue_id": world.id, "input_id": theirs}, "reused-key-1")
+    earlier, later = (submit, endorse) if first == "inputs.submit" else (endorse, submit)
+    commit_group(world, [earlier, later])
+    assert isinstance(earlier.answer, Outcome) and not earlier.answer.replayed
+    assert isinstance(later.answer, CommandError), later.answer
+    assert later.answer.code == "conflict" and "another command" in later.answer.message
+    if first == "inputs.submit":
+        assert stored_texts(world) == sorted(["Jonas's input, to be endorsed", "Amina's own input"])
+        assert world.endorsers(theirs) == [] and world.row(theirs).endorsement_count == 0
+    else:
+        assert stored_texts(world) == ["Jonas's input, to be endorsed"]
+        assert world.endorsers(theirs) == [world.pid["participant0"]]
+    assert stored_keys(world, "reused-key-") == {"reused-key-1": first}
+    assert [e.command for e in audit_entries(world.service, world.id) if e.version > before] == [first]
 
 
 def test_concurrent_submissions_and_retries_are_stored_exactly_once(world):
     """Threads submit and retry the same keys at once: every key is stored
     once and every answer for one key names the same input."""
+    calls = [lambda i=i % 24: (f"race-key-{i:03d}", world.dispatch(
+        f"participant{i % 4}", "inputs.submit", f"race-key-{i:03d}", text=f"Race input {i}"))
+        for i in range(48)]
     answers: dict[str, list[int]] = {}
-    lock = threading.Lock()
-
-    def submit(i: int) -> None:
-        who = f"participant{i % 4}"
-        key = f"race-key-{i:03d}"
-        outcome = world.dispatch(who, "inputs.submit", key, text=f"Race input {i}")
-        with lock:
-            answers.setdefault(key, []).append(outcome.result["input_id"])
-
-    threads = [threading.Thread(target=submit, args=(i % 24,)) for i in range(48)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    for result in all_at_once(calls, timeout=60):
+        assert not isinstance(result, BaseException), result
+        key, outcome = result
+        answers.setdefault(key, []).append(outcome.result["input_id"])
     assert sorted(answers) == sorted(f"race-key-{i:03d}" for i in range(24))
     assert all(len(ids) == 2 and ids[0] == ids[1] for ids in answers.values()), answers
     assert stored_texts(world) == sorted(f"Race input {i}" for i in range(24))

@@ -6,15 +6,17 @@ working-group update, panel discussion, input collection), a moderator,
 rapporteur and display link, ``participant0`` (Amina Okafor, in the room, an
 NGO) and ``participant1`` (Jonas Lindqvist, online, academia), and a
 moderator API token. Time passing is simulated by moving an intervention's
-stored start back (``Queue.age``), never by patching our code.
+stored start back (``Queue.age``), or, where a figure must be exact, by
+setting the command layer's clock by hand (``tests/command_clock.py``);
+nothing sleeps.
 """
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 
 import pytest
+from command_clock import CommandClock, command_clock
+from concurrency import all_at_once
 from conftest import make_app, run, seed_dialogue
 from sqlalchemy import select
 
@@ -509,6 +511,28 @@ def test_points_of_order_and_first_time_organizations_come_first(q):
     assert badges[str(newcomer)]["first_time"] is True
 
 
+def test_first_time_is_per_dialogue_not_per_item(q):
+    """"First time" means first time in this dialogue: an organization that
+    spoke on an earlier item is neither badged first-time nor put ahead of
+    one that has never spoken, on the next item's list."""
+    q.start(1)
+    q.request("participant0")
+    q.do("queue.call_next")
+    q.do("queue.end_speaker")                  # Amina's organization spoke on item 1
+    q.do("agenda.advance")
+    q.do("queue.configure", policies=["first_time_first"])
+    again = q.request("participant0")         # asked first ...
+    newcomer = q.request("participant1")      # ... but Jonas's organization never spoke
+    assert q.waiting() == [newcomer, again]
+    badges = q.staff()["entries"]
+    assert (badges[str(again)]["first_time"], badges[str(again)]["previous_interventions"]) == (False, 1)
+    assert (badges[str(newcomer)]["first_time"], badges[str(newcomer)]["previous_interventions"]) == (True, 0)
+    # On the floor, the item-1 intervention is still the previous one.
+    q.do("queue.call_speaker", entry_id=again)
+    badges = q.staff()["entries"]
+    assert (badges[str(again)]["first_time"], badges[str(again)]["previous_interventions"]) == (False, 1)
+
+
 # -- speaking time ----------------------------------------------------------------------------------
 def test_default_speaking_time_is_three_minutes(q):
     q.start()
@@ -520,38 +544,42 @@ def test_default_speaking_time_is_three_minutes(q):
     assert q.queue()["warning_seconds"] == 30
 
 
+def at_ms(local: str) -> int:
+    """Epoch milliseconds of a local (Vienna) time on the dialogue's day."""
+    return int(CommandClock.moment(local).timestamp() * 1000)
+
+
 def test_pause_resume_and_add_time(q):
-    q.start()
-    a = q.request("participant0")
-    q.do("queue.call_next")
-    q.age(a, 60)
-    started = q.entry(a).started_at
-    q.do("queue.pause_speaker")
-    paused = q.entry(a)
-    assert paused.run_started_at is None and paused.status == "speaking"
-    assert 60 <= paused.elapsed_seconds < 60 + TIMER_SLACK
-    assert q.queue()["current"]["ends_at"] is None
-    q.refused("conflict", "queue.pause_speaker")
-    time.sleep(0.3)  # the pause
-    q.do("queue.resume_speaker", entry_id=a)
-    resumed = q.entry(a)
-    assert resumed.elapsed_seconds == paused.elapsed_seconds
-    view = q.queue()["current"]
-    # The end moves by the length of the pause: now + what was left.
-    expected_end = resumed.run_started_at + dt.timedelta(seconds=180 - paused.elapsed_seconds)
-    assert view["ends_at"] == int(expected_end.timestamp() * 1000)
-    assert seconds_between(expected_end, started) >= 180 + 0.3
-    q.refused("conflict", "queue.resume_speaker")
-    assert q.do("queue.adjust_speaker_time", seconds=45)["allotted_seconds"] == 225
-    assert q.queue()["current"]["ends_at"] == pytest.approx(view["ends_at"] + 45_000, abs=1)
-    assert q.do("queue.adjust_speaker_time", seconds=-600)["allotted_seconds"] == 10
-    q.refused("invalid_payload", "queue.adjust_speaker_time", seconds=601)
-    q.do("queue.end_speaker", entry_id=a)
+    """A pause stops the speaker's clock: the end moves by the pause's length
+    and the pause is not speaking time. The command clock plays the minutes
+    (tests/command_clock.py), so every figure is exact and nothing sleeps."""
+    with command_clock("10:00:00") as clock:
+        q.start()
+        a = q.request("participant0")
+        q.do("queue.call_next")                 # 10:00:00, 180 s: would end at 10:03:00
+        clock.at("10:01:00")
+        q.do("queue.pause_speaker")
+        paused = q.entry(a)
+        assert paused.run_started_at is None and paused.status == "speaking"
+        assert paused.elapsed_seconds == 60
+        assert q.queue()["current"]["ends_at"] is None
+        q.refused("conflict", "queue.pause_speaker")
+        clock.at("10:01:30")                    # the pause: 30 s
+        q.do("queue.resume_speaker", entry_id=a)
+        assert q.entry(a).elapsed_seconds == 60
+        # The end moves by the length of the pause: 10:03:00 + 30 s.
+        assert q.queue()["current"]["ends_at"] == at_ms("10:03:30")
+        q.refused("conflict", "queue.resume_speaker")
+        assert q.do("queue.adjust_speaker_time", seconds=45)["allotted_seconds"] == 225
+        assert q.queue()["current"]["ends_at"] == at_ms("10:04:15")
+        assert q.do("queue.adjust_speaker_time", seconds=-600)["allotted_seconds"] == 10
+        q.refused("invalid_payload", "queue.adjust_speaker_time", seconds=601)
+        clock.at("10:02:00")
+        q.do("queue.end_speaker", entry_id=a)
     done = q.entry(a)
-    # Elapsed excludes the pause.
-    assert done.elapsed_seconds == pytest.approx(
-        paused.elapsed_seconds + seconds_between(done.ended_at, resumed.run_started_at), abs=0.01)
-    assert seconds_between(done.ended_at, done.started_at) - done.elapsed_seconds >= 0.3
+    # Two minutes on the floor, of which 30 s paused: 90 s of speaking time.
+    assert seconds_between(done.ended_at, done.started_at) == 120
+    assert done.elapsed_seconds == 90
     assert q.queue()["current"] is None
 
 
@@ -721,6 +749,32 @@ def test_readd_last_twice_for_a_walk_in_adds_them_once(q):
     assert q.waiting()[0] == again
 
 
+def test_the_last_speaker_belongs_to_the_current_item(q):
+    """The last speaker is the last one on this item (docs/protocol.md,
+    ``queue.readd_last``): once the next item begins, nobody has spoken on
+    it, so there is no one to put back and alternation starts with the side
+    of the earliest request, whoever closed the item before."""
+    q.start(1)
+    closed_item_1 = q.request("participant0")         # in the room
+    q.do("queue.call_next")
+    q.do("queue.end_speaker")
+    assert q.queue()["last_speaker_id"] == closed_item_1
+    q.do("agenda.advance")
+    q.do("queue.configure", policies=["alternate_channel"])
+    assert q.queue()["last_speaker_id"] is None
+    error = q.refused("conflict", "queue.readd_last")
+    assert "No one has spoken on this item yet" in error.message
+    # The room asked first and starts, although the room spoke last on item 1.
+    room = q.walk_in("Placard in the Room", "room")
+    online = q.request("participant1")
+    assert q.waiting() == [room, online]
+    q.do("queue.call_next", expected_entry_id=room)
+    q.do("queue.end_speaker")
+    assert q.queue()["last_speaker_id"] == room
+    again = q.do("queue.readd_last")["entry_id"]
+    assert q.entry(again).name == "Placard in the Room"
+
+
 def test_use_automatic_order_drops_the_manual_placements(q):
     q.register("participant2", "Chen Wei", "room", "academia")
     q.start()
@@ -800,6 +854,27 @@ def test_estimated_waits_learn_from_the_dialogue(q):
     waits = [e["estimated_wait_seconds"] for e in q.queue()["waiting"]]
     assert waits[0] == 0
     assert waits[1] == pytest.approx(90, abs=TIMER_SLACK)
+
+
+def test_estimated_waits_use_the_median_not_the_mean(q):
+    """Statements of 60, 60 and 300 s: the typical one lasts 60 s (the
+    median); the mean, 140 s, would let one long speech lengthen every
+    estimate. The command clock makes the lengths exact."""
+    with command_clock("10:00:00") as clock:
+        q.start()
+        q.do("queue.configure", policies=["first_come_first_served"])
+        for begins, ends in (("10:00:00", "10:01:00"), ("10:01:00", "10:02:00"), ("10:02:00", "10:07:00")):
+            entry = q.walk_in(f"Earlier speaker until {ends}")
+            clock.at(begins)
+            q.do("queue.call_speaker", entry_id=entry)
+            clock.at(ends)
+            q.do("queue.end_speaker")
+        assert sorted(e.elapsed_seconds for e in q.entries("done")) == [60, 60, 300]
+        q.request("participant0")
+        q.request("participant1")
+        q.walk_in("Third in Line")
+        waits = [e["estimated_wait_seconds"] for e in q.queue()["waiting"]]
+    assert waits == [0, 60, 120]
 
 
 # -- the record and statistics ---------------------------------------------------------------------------------
@@ -958,24 +1033,17 @@ RACE_ROUNDS = 20
 
 
 def press_together(calls) -> list[tuple[str, object]]:
-    """Run the calls in threads released at the same instant; return
-    ("ok", result) or ("error", code) for each, in call order."""
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def press(index, call):
-        barrier.wait()
-        try:
-            results[index] = ("ok", call())
-        except CommandError as exc:
-            results[index] = ("error", exc.code)
-
-    threads = [threading.Thread(target=press, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(thread.is_alive() for thread in threads), "a call_next never returned"
+    """Run the calls in threads released at the same instant (with a
+    deadline: ``concurrency.all_at_once``); return ("ok", result) or
+    ("error", code) for each, in call order."""
+    results = []
+    for outcome in all_at_once(calls, timeout=60):
+        if isinstance(outcome, CommandError):
+            results.append(("error", outcome.code))
+        elif isinstance(outcome, BaseException):
+            raise outcome
+        else:
+            results.append(("ok", outcome))
     return results
 
 

@@ -3,9 +3,8 @@ in a subprocess; see ``tests/server.py``), driven by Socket.IO clients over
 WebSocket exactly as the pages drive it."""
 from __future__ import annotations
 
-import threading
-
 import pytest
+from concurrency import all_at_once
 from conftest import seed_dialogue
 from server import Client, LiveServer
 
@@ -156,18 +155,9 @@ def test_two_moderators_press_next_at_once_over_websocket(server, clients):
             commands.append(chairs[0].command("queue.add_speaker", {
                 "name": f"Speaker {round_}-{n}", "channel": "room" if n else "online"})["version"])
         proposal = chairs[1].fresh_snapshot()["sections"]["queue"]["proposed_id"]
-        barrier = threading.Barrier(2)
-        acks: list = [None, None]
-
-        def press(index):
-            barrier.wait()
-            acks[index] = chairs[index].call("queue.call_next", {"expected_entry_id": proposal})
-
-        threads = [threading.Thread(target=press, args=(i,)) for i in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+        acks = all_at_once([lambda chair=chair, proposal=proposal: chair.call(
+            "queue.call_next", {"expected_entry_id": proposal}) for chair in chairs], timeout=30)
+        assert not any(isinstance(a, BaseException) for a in acks), acks
         assert sorted(bool(a["ok"]) for a in acks) == [False, True], acks
         winner = next(a for a in acks if a["ok"])
         loser = next(a for a in acks if not a["ok"])
