@@ -11,6 +11,7 @@ acknowledged before the commit; an error rolls everything back.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
@@ -20,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, joinedload
 
-from . import storable
+from . import storable, writes
 from .auth import Actor, Principal, resolve_actor
 from .errors import CommandError, validation_details
 from .models import AuditEntry, Credential, Dialogue, IdempotencyRecord, Participant, Role, utcnow
@@ -49,6 +50,7 @@ class CommandSpec:
     operation_id: str
     summary: str
     http_path: str
+    description: str = ""         # the rest of the docstring: rules a client must know
     public: bool = False          # no role needed (the payload proves the right, e.g. a join code)
     redact: tuple[str, ...] = ()  # payload fields kept out of the audit log
     secret: tuple[str, ...] = ()  # result fields (at any depth) shown once: never stored, never replayed
@@ -62,11 +64,18 @@ class CommandSpec:
 REGISTRY: dict[str, CommandSpec] = {}
 
 
+def _docstring(handler, name: str) -> tuple[str, str]:
+    """(summary, description) from a handler's docstring."""
+    summary, _, rest = inspect.cleandoc(handler.__doc__ or name).partition("\n")
+    return summary.strip(), " ".join(rest.split())
+
+
 def command(name: str, *, payload: type[Payload], roles: set[Role] | frozenset[Role] = frozenset(),
             operation_id: str, http_path: str, public: bool = False,
             redact: tuple[str, ...] = (), secret: tuple[str, ...] = (), grouped: bool = False):
-    """Register a command handler. The handler's docstring is its summary in
-    the protocol and OpenAPI documents. ``grouped`` commands (hundreds of
+    """Register a command handler. The handler's docstring is its summary
+    (first line) and description (the rest) in the protocol and OpenAPI
+    documents. ``grouped`` commands (hundreds of
     participants submitting at once) may be committed together; their
     handlers must only touch the database through the session. ``secret``
     names the fields of the result that hold a token, link or code: the
@@ -80,8 +89,8 @@ def command(name: str, *, payload: type[Payload], roles: set[Role] | frozenset[R
             raise ValueError(f"command {name!r} names no role")
         REGISTRY[name] = CommandSpec(
             name=name, handler=handler, payload=payload, roles=frozenset(roles),
-            operation_id=operation_id, summary=(handler.__doc__ or name).strip().split("\n")[0],
-            http_path=http_path, public=public, redact=redact, secret=secret, grouped=grouped)
+            operation_id=operation_id, summary=_docstring(handler, name)[0],
+            description=_docstring(handler, name)[1], http_path=http_path, public=public, redact=redact, secret=secret, grouped=grouped)
         if grouped and not REGISTRY[name].dialogue_scoped:
             raise ValueError(f"command {name!r}: only dialogue commands can be grouped")
         return handler
@@ -152,6 +161,7 @@ class Outcome:
     changes: Any = None  # what ``describe`` made of the change, inside the transaction
     records: dict[str, frozenset[int]] = field(default_factory=dict)
     secret: tuple[str, ...] = ()  # the result fields shown only in this first answer
+    written: frozenset[str] = frozenset()  # the tables the command wrote (``writes``)
 
     def ack(self) -> dict[str, Any]:
         return {"ok": True, "version": self.version, "result": self.result, "replayed": self.replayed}
@@ -249,6 +259,7 @@ def execute(sessions, plugins, principal: Principal, name: str, payload: Any,
                     .values(version=Dialogue.version + 1).returning(Dialogue.version)).scalar()
                 if version is None:
                     raise CommandError("not_found", f"Dialogue {dialogue_id} does not exist.")
+            writes.start(session)  # after the version: every command writes that
             actor = resolve_actor(session, principal, dialogue_id)
             authorize(spec, actor, principal)
             if idempotency_key is not None:
@@ -269,6 +280,7 @@ def execute(sessions, plugins, principal: Principal, name: str, payload: Any,
                               secret=spec.secret)
             if describe is not None and ctx.dialogue is not None:
                 session.flush()
+                outcome.written = writes.written(session)
                 outcome.changes = describe(session, ctx.dialogue, outcome)
             if idempotency_key is not None:
                 session.add(IdempotencyRecord(scope=principal.scope, key=idempotency_key,
@@ -359,6 +371,7 @@ def execute_group(sessions, plugins, dialogue_id: int, requests: list[Request],
             if version is None:
                 raise CommandError("not_found", f"Dialogue {dialogue_id} does not exist.")
             combined.version = version
+            writes.start(session)
             dialogue = session.get(Dialogue, dialogue_id)
             loaded = prefetch_principals(session, [r.principal for r, _, _ in todo])  # noqa: F841 - kept alive
             memo: dict[str, Any] = {}
@@ -421,6 +434,7 @@ def execute_group(sessions, plugins, dialogue_id: int, requests: list[Request],
             combined.result = {"commands": len(committed)}
             if describe is not None:
                 session.flush()
+                combined.written = writes.written(session)
                 combined.changes = describe(session, dialogue, combined)
                 for outcome in committed:  # each sees what its commit sent
                     outcome.changes = combined.changes

@@ -167,6 +167,10 @@ class Dialogue(Base):
     # role nothing are not sent to it; its next change names the version it
     # follows (``prev_version``), so clients still detect a missed message.
     stream_versions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # A digest of each section's value as last built for a change (by
+    # section, or section:role): a section that reads what a command wrote
+    # is sent only when its value differs (see moderation/snapshot.py).
+    section_digests: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The summary: who chairs (as printed), whether points name organizations
     # (off: the chairs' summaries group points by theme without naming
     # speakers), and whether the annex lists the participating organizations.

@@ -6,6 +6,13 @@ touched, rebuilt for each role; a client replaces those sections and so never
 has to merge. Lists too long for a section (inputs) travel as changed
 records, to the roles that follow them record by record.
 
+Which sections a change carries: those the command named (``ctx.touch``)
+and every other section that reads a table the command wrote (``writes``)
+and whose value differs from the one last built for that role. Each section
+declares the tables it ``reads``; the dialogue keeps a short digest of every
+section's last value (``section_digests``), so a section is sent exactly
+when it changed, whichever command changed it.
+
 A role is sent a change only when it shows that role something. Each change
 names the version of the previous change its role was sent
 (``prev_version``): a client whose version is older than that has missed a
@@ -13,12 +20,16 @@ message and asks for a snapshot.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from . import writes
 
 from .access import participant_view, participants_section
 from .accreditation import attendance_section, checked_in_ids, online_now
@@ -40,39 +51,42 @@ HINTED_SECTIONS = frozenset({"inputs_overview"})
 
 @dataclass(frozen=True)
 class Section:
-    """A named part of the state: who sees it, how it is built, and whether
-    it differs between the roles that see it."""
+    """A named part of the state: who sees it, how it is built, the tables
+    its value depends on, and whether it differs between the roles that see
+    it."""
 
     name: str
     roles: frozenset[Role]
     build: Callable[..., Any]
+    reads: frozenset[str]
     per_role: bool = False
 
 
 SECTIONS: dict[str, Section] = {}
 
 
-def section(name: str, roles: frozenset[Role], *, per_role: bool = False):
+def section(name: str, roles: frozenset[Role], *, reads: set[str], per_role: bool = False):
     def register(build):
-        SECTIONS[name] = Section(name, roles, build, per_role)
+        SECTIONS[name] = Section(name, roles, build, frozenset(reads), per_role)
         return build
     return register
 
 
-section("dialogue", ALL_ROLES)(dialogue_section)
-section("agenda", ALL_ROLES)(agenda_section)
-section("queue", ALL_ROLES)(queue_section)
-section("queue_staff", STAFF)(queue_staff_section)
-section("statistics", STAFF)(statistics_section)
-section("input_settings", ALL_ROLES)(input_settings_section)
-section("inputs_overview", ALL_ROLES, per_role=True)(overview_section)
-section("themes", STAFF)(themes_section)
-section("pinned", ALL_ROLES)(pinned_section)
-section("summary", STAFF)(summary_section)
-section("attendance", ALL_ROLES)(attendance_section)
+QUEUE_TABLES = {"dialogues", "agenda_items", "speaker_entries", "organizations"}
+section("dialogue", ALL_ROLES, reads={"dialogues"})(dialogue_section)
+section("agenda", ALL_ROLES, reads={"dialogues", "agenda_items"})(agenda_section)
+section("queue", ALL_ROLES, reads=QUEUE_TABLES)(queue_section)
+section("queue_staff", STAFF, reads=QUEUE_TABLES)(queue_staff_section)
+section("statistics", STAFF, reads={"speaker_entries"})(statistics_section)
+section("input_settings", ALL_ROLES, reads={"dialogues", "agenda_items"})(input_settings_section)
+section("inputs_overview", ALL_ROLES, reads={"inputs"}, per_role=True)(overview_section)
+section("themes", STAFF, reads={"themes", "input_themes"})(themes_section)
+section("pinned", ALL_ROLES, reads={"dialogues", "inputs"})(pinned_section)
+section("summary", STAFF, reads={"dialogues", "summary_sections"})(summary_section)
+section("attendance", ALL_ROLES, reads={"participants"})(attendance_section)
 
 
-@section("participants", STAFF, per_role=True)
+@section("participants", STAFF, reads={"participants", "organizations"}, per_role=True)
 def _participants(session, dialogue, now, plugins, role):
     # E-mail addresses are personal data: the secretariat's alone.
     return participants_section(session, dialogue, now, plugins, with_personal=role is Role.SECRETARIAT)
@@ -188,27 +202,72 @@ class Changes:
     hint: dict[str, Any] | None = None          # the public inputs hint, if inputs changed
 
 
+# Fields that change without a command (who is connected): they travel in
+# their own hint (``presence``), so they do not make a section "changed".
+LIVE_FIELDS: dict[str, frozenset[str]] = {"attendance": frozenset({"online"})}
+
+
+def digest(name: str, value: Any) -> str:
+    """A short fingerprint of a section's value, to tell whether it changed."""
+    live = LIVE_FIELDS.get(name)
+    if live and isinstance(value, dict):
+        value = {key: field for key, field in value.items() if key not in live}
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _participants_written(session: Session, dialogue_id: int) -> set[int]:
+    """The participants of this dialogue whose row, or whose organization's
+    row, the command wrote."""
+    ids = writes.written_rows(session, "participants")
+    organizations = writes.written_rows(session, "organizations")
+    if not ids and not organizations:
+        return set()
+    return set(session.scalars(select(Participant.id).where(
+        Participant.dialogue_id == dialogue_id,
+        Participant.id.in_(ids) | Participant.organization_id.in_(organizations))))
+
+
 def build_changes(session: Session, dialogue: Dialogue, outcome, plugins) -> Changes:
     """The messages a committed command sends, built inside its transaction.
-    Also moves each role's stream pointer (``dialogue.stream_versions``)."""
+    Also moves each role's stream pointer (``dialogue.stream_versions``) and
+    keeps the digest of every section built (``dialogue.section_digests``)."""
     now = utcnow()
     version = outcome.version
     built: dict[tuple[str, Role | None], Any] = {}
+    unchanged: set[tuple[str, Role | None]] = set()
     streams = dict(dialogue.stream_versions or {})
+    digests = dict(dialogue.section_digests or {})
+    written = getattr(outcome, "written", frozenset())
+    # Named by the command: always sent. Reading what it wrote: sent if
+    # changed. No digests yet (a new dialogue): every section, once.
+    named = set(outcome.touched)
+    maybe = {name for name, spec in SECTIONS.items() if spec.reads & written or not digests} - named
+
+    def build(spec: Section, role: Role) -> tuple[str, Role | None]:
+        key = (spec.name, role if spec.per_role else None)
+        if key not in built:
+            built[key] = _build(spec, session, dialogue, now, plugins, role)
+            slot = spec.name if key[1] is None else f"{spec.name}:{role.value}"
+            fingerprint = digest(spec.name, built[key])
+            if spec.name in maybe and digests.get(slot) == fingerprint:
+                unchanged.add(key)
+            digests[slot] = fingerprint
+        return key
+
     input_ids = sorted(outcome.records.get("inputs", ()))
     inputs = list(session.scalars(select(Input).where(Input.id.in_(input_ids)))) if input_ids else []
     built_records: dict[tuple[str, str], list] = {}
     messages: dict[Role, dict[str, Any]] = {}
     for role in Role:
         sections = {}
-        for name in sorted(outcome.touched):
+        for name in sorted(named | maybe):
             spec = SECTIONS.get(name)
             if spec is None or role not in spec.roles or (name in HINTED_SECTIONS and role not in STAFF):
                 continue
-            key = (name, role if spec.per_role else None)
-            if key not in built:
-                built[key] = _build(spec, session, dialogue, now, plugins, role)
-            sections[name] = built[key]
+            key = build(spec, role)
+            if key not in unchanged:
+                sections[name] = built[key]
         records = {}
         for kind, ids in sorted(outcome.records.items()):
             spec = RECORDS.get(kind)
@@ -225,13 +284,17 @@ def build_changes(session: Session, dialogue: Dialogue, outcome, plugins) -> Cha
                           "sections": sections, "records": records}
         streams[role.value] = version
     dialogue.stream_versions = streams
+    if digests != (dialogue.section_digests or {}):
+        dialogue.section_digests = digests
     private: dict[int, dict[str, Any]] = {}
 
     def private_message(participant_id: int) -> dict[str, Any]:
         return private.setdefault(participant_id, {"dialogue_id": dialogue.id, "version": version,
                                                    "sections": {}, "records": {}})
 
-    for participant_id in sorted(outcome.records.get("participants", ())):
+    # A participant's own row (or their organization's) written: their ``me``.
+    own = set(outcome.records.get("participants", ())) | _participants_written(session, dialogue.id)
+    for participant_id in sorted(own):
         private_message(participant_id)["sections"]["me"] = me_section(session, Role.PARTICIPANT,
                                                                         participant_id, "")
     for inp in inputs:

@@ -124,15 +124,17 @@ function currentItem() {
   return (agenda.items || []).find((i) => i.id === agenda.current_item_id) || null;
 }
 
-/** Whether the live session is on: from the first item's start until every
- *  item is done (the rule of moderation/inputs.py agenda_state). Computed
- *  here from the agenda: the input_settings section is not sent again when
- *  the agenda moves, nor when the written-input window opens or closes. */
-function sessionLive(agenda) {
-  const items = (agenda && agenda.items) || [];
-  return items.some((item) => item.started_at != null) && items.some((item) => item.status !== "done");
+/** Whether the written-input window is open at ``now`` (server time, ms). */
+function windowOpenAt(section, now) {
+  return section.window_opens_at != null && section.window_closes_at != null
+    && section.window_opens_at <= now && now < section.window_closes_at;
 }
 
+/** The input settings as they hold now. ``live`` comes from the server (it
+ *  changes with the agenda, and the server sends the section when it does);
+ *  the written-input window opens and closes with the clock, not with a
+ *  command, so the page tells it from the window's times and the server's
+ *  clock (docs/protocol.md, "Time"). */
 function settings() {
   const section = latest && latest.sections.input_settings;
   if (!section) {
@@ -143,11 +145,25 @@ function settings() {
       written_window_open: form ? form.dataset.windowOpen === "true" : false,
     };
   }
+  const written = windowOpenAt(section, serverNow());
+  return { ...section, written_window_open: written, accepting: Boolean(section.live) || written };
+}
+
+let windowTimer = null;
+
+/** Render the settings again the moment the written-input window opens or
+ *  closes (the next of its two times still ahead). */
+function scheduleWindowChange() {
+  clearTimeout(windowTimer);
+  const section = latest && latest.sections.input_settings;
+  if (!section) return;
   const now = serverNow();
-  const written = section.window_opens_at != null && section.window_closes_at != null
-    && section.window_opens_at <= now && now < section.window_closes_at;
-  const live = sessionLive(latest.sections.agenda);
-  return { ...section, live, written_window_open: written, accepting: live || written };
+  const next = [section.window_opens_at, section.window_closes_at]
+    .filter((at) => at != null && at > now).sort((a, b) => a - b)[0];
+  if (next == null) return;
+  // setTimeout's longest delay is about 24.8 days; a later time is checked again then.
+  windowTimer = setTimeout(() => { renderSettings(); scheduleWindowChange(); },
+    Math.min(next - now + 50, 2 ** 31 - 1));
 }
 
 function myInputs() {
@@ -886,8 +902,6 @@ export function initInputs() {
     });
     form.addEventListener("submit", submit);
     updateForm();
-    // The written-input window opens and closes by the clock, without a message.
-    setInterval(() => { if (latest) renderSettings(); }, 15000);
   }
   const mine = document.getElementById("my-inputs-list");
   if (mine) mine.addEventListener("click", onMineClick);
@@ -937,7 +951,8 @@ export function initInputs() {
     latest = state;
     const snapshot = changed.includes("dialogue") && changed.includes("agenda") && changed.includes("me");
     if (changed.includes("inputs_overview")) published.overviewVersion = state.version;
-    if (first || changed.includes("input_settings") || changed.includes("agenda")) renderSettings();
+    if (first || changed.includes("input_settings")) { renderSettings(); scheduleWindowChange(); }
+    else if (changed.includes("agenda")) renderSettings();  // the current item to attach an input to
     if (first || changed.includes("my_inputs") || changed.includes("agenda")) renderMine();
     if (first || snapshot) {
       loadPublished({ replace: !published.items.length || undefined });

@@ -1,0 +1,83 @@
+"""Which tables a command wrote.
+
+A change message must carry every section whose value the command changed,
+not only the ones its handler remembered to name: a section that depends on
+the agenda (whether inputs are accepted) changes when the agenda moves. The
+command layer therefore records what each transaction writes, from the ORM
+itself (inserted, updated and deleted rows, cascades included, and bulk
+``update``/``delete`` statements), and the snapshot layer sends every section
+that reads one of those tables and whose value differs.
+
+It also keeps the ids of the rows written (``written_rows``): a change to a
+participant's own row is sent to that participant privately (``me``).
+
+Tracking is off unless ``start`` was called on the session; the listeners
+cost one dictionary lookup elsewhere.
+"""
+from __future__ import annotations
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Mapper, Session
+
+_KEY = "moderation.written_tables"
+# Bookkeeping columns that every command writes and no section shows.
+BOOKKEEPING = {"dialogues": frozenset({"version", "stream_versions", "section_digests"})}
+
+
+def start(session: Session) -> None:
+    """Record, from now on, the tables this session's transaction writes."""
+    session.info[_KEY] = {}
+
+
+def written(session: Session) -> frozenset[str]:
+    """The tables written since ``start`` (flush first: pending changes are
+    recorded when they reach the database)."""
+    return frozenset(session.info.get(_KEY, ()))
+
+
+def written_rows(session: Session, table: str) -> frozenset[int]:
+    """The ids of ``table``'s rows written one by one since ``start`` (rows
+    changed by a bulk statement are not known one by one)."""
+    return frozenset(session.info.get(_KEY, {}).get(table, ()))
+
+
+def _record(target, changed_only: bool) -> None:
+    session = Session.object_session(target)
+    tables = session.info.get(_KEY) if session is not None else None
+    if tables is None:
+        return
+    table = target.__table__.name
+    if changed_only:
+        state = inspect(target)
+        changed = {attr.key for attr in state.attrs if attr.history.has_changes()}
+        if not changed - BOOKKEEPING.get(table, frozenset()):
+            return
+    ids = tables.setdefault(table, set())
+    row_id = getattr(target, "id", None)
+    if isinstance(row_id, int):
+        ids.add(row_id)
+
+
+@event.listens_for(Mapper, "after_insert")
+def _inserted(mapper, connection, target) -> None:
+    _record(target, changed_only=False)
+
+
+@event.listens_for(Mapper, "after_delete")
+def _deleted(mapper, connection, target) -> None:
+    _record(target, changed_only=False)
+
+
+@event.listens_for(Mapper, "after_update")
+def _updated(mapper, connection, target) -> None:
+    # Called for every object flushed as dirty, even without a net change.
+    _record(target, changed_only=True)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bulk(execute_state) -> None:
+    if not (execute_state.is_update or execute_state.is_delete or execute_state.is_insert):
+        return
+    tables = execute_state.session.info.get(_KEY)
+    if tables is not None:
+        tables.setdefault(execute_state.statement.table.name, set())
