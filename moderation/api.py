@@ -302,7 +302,8 @@ def openapi_document() -> dict[str, Any]:
         paths.setdefault(spec.http_path, {})["post"] = {
             "operationId": spec.operation_id,
             "summary": spec.summary,
-            "description": f"Command `{spec.name}`. Roles: {roles}. Socket.IO event: `{spec.name}`."
+            "description": (f"{spec.description} " if spec.description else "")
+                           + f"Command `{spec.name}`. Roles: {roles}. Socket.IO event: `{spec.name}`."
                            + (f" Shown once: {', '.join(f'`{n}`' for n in spec.secret)} (a replayed answer leaves "
                               "it out and says `secret_shown_once: true`)." if spec.secret else ""),
             "parameters": _path_params(spec.http_path) + [

@@ -65,8 +65,10 @@ def command_reference() -> str:
     out = []
     for spec in sorted(REGISTRY.values(), key=lambda s: s.name):
         roles = "anyone (public)" if spec.public else ", ".join(sorted(r.value for r in spec.roles))
-        out += [f"### `{spec.name}`", "", spec.summary, "",
-                f"- Socket.IO event: `{spec.name}`, data `{{payload, idempotency_key}}`",
+        out += [f"### `{spec.name}`", "", spec.summary, ""]
+        if spec.description:
+            out += [spec.description, ""]
+        out += [f"- Socket.IO event: `{spec.name}`, data `{{payload, idempotency_key}}`",
                 f"- HTTP: `POST /api/v1{spec.http_path}` (operationId `{spec.operation_id}`)",
                 f"- Roles: {roles}"]
         if spec.secret:

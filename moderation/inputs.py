@@ -615,7 +615,12 @@ class MergePayload(DialoguePayload):
 @command("inputs.merge", payload=MergePayload, roles=WRITERS, operation_id="mergeInputs",
          http_path="/dialogues/{dialogue_id}/inputs/merge")
 def merge(ctx: Context, p: MergePayload):
-    """Merge duplicates into one input: the originals are kept and linked, endorsements and themes combined."""
+    """Merge duplicates into one input: the originals are kept, with status `merged` and `merged_into_id`.
+
+    The input that stays counts the people behind the point once each: every duplicate's author and
+    endorsers become its endorsers (its own author never endorses it), so `endorsement_count` is the
+    number of distinct participants other than its author. Themes are combined.
+    """
     target = _input(ctx, p.target_id)
     if target.status in (InputStatus.WITHDRAWN.value, InputStatus.MERGED.value):
         raise CommandError("conflict", f"The input to keep is {target.status}.")

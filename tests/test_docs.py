@@ -87,3 +87,19 @@ def test_security_names_only_code_and_tests_that_exist():
         if setting.endswith("_") or setting in ("SESSION_COOKIE_SECURE", "SECRET_KEY") or setting in settings:
             continue
         assert setting.rstrip("*") in settings, setting
+
+
+def test_readme_lists_every_command_of_the_command_line():
+    """Each command and sub-command of ``moderation`` has its line in the README."""
+    import click
+
+    from moderation.cli import main
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    names = []
+    for name, command in main.commands.items():
+        if isinstance(command, click.Group):
+            names += [f"moderation {name} {sub}" for sub in command.commands]
+        else:
+            names.append(f"moderation {name}")
+    missing = [name for name in names if name not in readme]
+    assert not missing, f"add to the README's command list: {missing}"
