@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm.attributes import get_history
 
 _KEY = "moderation.written_tables"
 # Bookkeeping columns that every command writes and no section shows.
@@ -47,15 +48,23 @@ def _record(target, changed_only: bool) -> None:
     if tables is None:
         return
     table = target.__table__.name
-    if changed_only:
-        state = inspect(target)
-        changed = {attr.key for attr in state.attrs if attr.history.has_changes()}
-        if not changed - BOOKKEEPING.get(table, frozenset()):
-            return
+    if changed_only and not _columns_changed(target, BOOKKEEPING.get(table, frozenset())):
+        return
     ids = tables.setdefault(table, set())
     row_id = getattr(target, "id", None)
     if isinstance(row_id, int):
         ids.add(row_id)
+
+
+def _columns_changed(target, ignored: frozenset[str]) -> bool:
+    """Whether a column other than ``ignored`` has a net change. Only the
+    attributes set since the last flush are asked, and only columns: asking
+    every attribute builds a state object per attribute (a relationship's
+    history may even load it)."""
+    state = inspect(target)
+    columns = state.mapper.column_attrs
+    return any(get_history(target, key).has_changes()
+               for key in state.committed_state if key not in ignored and key in columns)
 
 
 @event.listens_for(Mapper, "after_insert")
