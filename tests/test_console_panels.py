@@ -15,7 +15,12 @@ from __future__ import annotations
 
 import pytest
 
-from test_console_pages import browser, live, open_page, running_item, sockets  # noqa: F401 (fixtures)
+import test_console_pages as console_pages
+from test_console_pages import running_item
+
+# The console tests' fixtures; ``live`` is module-scoped, so this module gets a server of its own.
+live, browser, open_page, sockets = (console_pages.live, console_pages.browser, console_pages.open_page,
+                                     console_pages.sockets)
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
