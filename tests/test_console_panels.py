@@ -13,6 +13,8 @@ dialogue's moderation mode, which the other console tests must not see).
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import test_console_pages as console_pages
@@ -22,7 +24,11 @@ from test_console_pages import running_item
 live, browser, open_page, sockets = (console_pages.live, console_pages.browser, console_pages.open_page,
                                      console_pages.sockets)
 
-pytestmark = [pytest.mark.browser, pytest.mark.server]
+def test_the_new_modules_never_parse_html():
+    for name in ("queue_compact", "attention"):
+        source = (console_pages.ROOT / "static" / "js" / f"{name}.js").read_text(encoding="utf-8")
+        for forbidden in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):
+            assert forbidden not in source, (name, forbidden)
 
 
 def fill_queue(moderator, count: int) -> None:
@@ -46,6 +52,8 @@ def tabs_until(page, selector: str, limit: int = 200) -> int | None:
     return None
 
 
+@pytest.mark.browser
+@pytest.mark.server
 def test_compact_list_is_one_line_per_speaker_and_keeps_the_agenda_near(open_page, sockets):
     from playwright.sync_api import expect
 
@@ -116,3 +124,104 @@ def test_compact_list_is_one_line_per_speaker_and_keeps_the_agenda_near(open_pag
     expect(page.locator("#queue-panel")).to_have_attribute("data-compact", "")
     expect(page.locator("#queue-compact")).to_have_attribute("aria-pressed", "true")
     assert page.errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.server
+def test_the_console_shows_what_arrives_until_the_moderator_has_seen_it(open_page, sockets, live):
+    from playwright.sync_api import expect
+
+    running_item(sockets("moderator"))
+    secretariat = sockets("secretariat")
+    participant = sockets("participant")
+    secretariat.command("inputs.configure", {"moderation_mode": "post"})
+
+    # Published at once: the panel opens on the published inputs, not on an empty "To approve".
+    page = open_page("moderator", size=(390, 844))
+    expect(page.locator("#tab-published")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#inputs-published")).to_be_visible()
+    expect(page.locator("#inputs-pending")).to_be_hidden()
+    title = page.evaluate("document.title")
+    assert title.startswith("Console – ") and not title.startswith("("), title
+
+    # An input arrives while the moderator looks at the floor (the panel far below).
+    page.evaluate("window.scrollTo(0, 0)")
+    text = "Shelters run by survivors need multi-year funding."
+    participant.command("inputs.submit", {"text": text, "kind": "comment"})
+    pill = page.locator("#attention-pill")
+    expect(pill).to_be_visible()
+    expect(pill).to_have_text("1 new input")
+    expect(pill).to_be_in_viewport()
+    expect(page.locator("#nav-inputs-count")).to_have_text("1")
+    expect(page).to_have_title(f"(1) {title}")
+    card = page.locator("#list-published .input-card", has=page.locator(".input-text", has_text=text))
+    expect(card).to_have_attribute("data-unseen", "")
+    expect(card.locator(".input-new")).to_have_text("New")
+    expect(card).not_to_be_in_viewport()
+
+    # It stays new while out of sight; going to the panel shows it, and then it is seen.
+    pill.click()
+    expect(card).not_to_have_attribute("data-unseen", "", timeout=8000)
+    expect(card.locator(".input-new")).to_have_count(0)
+    expect(pill).to_be_hidden()
+    expect(page.locator("#nav-inputs-count")).to_be_hidden()
+    expect(page).to_have_title(title)
+
+    # What arrives while the console is closed is new when it opens again (same browser).
+    context = page.context
+    page.close()
+    later = "Please publish the list of panellists."
+    participant.command("inputs.submit", {"text": later, "kind": "suggestion"})
+    again = context.new_page()
+    errors: list[str] = []
+    again.on("pageerror", lambda exc: errors.append(str(exc)))
+    again.goto(f"{live.base_url}/d/{live.dialogue_id}/moderator")
+    again.wait_for_selector('#connection[data-state="connected"]', timeout=15000)
+    expect(again.locator("#attention-pill")).to_have_text("1 new input")
+    new_card = again.locator("#list-published .input-card", has=again.locator(".input-text", has_text=later))
+    old_card = again.locator("#list-published .input-card", has=again.locator(".input-text", has_text=text))
+    expect(new_card).to_have_attribute("data-unseen", "")
+    expect(old_card).to_have_count(1)
+    expect(old_card).not_to_have_attribute("data-unseen", "")
+
+    # Approval before publication: the panel switches to "To approve" and counts what waits there.
+    secretariat.command("inputs.configure", {"moderation_mode": "pre"})
+    expect(again.locator("#tab-pending")).to_have_attribute("aria-selected", "true")
+    again.evaluate("window.scrollTo(0, 0)")
+    held = "A question held for approval."
+    participant.command("inputs.submit", {"text": held, "kind": "question"})
+    pending = again.locator("#list-pending .input-card", has=again.locator(".input-text", has_text=held))
+    expect(pending).to_have_attribute("data-unseen", "")
+    expect(again.locator("#attention-pill")).to_have_text(re.compile(r"^2 inputs need you$"))
+    expect(again).to_have_title(re.compile(r"^\(2\) Console – "))
+    assert page.errors == [] and errors == []
+
+
+@pytest.mark.browser
+@pytest.mark.server
+def test_compact_list_and_attention_pill_pass_axe(browser, live, sockets):
+    from playwright.sync_api import expect
+
+    from test_accessibility import AXE, axe_violations, describe, require_axe
+
+    require_axe()
+    moderator = sockets("moderator")
+    fill_queue(moderator, 20)
+    participant = sockets("participant")
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, bypass_csp=True)
+    try:
+        page = context.new_page()
+        page.goto(live.demo["links"]["moderator"])
+        page.evaluate("localStorage.setItem('moderation.console.compactQueue', '1')")
+        page.goto(f"{live.base_url}/d/{live.dialogue_id}/moderator")
+        page.wait_for_selector('#connection[data-state="connected"]', timeout=15000)
+        expect(page.locator("#queue-panel")).to_have_attribute("data-compact", "")
+        page.evaluate("document.querySelector('.console-col-side').scrollTop = 5000")
+        participant.command("inputs.submit", {"text": "One more comment for the pill.", "kind": "comment"})
+        expect(page.locator("#attention-pill")).to_be_visible()
+        page.locator("#queue-list .q-menu").nth(1).click()
+        expect(page.locator("#queue-list .q-entry").nth(1).locator(".q-actions")).to_be_visible()
+        violations = axe_violations(page, AXE.read_text(encoding="utf-8"))
+        assert violations == [], describe(violations)
+    finally:
+        context.close()
