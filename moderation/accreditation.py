@@ -380,10 +380,27 @@ class WindowPayload(DialoguePayload):
         return value
 
 
+def deadline_warnings(dialogue: Dialogue) -> list[dict[str, str]]:
+    """What is odd about the deadline, as ``{field, code, message}``: one
+    after the dialogue's start (``deadline_after_start``) would take
+    applications while the dialogue runs, or after it."""
+    deadline, start = dialogue.application_deadline, dialogue.starts_at
+    if deadline is None or start is None or deadline <= start:
+        return []
+    when = start.astimezone(ZoneInfo(dialogue.timezone))
+    return [{"field": "deadline", "code": "deadline_after_start",
+             "message": f"This deadline is after the dialogue starts ({when.day} {when:%B %Y}, {when:%H:%M} "
+                        f"{dialogue.timezone} time): applications would still come in while it runs. Set one "
+                        "before the start, or keep this one on purpose."}]
+
+
 @command("applications.configure", payload=WindowPayload, roles=SECRETARIAT, operation_id="configureApplications",
          http_path="/dialogues/{dialogue_id}/applications/settings")
 def configure(ctx: Context, p: WindowPayload):
-    """Open or close applications and set (or extend) the deadline in its time zone."""
+    """Open or close applications and set (or extend) the deadline in its time zone; warns of one after the start.
+
+    The answer's `warnings` list `{field, code, message}`: `deadline_after_start` when the deadline is after
+    the dialogue's start (stored all the same: the secretariat may mean it)."""
     dialogue = ctx.require_dialogue()
     if p.open and dialogue.personal_data_deleted_at is not None:
         raise CommandError("conflict", "The personal data of this dialogue was deleted; it takes no more "
@@ -393,7 +410,7 @@ def configure(ctx: Context, p: WindowPayload):
     dialogue.application_deadline = deadline
     dialogue.application_timezone = p.timezone
     return {"open": p.open, "deadline": deadline.isoformat() if deadline else None,
-            "deadline_text": deadline_text(dialogue)}
+            "deadline_text": deadline_text(dialogue), "warnings": deadline_warnings(dialogue)}
 
 
 # -- reviewing -----------------------------------------------------------------------------
