@@ -47,6 +47,7 @@ from sqlalchemy import func, select
 from .access import find_or_create_organization, participant_view
 from .auth import hash_token, new_token, resolve_actor
 from .commands import Context, DialoguePayload, Payload, command
+from .dialogues import deadline_warnings
 from .errors import CommandError, validation_details
 from .invitations import writable_address
 from .localtime import DateTime, instant
@@ -378,20 +379,6 @@ class WindowPayload(DialoguePayload):
         if value not in available_timezones():
             raise PydanticCustomError("timezone", "Not a known time zone (for example Europe/Vienna).")
         return value
-
-
-def deadline_warnings(dialogue: Dialogue) -> list[dict[str, str]]:
-    """What is odd about the deadline, as ``{field, code, message}``: one
-    after the dialogue's start (``deadline_after_start``) would take
-    applications while the dialogue runs, or after it."""
-    deadline, start = dialogue.application_deadline, dialogue.starts_at
-    if deadline is None or start is None or deadline <= start:
-        return []
-    when = start.astimezone(ZoneInfo(dialogue.timezone))
-    return [{"field": "deadline", "code": "deadline_after_start",
-             "message": f"This deadline is after the dialogue starts ({when.day} {when:%B %Y}, {when:%H:%M} "
-                        f"{dialogue.timezone} time): applications would still come in while it runs. Set one "
-                        "before the start, or keep this one on purpose."}]
 
 
 @command("applications.configure", payload=WindowPayload, roles=SECRETARIAT, operation_id="configureApplications",

@@ -61,6 +61,16 @@ def test_a_deadline_after_the_start_is_warned_about_beside_the_field(sqlite_app,
         r'<input id="deadline"[^>]*>', page).group(0)
 
 
+def test_moving_the_start_before_the_deadline_is_warned_about(service, seeded):  # noqa: F811
+    did = seeded["dialogue_id"]
+    open_applications(service, did, deadline="2026-06-01T00:00", timezone="Europe/Vienna")
+    assert run(service, "dialogue.update", {"dialogue_id": did, "venue": "VIC"})["warnings"] == []
+    result = run(service, "dialogue.update", {"dialogue_id": did, "local_start": "2026-05-20T10:00"})
+    [warning] = result["warnings"]
+    assert warning["field"] == "local_start" and warning["code"] == "deadline_after_start"
+    assert "(1 June 2026, 00:00 Europe/Vienna time) is after this start" in warning["message"]
+
+
 # -- names, not keys ----------------------------------------------------------------------------------
 class ShownText(HTMLParser):
     """What a person sees or hears of a page: its text, the values of its
@@ -177,5 +187,40 @@ def test_application_form_errors_clear_as_they_are_fixed(browser, live):
         page.locator("#confirmed input").check()
         expect(summary.locator('a[href="#confirmed"]')).to_have_count(0)
         assert errors == []
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.server
+def test_the_dialogue_settings_warn_beside_the_start(browser, live):
+    from playwright.sync_api import expect
+
+    from server import Client
+
+    secretariat = Client(live, live.token("secretariat"), live.dialogue_id).connect()
+    try:
+        secretariat.command("applications.configure", {"open": True, "deadline": "2030-01-01T00:00"})
+    finally:
+        secretariat.disconnect()
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(live.demo["links"]["secretariat"])
+        page.goto(f"{live.base_url}/admin/d/{live.dialogue_id}")
+        expect(page.locator("#s-topic-select")).to_have_value("trafficking_in_persons")
+        expect(page.locator("#s-topic-select option:checked")).to_have_text("Trafficking in Persons")
+        expect(page.locator("#s-topic-other-field")).to_be_hidden()
+        warning = page.locator("#s-start-warning")
+        expect(warning).to_be_hidden()
+        page.locator("#s-start").fill("2029-06-03T10:00")
+        page.locator("#settings-form button[type=submit]").click()
+        expect(warning).to_be_visible()
+        expect(warning).to_contain_text("is after this start")
+        expect(page.locator("#s-start")).to_have_attribute("aria-describedby", "s-start-warning")
+        page.locator("#s-start").fill("2030-06-03T10:00")
+        page.locator("#settings-form button[type=submit]").click()
+        expect(warning).to_be_hidden()
+        expect(page.locator("#s-topic-select")).to_have_value("trafficking_in_persons")
     finally:
         context.close()

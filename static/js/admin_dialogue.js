@@ -119,9 +119,19 @@ settingsForm.addEventListener("submit", async (event) => {
   if (ack) {
     clearDirty(settingsForm);
     status.textContent = "Saved.";
+    showStartWarning((ack.result.warnings || []).find((w) => w.field === "local_start"));
     if (state) renderSettings(dialogue());
   }
 });
+
+/** Saved, but the deadline for applications is after the start: say so beside the start. */
+function showStartWarning(warning) {
+  const line = document.getElementById("s-start-warning");
+  const start = document.getElementById("s-start");
+  setText(line, warning ? warning.message : "");
+  line.hidden = !warning;
+  setAttr(start, "aria-describedby", warning ? "s-start-warning" : null);
+}
 
 function renderSettings(d) {
   renderDialogueTitle(d);
