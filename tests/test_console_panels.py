@@ -159,8 +159,14 @@ def test_the_console_shows_what_arrives_until_the_moderator_has_seen_it(open_pag
     expect(card.locator(".input-new")).to_have_text("New")
     expect(card).not_to_be_in_viewport()
 
-    # It stays new while out of sight; going to the panel shows it, and then it is seen.
+    # It stays new while out of sight, even with another tab chosen by hand; following the pill
+    # shows the tab where it is, and then it is seen.
+    page.locator("#tab-flagged").click()
+    page.evaluate("window.scrollTo(0, 0)")
+    expect(page.locator("#inputs-published")).to_be_hidden()
+    expect(pill).to_have_text("1 new input")
     pill.click()
+    expect(page.locator("#tab-published")).to_have_attribute("aria-selected", "true")
     expect(card).not_to_have_attribute("data-unseen", "", timeout=8000)
     expect(card.locator(".input-new")).to_have_count(0)
     expect(pill).to_be_hidden()

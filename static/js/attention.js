@@ -151,6 +151,15 @@ export function attentionCount() {
   return fresh.length + summary.pending; // pending ones left from before a change of mode wait too
 }
 
+/** The tab to show when the moderator follows the count: where unseen or waiting inputs are. */
+export function tabWithAttention(mode, pending) {
+  if (mode === "pre" && pending) return "pending";
+  const fresh = unseenIds().map((id) => inputs.get(id));
+  if (fresh.some((input) => input.status === "published")) return "published";
+  if (pending || fresh.length) return "pending";
+  return tabFor(mode);
+}
+
 /** Which tab the panel opens on in this mode. */
 export function tabFor(mode) {
   return mode === "pre" ? "pending" : "published";

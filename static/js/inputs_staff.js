@@ -14,7 +14,7 @@
  * for its answer, they are queued and sent in order; "Show" decides between
  * showing and taking off when its turn comes.
  */
-import { initAttention, markCard, noteInputs, renderAttention, tabFor } from "./attention.js";
+import { initAttention, markCard, noteInputs, renderAttention, tabFor, tabWithAttention } from "./attention.js";
 import { press } from "./console_presses.js";
 import { dialogueId, notify, query, state as liveState } from "./live.js";
 import { closeEditor, createCard, editorOpen, openEditor, renderCards, sendFor, updateCard } from "./input_cards.js";
@@ -261,6 +261,14 @@ export function renderInputsStaff(state, changed) {
 
 export function initInputsStaff() {
   initAttention(dialogueId);
+  // Following the count (the pill, the "Inputs" link) shows the tab where the news is.
+  for (const link of document.querySelectorAll('a[href="#inputs-panel"]')) {
+    link.addEventListener("click", () => {
+      const byStatus = (overview && overview.by_status) || {};
+      const tab = $(`tab-${tabWithAttention(mode, byStatus.pending || 0)}`);
+      if (tab && tab.getAttribute("aria-selected") !== "true") selectTab(tab, false);
+    });
+  }
   for (const list of Object.values(lists)) {
     list.addEventListener("click", onListClick);
     list.addEventListener("keydown", onListKey);
