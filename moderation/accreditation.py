@@ -47,6 +47,7 @@ from sqlalchemy import func, select
 from .access import find_or_create_organization, participant_view
 from .auth import hash_token, new_token, resolve_actor
 from .commands import Context, DialoguePayload, Payload, command
+from .dialogues import deadline_warnings
 from .errors import CommandError, validation_details
 from .invitations import writable_address
 from .localtime import DateTime, instant
@@ -383,7 +384,10 @@ class WindowPayload(DialoguePayload):
 @command("applications.configure", payload=WindowPayload, roles=SECRETARIAT, operation_id="configureApplications",
          http_path="/dialogues/{dialogue_id}/applications/settings")
 def configure(ctx: Context, p: WindowPayload):
-    """Open or close applications and set (or extend) the deadline in its time zone."""
+    """Open or close applications and set (or extend) the deadline in its time zone; warns of one after the start.
+
+    The answer's `warnings` list `{field, code, message}`: `deadline_after_start` when the deadline is after
+    the dialogue's start (stored all the same: the secretariat may mean it)."""
     dialogue = ctx.require_dialogue()
     if p.open and dialogue.personal_data_deleted_at is not None:
         raise CommandError("conflict", "The personal data of this dialogue was deleted; it takes no more "
@@ -393,7 +397,7 @@ def configure(ctx: Context, p: WindowPayload):
     dialogue.application_deadline = deadline
     dialogue.application_timezone = p.timezone
     return {"open": p.open, "deadline": deadline.isoformat() if deadline else None,
-            "deadline_text": deadline_text(dialogue)}
+            "deadline_text": deadline_text(dialogue), "warnings": deadline_warnings(dialogue)}
 
 
 # -- reviewing -----------------------------------------------------------------------------

@@ -448,7 +448,8 @@ def applications_page(dialogue_id: int):
         window = {"open": dialogue.applications_open, "accepting": acc.application_window(dialogue, _now())[0],
                   "deadline": local.strftime("%Y-%m-%dT%H:%M") if local else "",
                   "timezone": dialogue.application_timezone, "text": acc.deadline_text(dialogue),
-                  "deleted": dialogue.personal_data_deleted_at is not None}
+                  "deleted": dialogue.personal_data_deleted_at is not None,
+                  "warnings": {w["field"]: w["message"] for w in acc.deadline_warnings(dialogue)}}
         return render_template("applications.html", items=items, query=query, counts=counts, window=window,
                                problem=problem, public_url=base_url() + url_for("accreditation.apply",
                                                                                 dialogue_id=dialogue_id),
@@ -494,6 +495,8 @@ def applications_settings(dialogue_id: int):
         state = "open" if result["open"] else "closed"
         flash(f"Applications are {state}" + (f"; deadline {result['deadline_text']}." if result["deadline_text"]
                                               else "; no deadline."), "info")
+        for warning in result.get("warnings", []):   # also shown beside the field while it holds
+            flash(warning["message"], "error")
     return _back(dialogue_id)
 
 

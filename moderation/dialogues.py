@@ -36,6 +36,28 @@ def local_start(dialogue: Dialogue) -> dt.datetime | None:
     return dialogue.starts_at.astimezone(ZoneInfo(dialogue.timezone))
 
 
+def deadline_warnings(dialogue: Dialogue, field: str = "deadline") -> list[dict[str, str]]:
+    """What is odd about the application deadline, as ``{field, code,
+    message}`` for the field just changed: a deadline after the dialogue's
+    start (``deadline_after_start``) would take applications while the
+    dialogue runs. Warned, not refused: the secretariat may mean it."""
+    deadline, start = dialogue.application_deadline, dialogue.starts_at
+    if deadline is None or start is None or deadline <= start:
+        return []
+    when = start.astimezone(ZoneInfo(dialogue.timezone))
+    zone = dialogue.application_timezone or dialogue.timezone
+    until = deadline.astimezone(ZoneInfo(zone))
+    starts = f"{when.day} {when:%B %Y}, {when:%H:%M} {dialogue.timezone} time"
+    if field == "deadline":
+        message = (f"This deadline is after the dialogue starts ({starts}): applications would still come in "
+                   "while it runs. Set one before the start, or keep this one on purpose.")
+    else:
+        message = (f"The deadline for applications ({until.day} {until:%B %Y}, {until:%H:%M} "
+                   f"{zone} time) is after this start: applications would still come in "
+                   "while the dialogue runs. Move the deadline on the Applications page, or keep it on purpose.")
+    return [{"field": field, "code": "deadline_after_start", "message": message}]
+
+
 def dialogue_section(session, dialogue: Dialogue, now, plugins, role=None) -> dict[str, Any]:
     start = local_start(dialogue)
     return {
@@ -126,10 +148,14 @@ def create_dialogue(ctx: Context, p: CreateDialoguePayload):
 @command("dialogue.update", payload=UpdateDialoguePayload, roles={Role.SECRETARIAT},
          operation_id="updateDialogue", http_path="/dialogues/{dialogue_id}/settings")
 def update_dialogue(ctx: Context, p: UpdateDialoguePayload):
-    """Change a dialogue's title, topic, date, time zone, venue or format."""
-    _apply(ctx, ctx.require_dialogue(), p)
+    """Change a dialogue's title, topic, date, time zone, venue or format; warns of a deadline after the start.
+
+    The answer's `warnings` list `{field, code, message}`: `deadline_after_start` (field `local_start`) when the
+    deadline for applications is after the (new) start."""
+    dialogue = ctx.require_dialogue()
+    _apply(ctx, dialogue, p)
     ctx.touch("dialogue", "agenda", "queue")
-    return {"dialogue_id": p.dialogue_id}
+    return {"dialogue_id": p.dialogue_id, "warnings": deadline_warnings(dialogue, "local_start")}
 
 
 class JoinCodePayload(DialoguePayload):

@@ -3,26 +3,19 @@
  *  tokens of the whole site: issued (shown once) and revoked. */
 import { apiPost, clearFormError, showError, showFormError } from "./api.js";
 import { showSecret } from "./secret.js";
+import { topicField } from "./topic_field.js";
 import { el } from "./util.js";
 
 const form = document.getElementById("create-dialogue");
-const topicSelect = document.getElementById("topic-select");
-const otherField = document.getElementById("topic-other-field");
 const otherInput = document.getElementById("topic-other");
-
-function syncTopic() {
-  const other = topicSelect.value === "";
-  otherField.hidden = !other;
-  otherInput.required = other;
-}
-topicSelect.addEventListener("change", syncTopic);
-syncTopic();
+const topicChoice = topicField(document.getElementById("topic-select"), document.getElementById("topic-other-field"),
+  otherInput);
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   clearFormError(form);
   const data = new FormData(form);
-  const topic = topicSelect.value || String(data.get("topic") || "").trim();
+  const topic = topicChoice.value();
   if (!topic) {
     showFormError(form, { message: "Choose a topic or type one.", details: [{ field: "topic", message: "required" }] });
     otherInput.focus();

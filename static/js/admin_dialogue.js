@@ -13,6 +13,7 @@
  */
 import { apiPost, clearFormError, showError, showFormError } from "./api.js";
 import { showSecret } from "./secret.js";
+import { topicField } from "./topic_field.js";
 import { STATUS_LABELS, CHANNEL_LABELS, renderDialogueTitle } from "./agenda.js";
 import { serverNow, subscribe } from "./live.js";
 import { formatClock, setAgenda, startTimers } from "./timer.js";
@@ -100,24 +101,37 @@ credentialRows.addEventListener("click", async (event) => {
 // -- settings --------------------------------------------------------------------------------
 const settingsForm = document.getElementById("settings-form");
 trackDirty(settingsForm);
+const topicChoice = topicField(document.getElementById("s-topic-select"), document.getElementById("s-topic-other-field"),
+  document.getElementById("s-topic"));
 
 settingsForm.addEventListener("submit", async (event) => {
   event.preventDefault();
   const data = new FormData(settingsForm);
   const payload = {};
-  for (const name of ["title", "topic", "kind", "timezone", "venue", "format", "local_start"]) {
+  for (const name of ["title", "kind", "timezone", "venue", "format", "local_start"]) {
     const value = String(data.get(name) || "").trim();
     if (value) payload[name] = value;
   }
+  if (topicChoice.value()) payload.topic = topicChoice.value();
   const status = settingsForm.querySelector(".form-status");
   status.textContent = "";
   const ack = await withForm(settingsForm, () => apiPost(`${base}/settings`, payload));
   if (ack) {
     clearDirty(settingsForm);
     status.textContent = "Saved.";
+    showStartWarning((ack.result.warnings || []).find((w) => w.field === "local_start"));
     if (state) renderSettings(dialogue());
   }
 });
+
+/** Saved, but the deadline for applications is after the start: say so beside the start. */
+function showStartWarning(warning) {
+  const line = document.getElementById("s-start-warning");
+  const start = document.getElementById("s-start");
+  setText(line, warning ? warning.message : "");
+  line.hidden = !warning;
+  setAttr(start, "aria-describedby", warning ? "s-start-warning" : null);
+}
 
 function renderSettings(d) {
   renderDialogueTitle(d);
@@ -132,13 +146,14 @@ function renderSettings(d) {
   document.getElementById("join-disable").disabled = !d.join_enabled;
   if (isEditing(settingsForm)) return; // never overwrite what the user is typing
   const values = {
-    title: d.title, topic: d.topic, kind: d.kind, timezone: d.timezone, venue: d.venue, format: d.format,
+    title: d.title, kind: d.kind, timezone: d.timezone, venue: d.venue, format: d.format,
     local_start: d.local_start ? d.local_start.slice(0, 16) : "",
   };
   for (const [name, value] of Object.entries(values)) {
     const input = settingsForm.elements.namedItem(name);
     if (input && input.value !== value) input.value = value;
   }
+  topicChoice.set(d.topic);
 }
 
 // -- agenda editor ---------------------------------------------------------------------------
@@ -352,7 +367,7 @@ document.getElementById("link-form").addEventListener("submit", async (event) =>
   const label = form.elements.namedItem("label").value.trim();
   const ack = await withForm(form, () => apiPost(`${base}/links`, { role, label }));
   if (ack) {
-    addCredentialRow({ id: ack.result.credential_id, label: label || role, role, kind: "link" });
+    addCredentialRow({ id: ack.result.credential_id, label: label || ROLE_LABELS[role] || role, role, kind: "link" });
     showSecret("access-secret", `${ROLE_LABELS[role]} link${label ? ` for ${label}` : ""}`, linkFor(ack.result.token));
     form.elements.namedItem("label").value = "";
   }
@@ -365,7 +380,7 @@ document.getElementById("token-form").addEventListener("submit", async (event) =
   const label = form.elements.namedItem("label").value.trim();
   const ack = await withForm(form, () => apiPost(`${base}/api-tokens`, { role, label }));
   if (ack) {
-    addCredentialRow({ id: ack.result.credential_id, label: label || `API (${role})`, role, kind: "api" });
+    addCredentialRow({ id: ack.result.credential_id, label: label || `API (${ROLE_LABELS[role] || role})`, role, kind: "api" });
     showSecret("access-secret", `API token (${ROLE_LABELS[role]})${label ? ` for ${label}` : ""}`, ack.result.token,
       "Shown only this once. Send it as “Authorization: Bearer <token>”. It cannot be shown again.");
     form.elements.namedItem("label").value = "";
@@ -406,7 +421,7 @@ function addAssignment(username, role) {
   assignments.append(el("li", { dataset: { username, role } }, el("span", {}, username), " ",
     el("span", { class: "badge" }, ROLE_LABELS[role] || role), " ",
     el("button", { type: "button", class: "button small", "data-unassign": true,
-      "aria-label": `Remove the ${role} role from ${username}` }, "Remove")));
+      "aria-label": `Remove the ${ROLE_LABELS[role] || role} role from ${username}` }, "Remove")));
   document.getElementById("assignments-empty").hidden = true;
 }
 

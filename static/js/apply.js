@@ -64,6 +64,56 @@ if (list) {
   // Not at load: after a refused submission the server's own messages are already there.
 }
 
-// After a refused submission, take the keyboard to the list of errors.
+// -- errors that clear as the person fixes them ---------------------------------------------
+// After a refused submission each problem is marked on its field (aria-invalid, a message
+// whose id ends in "-error") and listed in #form-error. A field whose value now passes the
+// simple checks loses its mark, its message and its line in the list; the server checks
+// everything again when the form is sent.
+const form = document.getElementById("apply-form");
 const summary = document.getElementById("form-error");
+
+function hasValue(control) {
+  if (control.matches("fieldset")) {
+    if (control.id === "participants") {
+      // "Nominate at least one participant": someone has a name now.
+      return Array.from(control.querySelectorAll('input[name$=".name"]')).some((input) => input.value.trim());
+    }
+    return Boolean(control.querySelector("input:checked"));
+  }
+  if (control.type === "checkbox" || control.type === "radio") return control.checked;
+  if (!control.value.trim()) return false;
+  return control.type === "email" || control.type === "url" ? control.validity.valid : true;
+}
+
+function clearMark(control) {
+  const ids = (control.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+  for (const id of ids.filter((token) => token.endsWith("-error"))) {
+    const message = document.getElementById(id);
+    if (message) message.remove();
+  }
+  const kept = ids.filter((token) => !token.endsWith("-error"));
+  if (kept.length) control.setAttribute("aria-describedby", kept.join(" "));
+  else control.removeAttribute("aria-describedby");
+  control.removeAttribute("aria-invalid");
+  // The list links to the field, or to the label around a lone checkbox.
+  const anchor = control.id || (control.closest("label[id]") || {}).id;
+  if (!summary || !anchor) return;
+  for (const link of summary.querySelectorAll(`a[href="#${CSS.escape(anchor)}"]`)) link.closest("li").remove();
+  const list = summary.querySelector(".error-list");
+  if (list && !list.children.length) summary.hidden = true; // nothing left to fix
+}
+
+function recheck(event) {
+  const target = event.target;
+  for (const control of form.querySelectorAll('[aria-invalid="true"]')) {
+    if ((control === target || control.contains(target)) && hasValue(control)) clearMark(control);
+  }
+}
+
+if (form) {
+  form.addEventListener("input", recheck);
+  form.addEventListener("change", recheck);
+}
+
+// After a refused submission, take the keyboard to the list of errors.
 if (summary) summary.focus();

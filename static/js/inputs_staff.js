@@ -14,8 +14,9 @@
  * for its answer, they are queued and sent in order; "Show" decides between
  * showing and taking off when its turn comes.
  */
+import { initAttention, markCard, noteInputs, renderAttention, tabFor, tabWithAttention } from "./attention.js";
 import { press } from "./console_presses.js";
-import { notify, query, state as liveState } from "./live.js";
+import { dialogueId, notify, query, state as liveState } from "./live.js";
 import { closeEditor, createCard, editorOpen, openEditor, renderCards, sendFor, updateCard } from "./input_cards.js";
 import { el, setAttr, setText } from "./util.js";
 
@@ -26,7 +27,10 @@ let recordsSeen = new Map(); // id -> JSON of the last record applied
 let recordsObject = null;
 let context = { themes: new Map(), pinnedId: null, itemTitles: new Map(), timeZone: undefined };
 let overview = {};
-const freshIds = new Set(); // pending inputs that just arrived: highlighted for a moment
+let loaded = false; // the lists were read once (attention.js needs it to start its marks)
+let mode = null; // the dialogue's moderation mode, as last drawn
+let tabByHand = false; // the moderator chose a tab: a change of mode no longer switches it
+let dialogueTitle = "";
 
 const $ = (id) => document.getElementById(id);
 const lists = { pending: $("list-pending"), flagged: $("list-flagged"), published: $("list-published") };
@@ -50,6 +54,7 @@ async function readLists() {
     notify(`The inputs could not be loaded: ${error.message || error.code}`);
   } finally {
     if (touched === mine) touched = null;
+    loaded = true;
     render();
   }
 }
@@ -63,10 +68,8 @@ function applyRecords() {
     const json = JSON.stringify(record);
     if (recordsSeen.get(id) === json) continue;
     recordsSeen.set(id, json);
-    const isNew = !known.has(id);
     remember(record);
     if (touched) touched.add(id);
-    if (isNew && record.status === "pending") freshIds.add(id);
     any = true;
   }
   return any;
@@ -85,11 +88,7 @@ function createModeratorCard() {
 
 function update(card, input) {
   updateCard(card, input, context);
-  if (freshIds.has(input.id)) {
-    card.dataset.fresh = "";
-    freshIds.delete(input.id);
-    setTimeout(() => { delete card.dataset.fresh; }, 4000);
-  }
+  markCard(card, input); // "New" until it has been on screen (attention.js)
 }
 
 function render() {
@@ -97,6 +96,7 @@ function render() {
   const flagged = sorted((i) => Boolean(i.flagged) && (i.status === "pending" || i.status === "published"), newestFirst);
   const published = sorted((i) => i.status === "published", newestFirst).slice(0, PUBLISHED_SHOWN);
   const groups = { pending, flagged, published };
+  noteInputs(known, loaded);
   for (const [name, inputs] of Object.entries(groups)) {
     renderCards(lists[name], inputs, createModeratorCard, update);
     const empty = $(`empty-${name}`);
@@ -108,6 +108,7 @@ function render() {
   setText($("count-published"), String(overview && overview.published != null ? overview.published : published.length));
   setAttr($("tab-pending"), "data-attention", pending.length ? "" : null);
   setAttr($("tab-flagged"), "data-attention", flagged.length ? "" : null);
+  renderAttention({ mode, pending: byStatus.pending != null ? byStatus.pending : pending.length, title: dialogueTitle });
 }
 
 // -- actions ------------------------------------------------------------------------------
@@ -205,7 +206,10 @@ function selectTab(tab, focus = true) {
 function bindTabs() {
   const tabs = [...document.querySelectorAll('#inputs-panel [role="tab"]')];
   for (const tab of tabs) {
-    tab.addEventListener("click", () => selectTab(tab));
+    tab.addEventListener("click", () => {
+      tabByHand = true;
+      selectTab(tab);
+    });
     tab.addEventListener("keydown", (event) => {
       const at = tabs.indexOf(tab);
       let next = null;
@@ -215,6 +219,7 @@ function bindTabs() {
       else if (event.key === "End") next = tabs[tabs.length - 1];
       if (next) {
         event.preventDefault();
+        tabByHand = true;
         selectTab(next);
       }
     });
@@ -231,9 +236,16 @@ export function renderInputsStaff(state, changed) {
     timeZone: (sections.dialogue || {}).timezone,
   };
   overview = sections.inputs_overview || {};
+  dialogueTitle = (sections.dialogue || {}).title || dialogueTitle;
   if (changed.includes("input_settings") && sections.input_settings) {
     setText($("inputs-mode"), sections.input_settings.moderation_mode === "pre"
       ? "Approval before publication" : "Published at once; hide what does not belong");
+  }
+  const newMode = (sections.input_settings || {}).moderation_mode || "post";
+  if (newMode !== mode) {
+    mode = newMode;
+    // Open on what needs attention in this mode: approvals, or what arrived.
+    if (!tabByHand) selectTab($(`tab-${tabFor(mode)}`), false);
   }
   if (state.records !== recordsObject) {
     // A snapshot: the records start again; read the lists afresh.
@@ -243,10 +255,20 @@ export function renderInputsStaff(state, changed) {
     return;
   }
   const any = changed.includes("inputs") && applyRecords();
-  if (any || changed.some((name) => ["pinned", "themes", "inputs_overview", "agenda"].includes(name))) render();
+  if (any || changed.some((name) => ["pinned", "themes", "inputs_overview", "agenda", "input_settings", "dialogue"]
+    .includes(name))) render();
 }
 
 export function initInputsStaff() {
+  initAttention(dialogueId);
+  // Following the count (the pill, the "Inputs" link) shows the tab where the news is.
+  for (const link of document.querySelectorAll('a[href="#inputs-panel"]')) {
+    link.addEventListener("click", () => {
+      const byStatus = (overview && overview.by_status) || {};
+      const tab = $(`tab-${tabWithAttention(mode, byStatus.pending || 0)}`);
+      if (tab && tab.getAttribute("aria-selected") !== "true") selectTab(tab, false);
+    });
+  }
   for (const list of Object.values(lists)) {
     list.addEventListener("click", onListClick);
     list.addEventListener("keydown", onListKey);

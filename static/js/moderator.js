@@ -17,12 +17,14 @@ import { notify, serverNow, subscribe } from "./live.js";
 import { CHANNEL_LABELS, currentOf, renderAgenda, renderCurrent, renderDialogueTitle, timeZoneOf, upcomingOf } from "./agenda.js";
 import { initInputsStaff, renderInputsStaff } from "./inputs_staff.js";
 import { initQueueConsole, renderQueueConsole, toggleAddForm, trigger as queueTrigger } from "./queue_console.js";
+import { initQueueCompact } from "./queue_compact.js";
 import { renderStatistics } from "./statistics.js";
 import { setAgenda, startTimers } from "./timer.js";
 import { el, setAttr, setText, syncList } from "./util.js";
 
 startTimers(serverNow);
 initQueueConsole();
+initQueueCompact(); // after initQueueConsole: its row clicks run first
 initInputsStaff();
 
 let agenda = null;

@@ -25,6 +25,7 @@
  */
 import { speakerAnnouncer } from "./announce.js";
 import { press, waitingPresses } from "./console_presses.js";
+import { syncCompactRows } from "./queue_compact.js";
 import { notify, send, serverNow, state as liveState } from "./live.js";
 import { formatCountdown, formatDuration } from "./timer.js";
 import { clearDirty, el, isEditing, setAttr, setText, syncList, trackDirty } from "./util.js";
@@ -208,6 +209,9 @@ function createEntry() {
         el("span", { class: "badge q-manual", hidden: true }, "Placed by hand"), " ",
         el("span", { class: "q-wait" })),
       el("p", { class: "q-note", hidden: true })),
+    // The compact list's one tab stop per row (queue_compact.js opens the actions from it).
+    el("button", { type: "button", class: "button small q-menu", "data-act": "menu", tabindex: "-1",
+      "aria-expanded": "false" }, "⋯"),
     actions);
 }
 
@@ -242,7 +246,11 @@ function updateEntry(row, entry, index) {
   const note = row.querySelector(".q-note");
   setText(note, badges.note || "");
   show(note, Boolean(badges.note));
-  setAttr(row.querySelector(".q-actions"), "aria-label", entry.name);
+  const actions = row.querySelector(".q-actions");
+  setAttr(actions, "aria-label", entry.name);
+  setAttr(actions, "id", `q-actions-${entry.id}`);
+  setAttr(row.querySelector(".q-menu"), "aria-controls", `q-actions-${entry.id}`);
+  setAttr(row.querySelector(".q-menu"), "aria-label", `Actions for ${entry.name}`);
   const count = (queue.waiting || []).length;
   setAttr(row.querySelector(".q-top"), "aria-label", `Move ${entry.name} to the top`);
   setAttr(row.querySelector(".q-top"), "aria-disabled", index === 0 ? "true" : null);
@@ -262,6 +270,7 @@ function renderQueue() {
   if (!queue) return;
   const waiting = shownWaiting();
   syncList(list, waiting, (e) => e.id, createEntry, updateEntry);
+  syncCompactRows();
   setText($("queue-count"), String(waiting.length));
   const empty = $("queue-empty");
   show(empty, waiting.length === 0);
