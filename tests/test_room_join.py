@@ -19,7 +19,10 @@ from moderation.errors import CommandError
 from moderation.join_codes import ALPHABET, JoinKeys
 from moderation.models import AuditEntry, Dialogue, Participant
 from test_command_layer import committed, refused
-from test_pages import csrf_of, seeded, service  # noqa: F401 - fixtures: the SQLite app's service, a dialogue
+import test_pages
+from test_pages import csrf_of
+
+service, seeded = test_pages.service, test_pages.seeded  # fixtures: the SQLite app's service, a dialogue
 
 
 def open_join(service, did) -> str:
