@@ -95,12 +95,14 @@ function renderSpeaker(queue) {
   setText(channel, CHANNEL_LABELS[speaker.channel] || speaker.channel);
   const type = byId("speaker-type");
   type.dataset.type = speaker.type;
+  type.hidden = speaker.type === "statement"; // what most say: only the other kinds are named
   setText(type, speaker.type_label || INTERVENTION_LABELS[speaker.type] || speaker.type);
 }
 
 function createEntry() {
   return el("li", {}, el("span", { class: "display-queue-pos" }), el("span", { class: "display-queue-name" }),
-    el("span", { class: "display-queue-meta" }), el("span", { class: "display-queue-how" }));
+    el("span", { class: "display-queue-sub" }, el("span", { class: "display-queue-meta" }),
+      el("span", { class: "display-queue-how" })));
 }
 
 /** The list of speakers is shown for items whose type shows speakers, or
