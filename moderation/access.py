@@ -2,7 +2,6 @@
 assignments, joining with a code, and user accounts."""
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
@@ -13,6 +12,7 @@ from .auth import hash_password, hash_token, new_token
 from .commands import Context, DialoguePayload, Payload, command
 from .errors import CommandError
 from .invitations import writable_address
+from .join_codes import code_matches, keys_of, room_pass_matches
 from .models import (CATEGORY_LABELS, Category, Channel, Credential, Organization, Participant,
                      Role, RoleAssignment, SpeakerEntry, SpeakerStatus, User)
 from .room import enter_room, leave_room
@@ -259,22 +259,45 @@ def unassign_role(ctx: Context, p: AssignPayload):
 
 
 class JoinPayload(DialoguePayload):
-    code: Annotated[SingleLine, Field(min_length=1, max_length=40)]
+    code: Annotated[SingleLine, Field(min_length=1, max_length=40)] | None = Field(
+        default=None, description="The join code (shown on the display under its QR code).")
+    room_pass: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.-]+$")] | None = Field(
+        default=None, description="Instead of the code: the signed value in the link of the display's QR code "
+                                  "(`t` in `/d/{id}/join?t=...`). It stops working when a new code is issued.")
     name: Name
     organization: Annotated[SingleLine, Field(min_length=1, max_length=300)]
     category: CategoryName = "other"
     channel: ChannelName = "online"
 
 
-@command("participant.join_with_code", payload=JoinPayload, public=True, operation_id="joinWithCode",
-         http_path="/dialogues/{dialogue_id}/join", redact=("code",), secret=TOKEN)
-def join_with_code(ctx: Context, p: JoinPayload):
-    """Join a dialogue with its join code, a name and an organization."""
-    dialogue = ctx.require_dialogue()
-    given = hash_token(p.code.strip().upper())
-    if not dialogue.join_enabled or not dialogue.join_code_hash \
-            or not hmac.compare_digest(given, dialogue.join_code_hash):
+STALE_PASS = ("This QR code is no longer valid: a new join code has been issued. Scan the code on the screen "
+              "again, or type the join code shown under it.")
+
+
+def _may_join(ctx: Context, dialogue, p: JoinPayload) -> None:
+    """The code or the QR value is the current one; else ``forbidden`` (counted as a guess)."""
+    if (p.code is None) == (p.room_pass is None):
+        raise CommandError("invalid_payload", "Give the join code.",
+                           [{"field": "code", "message": "required (or the QR code's room_pass, not both)"}])
+    keys = keys_of(ctx)
+    if p.room_pass is not None:
+        if not dialogue.join_enabled:
+            raise CommandError("forbidden", "Joining with a code is not open for this session.")
+        if not room_pass_matches(keys, dialogue, p.room_pass):
+            raise CommandError("forbidden", STALE_PASS)
+    elif not dialogue.join_enabled or not code_matches(keys, dialogue, p.code):
         raise CommandError("forbidden", "This join code is not valid for this dialogue.")
+
+
+@command("participant.join_with_code", payload=JoinPayload, public=True, operation_id="joinWithCode",
+         http_path="/dialogues/{dialogue_id}/join", redact=("code", "room_pass"), secret=TOKEN)
+def join_with_code(ctx: Context, p: JoinPayload):
+    """Join a dialogue with its join code (or the display's QR code), a name and an organization.
+
+    In the room, the organization's in-person places hold: one in-person
+    participant plus one alternate (States parties and IGOs unlimited)."""
+    dialogue = ctx.require_dialogue()
+    _may_join(ctx, dialogue, p)
     org = find_or_create_organization(ctx.session, p.organization, p.category)
     participant = Participant(dialogue_id=dialogue.id, name=p.name, channel=Channel.ONLINE.value,
                               organization_id=org.id, self_registered=True, created_at=ctx.now)

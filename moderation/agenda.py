@@ -128,6 +128,15 @@ def _finish(ctx: Context, item: AgendaItem) -> None:
     _stop(item, ctx.now, ItemStatus.DONE)
 
 
+def _item_changed(ctx: Context) -> None:
+    """Another item is current (or none): the input pinned to the display
+    belonged to the one before, so it leaves every screen (``pinned``)."""
+    dialogue = ctx.require_dialogue()
+    if dialogue.pinned_input_id is not None:
+        dialogue.pinned_input_id = None
+        ctx.touch("pinned")
+
+
 def _stop(item: AgendaItem, now: dt.datetime, status: ItemStatus) -> None:
     item.elapsed_seconds = elapsed_seconds(item, now)
     item.run_started_at = None
@@ -188,7 +197,9 @@ def _active_or_error(ctx: Context, item_id: int | None, *statuses: ItemStatus) -
 @command("agenda.start_item", payload=ItemPayload, roles=CHAIR, operation_id="startAgendaItem",
          http_path="/dialogues/{dialogue_id}/agenda/start")
 def start_item(ctx: Context, p: ItemPayload):
-    """Start an agenda item (or reopen a finished one); the current item ends."""
+    """Start an agenda item (or reopen a finished one); the current item ends.
+
+    The input pinned to the display is unpinned whenever the current item changes."""
     item = _item(ctx, p.item_id)
     current = current_item(_items(ctx))
     if current is not None and current.id == item.id:
@@ -196,6 +207,7 @@ def start_item(ctx: Context, p: ItemPayload):
     if current is not None:
         _finish(ctx, current)
     _start(item, ctx.now)
+    _item_changed(ctx)
     ctx.touch(*AGENDA_SECTIONS)
     return _state(item)
 
@@ -223,9 +235,10 @@ def resume_item(ctx: Context, p: OptionalItemPayload):
 @command("agenda.end_item", payload=OptionalItemPayload, roles=CHAIR, operation_id="endAgendaItem",
          http_path="/dialogues/{dialogue_id}/agenda/end")
 def end_item(ctx: Context, p: OptionalItemPayload):
-    """End the current item without starting another."""
+    """End the current item without starting another (the pinned input is unpinned)."""
     item = _active_or_error(ctx, p.item_id, ItemStatus.RUNNING, ItemStatus.PAUSED)
     _finish(ctx, item)
+    _item_changed(ctx)
     ctx.touch(*AGENDA_SECTIONS)
     return _state(None)
 
@@ -233,7 +246,7 @@ def end_item(ctx: Context, p: OptionalItemPayload):
 @command("agenda.advance", payload=AdvancePayload, roles=CHAIR, operation_id="advanceAgenda",
          http_path="/dialogues/{dialogue_id}/agenda/advance")
 def advance(ctx: Context, p: AdvancePayload):
-    """End the current item and start the next pending one."""
+    """End the current item and start the next pending one (the pinned input is unpinned)."""
     items = _items(ctx)
     current = current_item(items)
     if p.from_item_id is not None and (current is None or current.id != p.from_item_id):
@@ -247,6 +260,7 @@ def advance(ctx: Context, p: AdvancePayload):
     following = upcoming[0] if upcoming else None
     if following is not None:
         _start(following, ctx.now)
+    _item_changed(ctx)
     ctx.touch(*AGENDA_SECTIONS)
     return _state(following)
 

@@ -112,6 +112,7 @@ class Context:
     effects: list[tuple[str, Any]] = field(default_factory=list)
     records: dict[str, set[int]] = field(default_factory=dict)
     limits: Any = None
+    join_keys: Any = None  # the application's JoinKeys (moderation/join_codes.py): join codes derived, not stored
     memo: dict[str, Any] = field(default_factory=dict)  # shared by the commands of one group
 
     def memoized(self, name: str, compute: Callable[[], Any]) -> Any:
@@ -234,7 +235,7 @@ def get_spec(name: Any) -> CommandSpec:
 def execute(sessions, plugins, principal: Principal, name: str, payload: Any,
             idempotency_key: str | None = None,
             describe: Callable[[Session, Dialogue, "Outcome"], Any] | None = None,
-            limits: dict[str, Any] | None = None) -> Outcome:
+            limits: dict[str, Any] | None = None, join_keys: Any = None) -> Outcome:
     """Run one command in one transaction. See the module docstring.
 
     ``describe`` (the realtime layer's change builder) runs inside the
@@ -270,7 +271,8 @@ def execute(sessions, plugins, principal: Principal, name: str, payload: Any,
                         raise CommandError("conflict", "This idempotency key was used for another command.")
                     raise _Replay(record.response)
             dialogue = session.get(Dialogue, dialogue_id) if dialogue_id is not None else None
-            ctx = Context(session=session, actor=actor, dialogue=dialogue, now=now, plugins=plugins, limits=limits)
+            ctx = Context(session=session, actor=actor, dialogue=dialogue, now=now, plugins=plugins, limits=limits,
+                          join_keys=join_keys)
             result = spec.handler(ctx, data) or {}
             if dialogue is None and ctx.dialogue is not None:  # a command that created one
                 dialogue_id, version = ctx.dialogue.id, ctx.dialogue.version
@@ -327,7 +329,7 @@ class _NothingCommitted(Exception):
 
 def execute_group(sessions, plugins, dialogue_id: int, requests: list[Request],
                   describe: Callable[[Session, Dialogue, "Outcome"], Any] | None = None,
-                  limits: dict[str, Any] | None = None) -> Outcome | None:
+                  limits: dict[str, Any] | None = None, join_keys: Any = None) -> Outcome | None:
     """Run several ``grouped`` commands of one dialogue in one transaction.
 
     A burst of submissions then costs one version increment, one change
@@ -399,7 +401,7 @@ def execute_group(sessions, plugins, dialogue_id: int, requests: list[Request],
                             request.answer = Outcome.replay(spec.name, first.stored())
                             continue
                     ctx = Context(session=session, actor=actor, dialogue=dialogue, now=now, plugins=plugins,
-                                  limits=limits, memo=memo)
+                                  limits=limits, join_keys=join_keys, memo=memo)
                     with session.begin_nested():
                         result = spec.handler(ctx, data) or {}
                     outcome = Outcome(spec.name, dialogue_id, version, result, frozenset(ctx.touched),

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -12,6 +11,7 @@ from .agenda import ms
 from .auth import hash_token
 from .commands import Context, DialoguePayload, Payload, command
 from .errors import CommandError
+from .join_codes import keys_of
 from .localtime import DateTime, instant
 from .storable import SingleLine
 from .models import TOPICS, Dialogue, DialogueKind, Format, Role
@@ -73,6 +73,8 @@ def dialogue_section(session, dialogue: Dialogue, now, plugins, role=None) -> di
         "venue": dialogue.venue,
         "format": dialogue.format,
         "join_enabled": dialogue.join_enabled,
+        # Not secret: the display asks for the new code and QR value when it changes.
+        "join_generation": dialogue.join_generation or 0,
     }
 
 
@@ -161,19 +163,30 @@ def update_dialogue(ctx: Context, p: UpdateDialoguePayload):
 class JoinCodePayload(DialoguePayload):
     enabled: bool
     code: Annotated[str, Field(min_length=6, max_length=40, pattern=r"^[A-Za-z0-9-]+$")] | None = Field(
-        default=None, description="The code to give out; default: a new random 8-character code.")
+        default=None, description="A code of your own to give out (kept as a hash: shown only in this answer). "
+                                  "Default: a generated 8-character code, which the secretariat's page and the "
+                                  "display show at any time.")
 
 
 @command("dialogue.configure_join", payload=JoinCodePayload, roles={Role.SECRETARIAT},
          operation_id="configureJoinCode", http_path="/dialogues/{dialogue_id}/join-code", redact=("code",),
          secret=("code",))
 def configure_join(ctx: Context, p: JoinCodePayload):
-    """Allow or stop joining with a code plus name and organization."""
+    """Allow or stop joining with a code plus name and organization.
+
+    Each call that turns joining on issues a new code: the previous code and
+    every QR value the display showed for it stop working. A generated code
+    is derived from the server's secret key and never stored; a code of
+    your own is stored as a hash."""
     dialogue = ctx.require_dialogue()
     dialogue.join_enabled = p.enabled
     code = None
     if p.enabled:
-        code = p.code or "".join(secrets.choice("ABCDEFGHJKMNPQRSTUVWXYZ23456789") for _ in range(8))
-        dialogue.join_code_hash = hash_token(code.upper())
+        dialogue.join_generation = (dialogue.join_generation or 0) + 1
+        if p.code:
+            code, dialogue.join_code_hash = p.code, hash_token(p.code.upper())
+        else:
+            dialogue.join_code_hash = None
+            code = keys_of(ctx).code(dialogue.id, dialogue.join_generation)
     ctx.touch("dialogue")
     return {"enabled": p.enabled, "code": code}

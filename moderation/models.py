@@ -147,7 +147,11 @@ class Dialogue(Base):
     format: Mapped[str] = mapped_column(String(20), default=Format.HYBRID.value)
     version: Mapped[int] = mapped_column(Integer, default=1)
     join_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set only for a code the secretariat chose; a generated code is derived
+    # from SECRET_KEY and the generation (moderation/join_codes.py), which
+    # each new code increments: old codes and QR values stop working.
     join_code_hash: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    join_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # The speaker queue: ordering policies (plugin names, most important
     # first), speaking time per intervention, and the warning before its end.

@@ -17,6 +17,7 @@ from flask import has_request_context
 from .auth import Principal, principal_for_token, resolve_actor
 from .commands import REGISTRY, Outcome, Request, execute, execute_group, load_domain
 from .errors import CommandError
+from .join_codes import JoinKeys
 from .models import Dialogue, Role
 from .ratelimit import RateLimiter
 from .snapshot import SectionCache, build_changes, build_sections, build_snapshot
@@ -50,6 +51,7 @@ class Service:
         self._waiting: dict[Any, list[Request]] = defaultdict(list)  # grouped commands, per lock
         self._last_group_end: dict[Any, float] = defaultdict(float)
         self.section_cache = SectionCache()
+        self.join_keys = JoinKeys(app.config["SECRET_KEY"])
         self.limits = {"inputs": RateLimiter(capacity=app.config["INPUT_RATE_BURST"],
                                              rate=app.config["INPUT_RATE_PER_MINUTE"] / 60.0)}
 
@@ -82,7 +84,7 @@ class Service:
             return self._dispatch_grouped(Request(principal, name, payload, idempotency_key), dialogue_id)
         with self._lock(dialogue_id):
             outcome = execute(self.db.sessions, self.plugins, principal, name, payload,
-                              idempotency_key, describe=self._describe, limits=self.limits)
+                              idempotency_key, describe=self._describe, limits=self.limits, join_keys=self.join_keys)
             if not outcome.replayed:
                 self._tell_listeners(outcome)
         if not outcome.replayed:
@@ -110,7 +112,7 @@ class Service:
                     waiting[:] = [r for r in waiting if id(r) not in taken]
                 try:
                     combined = execute_group(self.db.sessions, self.plugins, first, group,
-                                             describe=self._describe, limits=self.limits)
+                                             describe=self._describe, limits=self.limits, join_keys=self.join_keys)
                 except Exception:  # never leave a waiting request without an answer
                     log.exception("group of %d commands failed", len(group))
                     for r in group:

@@ -17,7 +17,9 @@ from werkzeug.exceptions import HTTPException
 from . import sessions
 from .api import error_response
 from .auth import Principal, check_password, credential_for_token, hash_password
+from .access import STALE_PASS
 from .errors import CommandError
+from .join_codes import current_code, current_room_pass, room_pass_matches
 from .models import CATEGORY_LABELS, TOPICS, Credential, Dialogue, Participant, Role, RoleAssignment, User
 from .plugins import agenda_item_types
 from .realtime import principal_from_session
@@ -151,24 +153,65 @@ def access_link(token: str):
 
 @bp.route("/d/<int:dialogue_id>/join", methods=["GET", "POST"])
 def join(dialogue_id: int):
+    """Join with the code, or with the display's QR code: its link carries a
+    signed value (``?t=``) that stands for the code, and the form then
+    starts from "In the room"."""
+    room_pass = request.values.get("t", "")[:200] or request.form.get("room_pass", "")[:200]
+    error, form = None, {}
     with service().db.session() as s:
         dialogue = s.get(Dialogue, dialogue_id) or abort(404)
         title, enabled = dialogue.title, dialogue.join_enabled
-    error, form = None, {}
+        if room_pass and request.method == "GET" and enabled \
+                and not room_pass_matches(service().join_keys, dialogue, room_pass):
+            error, room_pass = CommandError("forbidden", STALE_PASS), ""
     if request.method == "POST":
         form = {k: request.form.get(k, "")[:300] for k in ("code", "name", "organization", "category", "channel")}
+        payload = {"dialogue_id": dialogue_id, **form}
+        if room_pass:
+            del payload["code"]
+            payload["room_pass"] = room_pass
         try:
-            with public_attempt("participant.join_with_code", form):
-                outcome = service().dispatch(Principal(), "participant.join_with_code",
-                                             {"dialogue_id": dialogue_id, **form})
+            with public_attempt("participant.join_with_code", payload):
+                outcome = service().dispatch(Principal(), "participant.join_with_code", payload)
             with service().db.session() as s:
                 sign_in(credential=s.get(Credential, outcome.result["credential_id"]))
             return redirect(url_for("web.role_page", dialogue_id=dialogue_id, role="participant"))
         except CommandError as exc:
             error = exc
+            if room_pass and exc.code == "forbidden":  # stale: the code shown on the screen still works
+                room_pass = ""
     response = make_response(render_template("join.html", dialogue_id=dialogue_id, title=title, enabled=enabled,
-                                             error=error, form=form), (error.status if error else 200))
+                                             error=error, form=form, room_pass=room_pass),
+                             (error.status if error and request.method == "POST" else 200))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
     return retry_after_header(response, error) if error else response
+
+
+@bp.get("/d/<int:dialogue_id>/join-code")
+def join_code(dialogue_id: int):
+    """The current join code and QR link, for the display and staff (never
+    participants): the display asks again when ``join_generation`` in its
+    ``dialogue`` section changes. Nothing secret travels over Socket.IO."""
+    actor = current_actor(dialogue_id)
+    if not actor.has(Role.DISPLAY, Role.SECRETARIAT, Role.MODERATOR):
+        raise CommandError("forbidden" if actor.roles else "unauthenticated",
+                           "This is for the room's display and the staff.")
+    with service().db.session() as s:
+        dialogue = s.get(Dialogue, dialogue_id) or abort(404)
+        response = make_response(join_view(dialogue))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def join_view(dialogue: Dialogue) -> dict:
+    """What the display and the secretariat show of joining: the code (None
+    for a code of the secretariat's own, kept as a hash) and the QR link."""
+    keys = service().join_keys
+    room_pass = current_room_pass(keys, dialogue)
+    return {"enabled": dialogue.join_enabled, "generation": dialogue.join_generation or 0,
+            "code": current_code(keys, dialogue),
+            "path": url_for("web.join", dialogue_id=dialogue.id, t=room_pass) if room_pass else None}
 
 
 @bp.get("/d/<int:dialogue_id>/<role>")
@@ -179,8 +222,12 @@ def role_page(dialogue_id: int, role: str):
     if principal.anonymous:
         return redirect(url_for("web.login", next=request.path))
     snapshot = service().snapshot(principal, dialogue_id, role)
+    extra = {}
+    if role == "display":  # the join code and QR link: rendered here, never sent over Socket.IO
+        with service().db.session() as s:
+            extra["joining"] = join_view(s.get(Dialogue, dialogue_id))
     return render_template(f"{role}.html", snapshot=snapshot, sections=snapshot["sections"],
-                           dialogue_id=dialogue_id, role=role)
+                           dialogue_id=dialogue_id, role=role, **extra)
 
 
 # -- the secretariat ---------------------------------------------------------------
@@ -223,7 +270,8 @@ def admin_dialogue(dialogue_id: int):
         assignments = s.execute(select(User.username, RoleAssignment.role).join(
             RoleAssignment, RoleAssignment.user_id == User.id).where(RoleAssignment.dialogue_id == dialogue_id)
             .order_by(RoleAssignment.role, User.username)).all()
-        return render_template("admin_dialogue.html", snapshot=snapshot, sections=snapshot["sections"],
+        joining = join_view(s.get(Dialogue, dialogue_id))
+        return render_template("admin_dialogue.html", snapshot=snapshot, sections=snapshot["sections"], joining=joining,
                                dialogue_id=dialogue_id, credentials=credentials, participants=participants,
                                users=users, assignments=assignments, item_types=agenda_item_types(service().plugins).values(),
                                topics=TOPICS, role="secretariat", actor=actor)

@@ -649,6 +649,8 @@ ROUTES = [
     Route("GET", "/d/{did}/moderator", everyone(403, **{S: 200, M: 200, A: 302})),
     Route("GET", "/d/{did}/rapporteur", everyone(403, **{S: 200, R: 200, A: 302})),
     Route("GET", "/d/{did}/display", everyone(403, **{S: 200, D: 200, A: 302})),
+    # The current join code and QR link: the room's display and the staff who run it, never participants.
+    Route("GET", "/d/{did}/join-code", everyone(403, **{S: 200, M: 200, D: 200, A: 401})),
     Route("GET", "/d/{did}/participant", everyone(403, **{P: 200, A: 302})),
     Route("GET", "/d/{did}/secretariat", everyone(404)),
     Route("GET", "/d/{did}/registration", everyone(403, **{P: 200, A: 401})),

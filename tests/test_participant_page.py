@@ -302,9 +302,17 @@ def test_display_qr_only_when_joining_by_code_is_open(sqlite_app, service, seede
     html = display_page(sqlite_app, seeded)
     found = elements(html)
     assert "hidden" not in found.by_id["display-qr"]
-    assert found.by_id["display-qr"]["data-join-path"] == f"/d/{did}/join"
+    path = found.by_id["display-qr"]["data-join-path"]
+    assert path.startswith(f"/d/{did}/join?t=")  # the QR value stands for the code; no staff token
+    assert found.by_id["display-qr"]["data-typed-path"] == f"/d/{did}/join"
     assert found.by_id["display-side"]["data-queue"] == "no"
-    assert "JOIN-2026" not in html  # the code is given out, not projected with the link
+    # A code the secretariat chose is kept as a hash: it cannot be projected.
+    assert "JOIN-2026" not in html and "hidden" in found.by_id["display-join-code-line"]
+    code = run(service, "dialogue.configure_join", {"dialogue_id": did, "enabled": True})["code"]
+    found = elements(display_page(sqlite_app, seeded))
+    assert "hidden" not in found.by_id["display-join-code-line"]
+    assert f'id="display-join-code"><span>{code[:4]}</span><span>{code[4:]}</span>' in display_page(sqlite_app, seeded)
+    assert found.by_id["display-qr"]["data-join-path"] != path  # a new code: a new QR value
 
 
 def test_display_hides_an_empty_list_for_items_without_speakers(sqlite_app, service, seeded):

@@ -7,11 +7,13 @@
  * the moderator does (and other secretariat members) shows up here; fields
  * the user is editing are never overwritten by those updates.
  *
- * Secrets (link tokens, API tokens, join codes) exist in clear text only in
- * the answer to the command that made them: they are shown once, with a
- * copy button, and never again.
+ * Secrets (link tokens, API tokens) exist in clear text only in the answer
+ * to the command that made them: they are shown once, with a copy button,
+ * and never again. The join code is the exception: it is derived from the
+ * server's key, so the page shows the current one at any time.
  */
 import { apiPost, clearFormError, showError, showFormError } from "./api.js";
+import { fetchJoining, followJoining } from "./joining.js";
 import { showSecret } from "./secret.js";
 import { topicField } from "./topic_field.js";
 import { STATUS_LABELS, CHANNEL_LABELS, renderDialogueTitle } from "./agenda.js";
@@ -388,29 +390,34 @@ document.getElementById("token-form").addEventListener("submit", async (event) =
 });
 
 // -- join code -----------------------------------------------------------------------------------
+// The current code is shown at any time (recomputed by the server, never stored): after issuing
+// one here, and when someone else issues one (the dialogue section's join_generation changes).
 const joinMessages = document.getElementById("join-messages");
+const joinCurrent = document.getElementById("join-current");
+
+function showJoining(joining) {
+  joinCurrent.hidden = !joining.enabled;
+  joinCurrent.dataset.generation = String(joining.generation);
+  document.getElementById("join-current-code").hidden = !joining.code;
+  document.getElementById("join-code-own").hidden = Boolean(joining.code) || !joining.enabled;
+  setText(document.getElementById("join-code"), joining.code || "");
+}
 
 async function configureJoin(enabled) {
   if (enabled && dialogue().join_enabled
-      && !window.confirm("Issue a new join code? The current code stops working.")) return;
+      && !window.confirm("Issue a new join code? The current code and the QR code on the display stop working.")) return;
   try {
-    const ack = await apiPost(`${base}/join-code`, { enabled });
+    await apiPost(`${base}/join-code`, { enabled });
     showError(joinMessages, null);
-    if (enabled && (ack.result.code || ack.result.secret_shown_once)) {
-      const url = document.getElementById("join-url").href;
-      showSecret("join-secret", "Join code", ack.result.code,
-        `Shown only this once. People open ${url} and enter this code.`);
-    } else {
-      const box = document.getElementById("join-secret");
-      box.hidden = true;
-      box.replaceChildren();
-    }
+    showJoining(await fetchJoining(dialogueId));
   } catch (error) {
     showError(joinMessages, error);
   }
 }
 document.getElementById("join-enable").addEventListener("click", () => configureJoin(true));
 document.getElementById("join-disable").addEventListener("click", () => configureJoin(false));
+followJoining(subscribe, dialogueId, { enabled: joinCurrent.dataset.enabled === "true",
+  generation: Number(joinCurrent.dataset.generation) || 0 }, showJoining);
 
 // -- roles of user accounts ------------------------------------------------------------------------
 const assignments = document.getElementById("assignments");

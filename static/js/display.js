@@ -1,9 +1,15 @@
 /** The room's projector and the stream overlay: the current item and its
  *  countdown, the current speaker with theirs, the next three speakers,
- *  the pinned input, the next item, and a QR code to join. No controls. */
-import { serverNow, subscribe } from "./live.js";
+ *  the pinned input, the next item, and a QR code to join with the join
+ *  code under it. No controls.
+ *
+ *  Read from the back of the room: the speaker's name and countdown are
+ *  the largest things on the screen; one countdown shows at a time (the
+ *  item's, or the speaker's while someone has the floor), each labelled. */
+import { dialogueId, serverNow, subscribe } from "./live.js";
 import { currentOf, upcomingOf, timeZoneOf } from "./agenda.js";
 import { qrSvg } from "./qr.js";
+import { followJoining } from "./joining.js";
 import { speakerAnnouncer } from "./announce.js";
 import {
   CHANNEL_LABELS, INTERVENTION_LABELS, setSpeakerCountdown, speakerPhase, speakerRemaining, startSpeakerTimers,
@@ -13,6 +19,12 @@ import { el, setText, syncList } from "./util.js";
 
 const byId = (id) => document.getElementById(id);
 let qrFor = null;
+const qrBox = byId("display-qr");
+// The join code and the QR code's link: rendered by the server, asked for again when a new code is issued.
+let joining = {
+  enabled: qrBox.dataset.enabled === "true", generation: Number(qrBox.dataset.generation) || 0,
+  path: qrBox.dataset.joinPath || null, code: byId("display-join-code").textContent || null,
+};
 let queueNow = null; // the queue section last received
 const announceSpeaker = speakerAnnouncer(byId("speaker-announce"));
 
@@ -40,14 +52,20 @@ function renderItem(state) {
   const items = agenda.items || [];
   setText(byId("dialogue-title"), dialogue.title);
   document.title = `${dialogue.title} – Display`;
-  setText(byId("current-type"), current ? current.type_label : (upcoming.length ? "Up next" : ""));
+  const type = byId("current-type");
+  const typeLine = current ? current.type_label : (upcoming.length ? "Up next" : "");
+  // "Panel discussion" above "Panel discussion" says nothing: the type shows only when the title does not say it.
+  const repeats = current && same(current.type_label, current.title);
+  setText(type, repeats ? "" : typeLine);
+  type.hidden = repeats || !typeLine;
   let title = dialogue.title;
   if (current) title = current.title;
   else if (upcoming.length) title = upcoming[0].title;
   else if (items.length) title = "Thank you";
   setText(byId("current-title"), title);
   const timer = byId("current-timer");
-  timer.hidden = !current;
+  timer.dataset.item = current ? "yes" : "no";
+  timer.hidden = !current || byId("display-body").dataset.speaker === "yes";
   setCountdown(timer.querySelector("[data-countdown]"), current);
   if (!current) setText(byId("current-note"), "");
   const when = !current && upcoming.length && upcoming[0].planned_start
@@ -58,9 +76,14 @@ function renderItem(state) {
   setText(byId("next-title"), current && upcoming.length ? upcoming[0].title : "");
 }
 
+const same = (a, b) => String(a || "").trim().toLowerCase() === String(b || "").trim().toLowerCase();
+
 function renderSpeaker(queue) {
   const speaker = queue ? queue.current : null;
   byId("display-body").dataset.speaker = speaker ? "yes" : "no";
+  // One countdown at a time: while someone has the floor, theirs.
+  const timer = byId("current-timer");
+  timer.hidden = Boolean(speaker) || timer.dataset.item !== "yes";
   const box = byId("display-speaker");
   box.hidden = !speaker;
   setSpeakerCountdown(byId("speaker-countdown"), speaker, queue ? queue.warning_seconds : 0);
@@ -72,12 +95,14 @@ function renderSpeaker(queue) {
   setText(channel, CHANNEL_LABELS[speaker.channel] || speaker.channel);
   const type = byId("speaker-type");
   type.dataset.type = speaker.type;
+  type.hidden = speaker.type === "statement"; // what most say: only the other kinds are named
   setText(type, speaker.type_label || INTERVENTION_LABELS[speaker.type] || speaker.type);
 }
 
 function createEntry() {
   return el("li", {}, el("span", { class: "display-queue-pos" }), el("span", { class: "display-queue-name" }),
-    el("span", { class: "display-queue-meta" }), el("span", { class: "display-queue-how" }));
+    el("span", { class: "display-queue-sub" }, el("span", { class: "display-queue-meta" }),
+      el("span", { class: "display-queue-how" })));
 }
 
 /** The list of speakers is shown for items whose type shows speakers, or
@@ -89,6 +114,21 @@ function queueShown(queue, agenda) {
   const current = currentOf(agenda);
   return Boolean(current && (current.shows || []).includes("speakers"));
 }
+
+let waitingCount = 0;
+
+/** "+ N more waiting": those after the three shown, and those that did not
+ *  fit the screen (the list wraps them into a column out of sight). */
+function countMore() {
+  const entries = [...byId("display-queue-list").children];
+  const left = entries.length ? entries[0].offsetLeft : 0;
+  const shown = entries.filter((li) => li.offsetLeft === left).length;
+  const more = byId("display-queue-more");
+  const hidden = waitingCount - shown;
+  more.hidden = hidden <= 0;
+  setText(more, hidden > 0 ? `+ ${hidden} more waiting` : "");
+}
+window.addEventListener("resize", countMore);
 
 function renderQueue(queue, agenda) {
   const section = byId("display-queue");
@@ -103,28 +143,38 @@ function renderQueue(queue, agenda) {
     const how = [CHANNEL_LABELS[entry.channel], entry.type_label || INTERVENTION_LABELS[entry.type]];
     setText(li.querySelector(".display-queue-how"), how.filter(Boolean).join(" · "));
   });
-  const more = byId("display-queue-more");
-  more.hidden = waiting.length <= 3;
-  setText(more, waiting.length > 3 ? `+ ${waiting.length - 3} more waiting` : "");
+  waitingCount = waiting.length;
   byId("display-queue-empty").hidden = waiting.length > 0;
   byId("display-queue-closed").hidden = !(active && queue.closed);
 }
 
 function renderQr(dialogue) {
-  const box = byId("display-qr");
-  const enabled = Boolean(dialogue && dialogue.join_enabled);
+  const box = qrBox;
+  const enabled = Boolean(dialogue && dialogue.join_enabled && joining.enabled && joining.path);
   box.hidden = !enabled;
   if (!enabled) return;
-  const url = new URL(box.dataset.joinPath, window.location.origin).href;
+  const url = new URL(joining.path, window.location.origin).href;
+  const typed = new URL(box.dataset.typedPath, window.location.origin).href;
+  setText(byId("display-qr-url"), `or open ${typed.replace(/^https?:\/\//, "")}`);
+  showCode(joining.code);
   if (qrFor === url) return;
   const holder = byId("display-qr-code");
   try {
-    holder.replaceChildren(qrSvg(url, { label: `QR code to join this dialogue: ${url}` }));
+    holder.replaceChildren(qrSvg(url, { label: "QR code to join this dialogue" }));
+    holder.dataset.url = url;
     qrFor = url;
   } catch (_error) {
     holder.replaceChildren();
   }
-  setText(byId("display-qr-url"), url.replace(/^https?:\/\//, ""));
+}
+
+/** The code in two groups of four, for those who type it (none for a code the secretariat chose). */
+function showCode(code) {
+  const line = byId("display-join-code-line");
+  line.hidden = !code;
+  const holder = byId("display-join-code");
+  if ((holder.textContent || null) === (code || null)) return;
+  holder.replaceChildren(...(code ? [el("span", {}, code.slice(0, 4)), el("span", {}, code.slice(4))] : []));
 }
 
 function renderPinned(pinned) {
@@ -135,6 +185,11 @@ function renderPinned(pinned) {
   setText(byId("pinned-text"), pinned.text);
   setText(byId("pinned-by"), pinned.organization ? `${pinned.author}, ${pinned.organization}` : pinned.author);
 }
+
+followJoining(subscribe, dialogueId, joining, (fresh) => {
+  joining = fresh;
+  renderQr(fresh.enabled ? { join_enabled: true } : null);
+});
 
 subscribe((state, changed) => {
   const { queue, dialogue, pinned } = state.sections;
@@ -147,4 +202,5 @@ subscribe((state, changed) => {
   const showSide = queueShown(queue, state.sections.agenda) || Boolean(dialogue && dialogue.join_enabled);
   byId("display-side").hidden = !showSide;
   byId("display-body").dataset.side = showSide ? "queue" : "none";
+  countMore(); // once laid out: what fits depends on the pinned input, the speaker, ...
 });
