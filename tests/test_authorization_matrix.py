@@ -205,6 +205,8 @@ EXPECTED_ROLES: dict[str, frozenset | str] = {
     "queue.readd_last": CHAIR,
     "queue.use_automatic_order": CHAIR,
     "queue.close": CHAIR,
+    "queue.undo": CHAIR,
+    "agenda.undo": CHAIR,
     "queue.reopen": CHAIR,
     "queue.configure": CHAIR,
     # inputs: participants write and endorse, the chair moderates, the rapporteur files them
@@ -439,12 +441,16 @@ PAYLOADS: dict[str, Make] = {
     "queue.close": lambda s, w: {},
     "queue.reopen": lambda s, w: _then(s, w, "queue.close", {}, {}),
     "queue.configure": lambda s, w: {"speaking_seconds": 180},
+    "queue.undo": lambda s, w: {"undo_id": run(s, "queue.remove", {
+        "dialogue_id": w.dialogue_id, "entry_id": _speaker(s, w)})["undo"]["id"]},
     # the agenda
     "agenda.start_item": lambda s, w: {"item_id": w.item_ids[1]},
     "agenda.pause_item": lambda s, w: {},
     "agenda.resume_item": lambda s, w: _then(s, w, "agenda.pause_item", {}, {}),
     "agenda.end_item": lambda s, w: {},
     "agenda.advance": lambda s, w: {},
+    "agenda.undo": lambda s, w: {"undo_id": run(s, "agenda.advance", {
+        "dialogue_id": w.dialogue_id, "from_item_id": _speaker(s, w) and w.item_ids[0]})["undo"]["id"]},
     "agenda.adjust_time": lambda s, w: {"seconds": 60},
     "agenda.add_item": lambda s, w: {"title": "Closing remarks"},
     "agenda.update_item": lambda s, w: {"item_id": w.item_ids[3], "title": "Open discussion"},
