@@ -32,12 +32,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.server]
 def fresh_floor(moderator, waiting: int = 3) -> dict:
     """An item runs, one participant has the floor and ``waiting`` others
     wait; returns the queue section."""
-    snapshot = moderator.fresh_snapshot()
-    agenda = snapshot["sections"]["agenda"]
-    if agenda["current_item_id"] is None:
-        item = next(i for i in agenda["items"] if i["status"] == "pending")
-        moderator.command("agenda.start_item", {"item_id": item["id"]})
-        snapshot = moderator.fresh_snapshot()
+    snapshot = console.running_item(moderator)
     queue = snapshot["sections"]["queue"]
     if queue["closed"]:
         moderator.command("queue.reopen")

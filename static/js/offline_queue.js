@@ -104,6 +104,8 @@ function render() {
   const banner = $("offline-banner");
   if (!banner) return;
   const offline = OFFLINE.has(connectionState());
+  if (offline) document.body.dataset.offline = "";
+  else delete document.body.dataset.offline;
   banner.hidden = !offline && !held.length;
   banner.dataset.state = offline ? "offline" : "replaying";
   setText($("offline-title"), offline ? "Server unreachable — actions are queued"
