@@ -194,3 +194,41 @@ def test_with_the_server_down_presses_are_listed_cancellable_and_sent_once_back(
     assert now["current"] is not None and now["current"]["id"] != before["current"]["id"], \
         "the dropped X did not end the new speaker"
     assert page.errors == []
+
+
+def test_the_question_the_undo_bar_and_the_banner_pass_axe(browser, live, sockets):
+    """axe-core finds no serious or critical violation with the modal
+    question open, with the Undo bar shown and with the offline banner
+    listing a held press."""
+    from playwright.sync_api import expect
+    from test_accessibility import AXE, SOCKET_TRAFFIC, axe_violations, describe, go_offline, require_axe
+
+    require_axe()
+    source = AXE.read_text(encoding="utf-8")
+    moderator = sockets("moderator")
+    before = fresh_floor(moderator)
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, bypass_csp=True)
+    try:
+        page = context.new_page()
+        page.goto(live.demo["links"]["moderator"])
+        page.wait_for_selector('#connection[data-state="connected"]', timeout=15000)
+        expect(page.locator("#speaker-name")).to_have_text(before["current"]["name"])
+        page.locator("#main").focus()
+        page.keyboard.press("e")
+        expect(page.locator("#confirm-dialog")).to_be_visible()
+        found = axe_violations(page, source)
+        assert not found, describe(found)
+        page.keyboard.press("Escape")
+        page.keyboard.press("x")
+        expect(page.locator("#undo-bar")).to_be_visible()
+        found = axe_violations(page, source)
+        assert not found, describe(found)
+        go_offline(page)
+        expect(page.locator("#offline-banner")).to_be_visible()
+        page.keyboard.press("u")
+        expect(page.locator("#offline-list li")).to_have_count(1)
+        found = axe_violations(page, source)
+        assert not found, describe(found)
+        page.unroute(SOCKET_TRAFFIC)
+    finally:
+        context.close()
