@@ -16,9 +16,14 @@
  * against a state that has changed since (another console acted, the
  * speaker's time ran on) is not replayed silently: the moderator is asked,
  * press by press (confirm_dialog.js).
+ *
+ * Writes already handed to the connection when it dropped (live.js's
+ * outbox: a press on its way, a speaker added with the form) are listed too,
+ * as "sent, not yet confirmed": they cannot be taken back, since the server
+ * may have stored them; their idempotency key makes the resend harmless.
  */
 import { confirmAction } from "./confirm_dialog.js";
-import { connectionState, onConnection, requestSnapshot, state as liveState } from "./live.js";
+import { connectionState, onConnection, onOutboxChange, pending, requestSnapshot, state as liveState } from "./live.js";
 import { el, setText, syncList } from "./util.js";
 
 const OFFLINE = new Set(["reconnecting", "offline"]);
@@ -100,6 +105,17 @@ async function replay() {
   }
 }
 
+const COMMAND_WORDS = {
+  "queue.adjust_speaker_time": "speaker's time", "queue.add_speaker": "add a speaker",
+  "queue.call_next": "give the floor", "queue.call_speaker": "give the floor", "queue.end_speaker": "end speaker",
+  "queue.pause_speaker": "pause the speaker", "queue.resume_speaker": "resume the speaker",
+  "queue.reorder": "new order", "agenda.advance": "next item", "agenda.end_item": "end item",
+};
+
+function commandWords(entry) {
+  return COMMAND_WORDS[entry.name] || entry.name;
+}
+
 function render() {
   const banner = $("offline-banner");
   if (!banner) return;
@@ -113,6 +129,13 @@ function render() {
   const count = $("offline-count");
   setText(count, held.length ? `${held.length} queued: they are sent once the server is back.`
     : "Nothing queued. Presses made now are kept and listed here.");
+  const sent = $("offline-sent");
+  if (sent) {
+    const unconfirmed = pending();
+    sent.hidden = !unconfirmed.length;
+    setText(sent, unconfirmed.length
+      ? `Sent before the connection dropped, not yet confirmed: ${unconfirmed.map(commandWords).join(", ")}.` : "");
+  }
   syncList($("offline-list"), held, (entry) => entry.id,
     () => {
       const button = el("button", { type: "button", class: "button small offline-cancel" }, "Cancel");
@@ -125,6 +148,8 @@ function render() {
       button.onclick = () => cancel(entry.id);
     });
 }
+
+onOutboxChange(() => render());
 
 onConnection((next) => {
   render();
