@@ -17,8 +17,8 @@ from .commands import Context, DialoguePayload, command
 from .errors import CommandError
 from .models import AgendaItem, Dialogue, ItemStatus, Role
 from .plugins import agenda_item_types
-from .queue import end_current_speaker
-from . import timers
+from .queue import end_current_speaker, open_entries
+from . import timers, undo
 from .storable import SingleLine
 from .timers import ms
 
@@ -121,6 +121,19 @@ def _item(ctx: Context, item_id: int) -> AgendaItem:
     return item
 
 
+def _taken(ctx: Context, current: AgendaItem | None, *others: AgendaItem | None) -> dict[str, Any] | None:
+    """What ending ``current`` takes away when someone has the floor or
+    people wait on it (for ``agenda.undo``); None otherwise."""
+    people = open_entries(ctx.session, current.id) if current is not None else []
+    if not people:
+        return None
+    return undo.capture(ctx, entries=people, items=[current, *others])
+
+
+def _offered(ctx: Context, command: str, taken: dict[str, Any] | None, result: dict[str, Any]) -> dict[str, Any]:
+    return undo.offer(ctx, command, taken, result) if taken else result
+
+
 def _finish(ctx: Context, item: AgendaItem) -> None:
     """End an item; its speaker's intervention ends with it."""
     if end_current_speaker(ctx.session, item, ctx.now):
@@ -204,12 +217,13 @@ def start_item(ctx: Context, p: ItemPayload):
     current = current_item(_items(ctx))
     if current is not None and current.id == item.id:
         raise CommandError("conflict", "That item is already the current one.")
+    taken = _taken(ctx, current, item)
     if current is not None:
         _finish(ctx, current)
     _start(item, ctx.now)
     _item_changed(ctx)
     ctx.touch(*AGENDA_SECTIONS)
-    return _state(item)
+    return _offered(ctx, "agenda.start_item", taken, _state(item))
 
 
 @command("agenda.pause_item", payload=OptionalItemPayload, roles=CHAIR, operation_id="pauseAgendaItem",
@@ -237,10 +251,11 @@ def resume_item(ctx: Context, p: OptionalItemPayload):
 def end_item(ctx: Context, p: OptionalItemPayload):
     """End the current item without starting another (the pinned input is unpinned)."""
     item = _active_or_error(ctx, p.item_id, ItemStatus.RUNNING, ItemStatus.PAUSED)
+    taken = _taken(ctx, item)
     _finish(ctx, item)
     _item_changed(ctx)
     ctx.touch(*AGENDA_SECTIONS)
-    return _state(None)
+    return _offered(ctx, "agenda.end_item", taken, _state(None))
 
 
 @command("agenda.advance", payload=AdvancePayload, roles=CHAIR, operation_id="advanceAgenda",
@@ -255,14 +270,15 @@ def advance(ctx: Context, p: AdvancePayload):
     upcoming = [i for i in items if i.status == ItemStatus.PENDING.value and i.position > after]
     if current is None and not upcoming:
         raise CommandError("conflict", "There is no further agenda item.")
+    following = upcoming[0] if upcoming else None
+    taken = _taken(ctx, current, following)
     if current is not None:
         _finish(ctx, current)
-    following = upcoming[0] if upcoming else None
     if following is not None:
         _start(following, ctx.now)
     _item_changed(ctx)
     ctx.touch(*AGENDA_SECTIONS)
-    return _state(following)
+    return _offered(ctx, "agenda.advance", taken, _state(following))
 
 
 @command("agenda.adjust_time", payload=AdjustPayload, roles=CHAIR, operation_id="adjustAgendaItemTime",
@@ -273,6 +289,21 @@ def adjust_time(ctx: Context, p: AdjustPayload):
     item.planned_seconds = max(60, item.planned_seconds + p.seconds)
     ctx.touch(*AGENDA_SECTIONS)
     return {"item_id": item.id, "planned_seconds": item.planned_seconds}
+
+
+class UndoPayload(DialoguePayload):
+    undo_id: int = Field(description="The ``undo.id`` from the answer of the command to undo.")
+
+
+@command("agenda.undo", payload=UndoPayload, roles=CHAIR, operation_id="undoAgendaAction",
+         http_path="/dialogues/{dialogue_id}/agenda/undo")
+def undo_agenda_action(ctx: Context, p: UndoPayload):
+    """Undo a next item, end item or start item within 10 seconds.
+    Offered (``undo`` in the answer) when the item ended while someone had the floor or
+    people waited; puts back the item, its speaker with the time they had left and its
+    list. Refused (``conflict``) once the list or the agenda changed since, once undone,
+    or after 10 seconds."""
+    return undo.restore(ctx, p.undo_id, "agenda")
 
 
 # -- editing the agenda (secretariat) -------------------------------------------

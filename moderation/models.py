@@ -560,3 +560,21 @@ class Nominee(Base):
         ForeignKey("participants.id", ondelete="SET NULL"), nullable=True)
 
     application: Mapped[Application] = relationship(back_populates="nominees")
+
+
+class UndoRecord(Base):
+    """What a disruptive console command (next item, end speaker, ...) took
+    away, so that one ``undo`` command can put exactly that back for a few
+    seconds (``moderation.undo``). ``version`` is the dialogue version the
+    command made; ``rows`` the speaker entries and agenda items as they were."""
+
+    __tablename__ = "undo_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dialogue_id: Mapped[int] = mapped_column(ForeignKey("dialogues.id", ondelete="CASCADE"), index=True)
+    command: Mapped[str] = mapped_column(String(80))
+    version: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column()
+    undone_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)

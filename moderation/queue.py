@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 from sqlalchemy import func, select
 
-from . import timers
+from . import timers, undo
 from .commands import Context, DialoguePayload, command
 from .errors import CommandError
 from .models import (CATEGORY_LABELS, INTERVENTION_LABELS, AgendaItem, Category, Dialogue, InterventionType,
@@ -488,9 +488,10 @@ def _current_speaker(ctx: Context, entry_id: int | None) -> SpeakerEntry:
 def end_speaker(ctx: Context, p: OptionalEntryPayload):
     """End the current speaker's intervention without calling the next."""
     entry = _current_speaker(ctx, p.entry_id)
+    taken = undo.capture(ctx, [entry])
     _finish(entry, ctx.now)
     _changed(ctx, "statistics")
-    return {"ended_id": entry.id}
+    return undo.offer(ctx, "queue.end_speaker", taken, {"ended_id": entry.id})
 
 
 @command("queue.pause_speaker", payload=OptionalEntryPayload, roles=CHAIR, operation_id="pauseSpeaker",
@@ -568,10 +569,11 @@ def move_to_top(ctx: Context, p: EntryPayload):
 def remove(ctx: Context, p: EntryPayload):
     """Take a waiting speaker off the list."""
     entry = _waiting_entry(ctx, _require_item(ctx), p.entry_id)
+    taken = undo.capture(ctx, [entry])
     entry.status = SpeakerStatus.REMOVED.value
     entry.ended_at = ctx.now
     _changed(ctx)
-    return {"entry_id": entry.id}
+    return undo.offer(ctx, "queue.remove", taken, {"entry_id": entry.id})
 
 
 @command("queue.readd_last", payload=DialoguePayload, roles=CHAIR, operation_id="readdLastSpeaker",
@@ -623,8 +625,13 @@ def _set_closed(ctx: Context, closed: bool) -> dict[str, Any]:
 @command("queue.close", payload=DialoguePayload, roles=CHAIR, operation_id="closeQueue",
          http_path="/dialogues/{dialogue_id}/queue/close")
 def close(ctx: Context, p: DialoguePayload):
-    """Close the list of speakers of the current item (points of order stay possible unless configured otherwise)."""
-    return _set_closed(ctx, True)
+    """Close the list of speakers of the current item (points of order stay possible unless configured otherwise).
+    While someone has the floor or people wait, the answer carries ``undo`` (see ``queue.undo``)."""
+    item = _require_item(ctx)
+    people = open_entries(ctx.session, item.id)
+    taken = undo.capture(ctx, items=[item]) if people and not item.queue_closed else None
+    result = _set_closed(ctx, True)
+    return undo.offer(ctx, "queue.close", taken, result) if taken else result
 
 
 @command("queue.reopen", payload=DialoguePayload, roles=CHAIR, operation_id="reopenQueue",
@@ -632,6 +639,20 @@ def close(ctx: Context, p: DialoguePayload):
 def reopen(ctx: Context, p: DialoguePayload):
     """Open the list of speakers of the current item again."""
     return _set_closed(ctx, False)
+
+
+class UndoPayload(DialoguePayload):
+    undo_id: int = Field(description="The ``undo.id`` from the answer of the command to undo.")
+
+
+@command("queue.undo", payload=UndoPayload, roles=CHAIR, operation_id="undoQueueAction",
+         http_path="/dialogues/{dialogue_id}/queue/undo")
+def undo_queue_action(ctx: Context, p: UndoPayload):
+    """Undo an end of speaker, a removal or a closing of the list within 10 seconds.
+    Puts back exactly what it took away: the speaker with the time they had left, the
+    list and its order. Refused (``conflict``) once the list or the agenda changed
+    since, once undone, or after 10 seconds."""
+    return undo.restore(ctx, p.undo_id, "queue")
 
 
 class ConfigurePayload(DialoguePayload):

@@ -205,6 +205,8 @@ EXPECTED_ROLES: dict[str, frozenset | str] = {
     "queue.readd_last": CHAIR,
     "queue.use_automatic_order": CHAIR,
     "queue.close": CHAIR,
+    "queue.undo": CHAIR,
+    "agenda.undo": CHAIR,
     "queue.reopen": CHAIR,
     "queue.configure": CHAIR,
     # inputs: participants write and endorse, the chair moderates, the rapporteur files them
@@ -333,6 +335,12 @@ def _finished(svc, w: World) -> int:
     return entry
 
 
+def _undo_of(svc, w: World, name: str, payload: dict) -> dict:
+    """Someone speaks, then ``name`` takes the floor away: the undo's payload."""
+    _speaking(svc, w)
+    return {"undo_id": run(svc, name, {"dialogue_id": w.dialogue_id, **payload})["undo"]["id"]}
+
+
 def _input(svc, w: World, who: str = "other0") -> int:
     return run(svc, "inputs.submit", {"dialogue_id": w.dialogue_id, "text": f"An input by {who}."},
                _as(w, who))["input_id"]
@@ -439,12 +447,14 @@ PAYLOADS: dict[str, Make] = {
     "queue.close": lambda s, w: {},
     "queue.reopen": lambda s, w: _then(s, w, "queue.close", {}, {}),
     "queue.configure": lambda s, w: {"speaking_seconds": 180},
+    "queue.undo": lambda s, w: _undo_of(s, w, "queue.end_speaker", {}),
     # the agenda
     "agenda.start_item": lambda s, w: {"item_id": w.item_ids[1]},
     "agenda.pause_item": lambda s, w: {},
     "agenda.resume_item": lambda s, w: _then(s, w, "agenda.pause_item", {}, {}),
     "agenda.end_item": lambda s, w: {},
     "agenda.advance": lambda s, w: {},
+    "agenda.undo": lambda s, w: _undo_of(s, w, "agenda.advance", {}),
     "agenda.adjust_time": lambda s, w: {"seconds": 60},
     "agenda.add_item": lambda s, w: {"title": "Closing remarks"},
     "agenda.update_item": lambda s, w: {"item_id": w.item_ids[3], "title": "Open discussion"},

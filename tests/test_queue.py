@@ -151,7 +151,7 @@ def seconds_between(later: dt.datetime, earlier: dt.datetime) -> float:
 CHAIR_COMMANDS = ["queue.add_speaker", "queue.call_next", "queue.call_speaker", "queue.end_speaker",
                   "queue.pause_speaker", "queue.resume_speaker", "queue.adjust_speaker_time", "queue.reorder",
                   "queue.move_to_top", "queue.remove", "queue.readd_last", "queue.use_automatic_order",
-                  "queue.close", "queue.reopen", "queue.configure"]
+                  "queue.close", "queue.reopen", "queue.configure", "queue.undo"]
 PARTICIPANT_COMMANDS = ["queue.request_floor", "queue.withdraw_request"]
 
 
@@ -178,6 +178,7 @@ def chair_payloads(speaking: int, waiting: list[int]) -> dict[str, dict]:
         "queue.close": {},
         "queue.reopen": {},
         "queue.configure": {"speaking_seconds": 120},
+        "queue.undo": {"undo_id": 1},
     }
 
 

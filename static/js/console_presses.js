@@ -17,10 +17,17 @@
  * answer does not come (the write stays in live.js's outbox and is sent
  * again), the presses queued after it are dropped and the page says so:
  * they were meant for a state that did not come about.
+ *
+ * While the server cannot be reached, presses are not sent and not dropped:
+ * offline_queue.js holds them (each with its idempotency key, listed in a
+ * banner, each cancellable) and hands them back here once reconnected.
+ * Every acknowledgement is told to onAcknowledged() listeners (undo.js
+ * offers an Undo when the answer carries one).
  */
-import { notify, requestSnapshot, send, state as liveState, subscribe } from "./live.js";
+import { connectionState, notify, onConnection, requestSnapshot, send, state as liveState, subscribe } from "./live.js";
 import { say } from "./announce.js";
-import { el, setAttr, setText, syncList } from "./util.js";
+import { heldPresses, hold, holding, setReplayer } from "./offline_queue.js";
+import { el, newKey, setAttr, setText, syncList } from "./util.js";
 
 /** More presses than this waiting is a stuck key or a stuck server. */
 const MAX_QUEUED = 12;
@@ -32,6 +39,8 @@ let current = null; // the press whose command is on its way
 let counter = 0;
 let versionWaiter = null; // {version, done, check}
 const busyButtons = new Set(); // marked aria-busy here
+const ackListeners = new Set();
+const OFFLINE = new Set(["reconnecting", "offline"]);
 
 const $ = (id) => document.getElementById(id);
 
@@ -47,7 +56,24 @@ subscribe(() => {
  * quiet (the caller shows refusals itself), onAck(ack), onError(error).
  */
 export function press(plan, options = {}) {
-  const entry = { id: (counter += 1), plan, ...options };
+  const entry = { id: (counter += 1), key: newKey(), plan, ...options };
+  if (holding()) {
+    hold(entry);
+    say($("press-announce"), `Server unreachable: ${options.label || "the press"} is queued.`);
+    return;
+  }
+  enqueue(entry);
+}
+
+/** callback(ack) after each press's command is acknowledged and its change shown. */
+export function onAcknowledged(callback) {
+  ackListeners.add(callback);
+  return () => ackListeners.delete(callback);
+}
+
+/** A press in line to be sent (a new one, or one held while offline). */
+function enqueue(entry) {
+  const options = entry;
   if (!current && !line.length) {
     start(entry);
     return;
@@ -64,7 +90,7 @@ export function press(plan, options = {}) {
 
 /** How many presses are on their way or queued (tests, and the page). */
 export function waitingPresses() {
-  return (current ? 1 : 0) + line.length;
+  return (current ? 1 : 0) + line.length + heldPresses().length;
 }
 
 async function start(entry) {
@@ -78,11 +104,12 @@ async function start(entry) {
   render();
   let ack = null;
   try {
-    ack = await send(step.name, step.payload, { quiet: Boolean(entry.quiet) });
+    ack = await send(step.name, step.payload, { quiet: Boolean(entry.quiet), key: entry.key });
   } catch (error) {
     const transient = error && (error.code === "network" || error.code === "timeout");
     if (transient) notify(error.message, { kind: "info" });
     if (entry.onError) entry.onError(error);
+    if (transient && OFFLINE.has(connectionState())) holdLine();
     drop(transient ? "the server has not confirmed the one before them yet"
       : "the one before them was refused");
     next();
@@ -90,8 +117,25 @@ async function start(entry) {
   }
   await changeArrived(ack && ack.version);
   if (entry.onAck) entry.onAck(ack);
+  for (const callback of ackListeners) {
+    try {
+      callback(ack, entry);
+    } catch (failure) {
+      console.error("an acknowledgement listener failed", failure); // eslint-disable-line no-console
+    }
+  }
   next();
 }
+
+/** The connection is gone: the presses waiting in line are held (listed,
+ *  cancellable) instead of waiting behind a command that cannot be answered. */
+function holdLine() {
+  for (const entry of line.splice(0)) hold(entry);
+  render();
+}
+
+onConnection((next) => { if (OFFLINE.has(next)) holdLine(); });
+setReplayer((entry) => enqueue(entry));
 
 /** Resolve once the page shows `version` (the command's own change), or a
  *  fresh snapshot after CHANGE_WAIT_MS: a role is not sent every change. */

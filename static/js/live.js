@@ -480,6 +480,8 @@ export async function query(event, data = {}) {
  *   reload or a long disconnection (default 10 minutes: a stale "next item"
  *   does harm; a participant's input does not and may be kept longer).
  * options.quiet: the page shows definitive errors itself (no #messages).
+ * options.key: the idempotency key, when the caller made it earlier (a
+ *   console press held while offline keeps its key until it is sent).
  * The returned promise carries the write's idempotency key as `.key`.
  * While the connection is down the promise stays pending (Socket.IO holds
  * the write); watch onSettle/onOutboxChange to show what is kept.
@@ -490,7 +492,7 @@ export function send(name, payload = {}, options = {}) {
     refused.key = null;
     return refused;
   }
-  const entry = { key: newKey(), name, payload, at: Date.now(), who: identity() };
+  const entry = { key: options.key || newKey(), name, payload, at: Date.now(), who: identity() };
   if (options.keepFor) entry.keepFor = options.keepFor;
   if (options.quiet) entry.quiet = true;
   outboxAdd(entry);

@@ -11,9 +11,16 @@
  * server's answers are queued and sent in order (console_presses.js), never
  * lost. Errors from the server's acknowledgements are shown in #messages
  * (by live.js).
+ *
+ * Ending the item (N, E, or starting another) while someone has the floor or
+ * people wait asks first (confirm_dialog.js); the server's answer then
+ * offers an Undo for ten seconds (undo.js). While the server is unreachable
+ * presses are held and listed (offline_queue.js).
  */
 import { press, waitingPresses } from "./console_presses.js";
-import { notify, serverNow, subscribe } from "./live.js";
+import { confirmAction, dialogOpen } from "./confirm_dialog.js";
+import { notify, serverNow, state as liveState, subscribe } from "./live.js";
+import "./undo.js";
 import { CHANNEL_LABELS, currentOf, renderAgenda, renderCurrent, renderDialogueTitle, timeZoneOf, upcomingOf } from "./agenda.js";
 import { initInputsStaff, renderInputsStaff } from "./inputs_staff.js";
 import { initQueueConsole, renderQueueConsole, toggleAddForm, trigger as queueTrigger } from "./queue_console.js";
@@ -84,9 +91,36 @@ function renderControls() {
 const LABELS = { next: "Next item (N)", pause: "Pause or resume the item (P)", end: "End the item (E)",
   plus: "+1 min (+)", minus: "−1 min (−)" };
 
+/** Who would lose the floor or their place if the item ended now: a
+ *  sentence for the question, or null when nobody would. */
+function wouldCost() {
+  const queue = liveState.sections && liveState.sections.queue;
+  const current = agenda ? currentOf(agenda) : null;
+  if (!queue || !current || queue.item_id !== current.id) return null;
+  const waiting = (queue.waiting || []).length;
+  const parts = [];
+  if (queue.current) parts.push(`${queue.current.name} has the floor`);
+  if (waiting) parts.push(`${waiting} ${waiting === 1 ? "person waits" : "people wait"} on the list`);
+  return parts.length ? parts.join(" and ") : null;
+}
+
+/** Ask before ending the item under a speaker or a waiting list (a stray N). */
+async function confirmEnding(what) {
+  const cost = wouldCost();
+  if (!cost) return true;
+  return confirmAction({
+    title: `${what}?`,
+    message: `${cost}. Ending the item ends the speaker's time and puts the list aside. You can still undo for 10 seconds.`,
+    confirm: what, cancel: "Keep the item running",
+  });
+}
+
+const ASK = { next: "End the item and start the next one", end: "End the item" };
+
 /** An agenda action (a button or a shortcut): queued behind the presses
  *  still waiting, planned when its turn comes. */
-function trigger(action) {
+async function trigger(action) {
+  if (ASK[action] && !(await confirmEnding(ASK[action]))) return;
   press(() => plan(action), { button: buttons[action], label: LABELS[action] });
 }
 
@@ -100,10 +134,11 @@ for (const [action, button] of Object.entries(buttons)) {
   });
 }
 
-document.getElementById("agenda-list").addEventListener("click", (event) => {
+document.getElementById("agenda-list").addEventListener("click", async (event) => {
   const button = event.target.closest(".start-item");
   if (!button || button.getAttribute("aria-disabled") === "true") return;
   const itemId = Number(button.dataset.itemId);
+  if (!(await confirmEnding("End the current item and start this one"))) return;
   press(() => ({ name: "agenda.start_item", payload: { item_id: itemId } }),
     { button, label: button.getAttribute("aria-label") || "Start the item" });
 });
@@ -114,7 +149,7 @@ const QUEUE_KEYS = { s: "next", x: "end", t: "pause", a: "plus" };
 const INTERACTIVE = "button, a[href], summary, [role='tab'], [role='button'], [tabindex]:not([tabindex='-1']):not(main)";
 
 document.addEventListener("keydown", (event) => {
-  if (event.ctrlKey || event.metaKey || event.altKey || event.repeat || event.isComposing) return;
+  if (event.ctrlKey || event.metaKey || event.altKey || event.repeat || event.isComposing || dialogOpen()) return;
   const target = event.target;
   if (target && target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
   if (event.key === "Enter") {
