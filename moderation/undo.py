@@ -9,7 +9,8 @@ with each running timer's elapsed time at that moment. Its answer carries
 within ``UNDO_SECONDS`` puts exactly that back: the speaker with the time
 they had left (their clock runs again from the undo), the list with its
 order (the order is computed from the restored rows, so it is the same), the
-item's state and its list open or closed.
+item's state and its list open or closed, and the input pinned to the
+display when the item's end unpinned it (unless another was pinned since).
 
 Undo is a command like any other (authorized, audited, versioned). It is
 refused (``conflict``) once anything else changed the list or the agenda
@@ -60,6 +61,7 @@ def capture(ctx: Context, entries: Iterable[SpeakerEntry] = (), items: Iterable[
             row.update(id=record.id, elapsed=timers.elapsed(record, ctx.now),
                        running=record.run_started_at is not None)
             rows[kind].append(row)
+    rows["pinned"] = ctx.require_dialogue().pinned_input_id
     return rows
 
 
@@ -91,7 +93,9 @@ def restore(ctx: Context, undo_id: int, family: str) -> dict[str, Any]:
     if later is not None:
         raise CommandError("conflict", "The list or the agenda changed after that action "
                                        f"({later.command} by {later.actor}); nothing was undone.")
-    for kind, rows in (record.rows or {}).items():
+    stored = dict(record.rows or {})
+    pinned = stored.pop("pinned", None)
+    for kind, rows in stored.items():
         for row in rows:
             target = ctx.session.get(MODELS[kind], row["id"])
             if target is None or target.dialogue_id != dialogue.id:
@@ -100,6 +104,9 @@ def restore(ctx: Context, undo_id: int, family: str) -> dict[str, Any]:
                 setattr(target, field, _loaded(row[field], field))
             target.elapsed_seconds = row["elapsed"]
             target.run_started_at = ctx.now if row["running"] else None
+    if pinned is not None and dialogue.pinned_input_id is None:
+        dialogue.pinned_input_id = pinned
+        ctx.touch("pinned")
     record.undone_at = ctx.now
     ctx.touch(*SECTIONS)
     return {"undone": record.command, "undo_id": record.id}

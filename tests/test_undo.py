@@ -114,3 +114,18 @@ def test_undo_is_refused_after_another_change_twice_late_or_by_others(q):
         removed = q.do("queue.remove", entry_id=q.waiting()[0])
         clock.at("10:01:11")
         assert "Too late" in q.refused("conflict", "queue.undo", undo_id=removed["undo"]["id"]).message
+
+
+def test_undo_of_next_item_shows_the_pinned_input_again(q):
+    """Ending the item unpinned the input on the display; undoing puts it back,
+    unless another input was pinned since."""
+    with command_clock() as clock:
+        _busy_item(q, clock)
+        item = q.snapshot()["sections"]["agenda"]["current_item_id"]
+        submitted = q.do("inputs.submit", "participant1", kind="comment", text="Shelters need funding too.")
+        q.do("inputs.moderate", input_id=submitted["input_id"], action="approve")
+        q.do("inputs.pin", input_id=submitted["input_id"])
+        answer = q.do("agenda.advance", from_item_id=item)
+        assert q.snapshot()["sections"]["pinned"] is None
+        q.do("agenda.undo", undo_id=answer["undo"]["id"])
+        assert q.snapshot()["sections"]["pinned"]["id"] == submitted["input_id"]

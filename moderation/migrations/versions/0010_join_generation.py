@@ -6,7 +6,7 @@ new code increments (moderation/join_codes.py). A code issued before the
 upgrade keeps its hash and keeps working until the next one.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-05 06:40:00
 """
 from alembic import op
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = '0010'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
