@@ -320,8 +320,11 @@ def _finish(entry: SpeakerEntry, now: dt.datetime) -> None:
     entry.ended_at = now
 
 
-def _give_floor(ctx: Context, state: QueueState, entry: SpeakerEntry) -> dict[str, Any]:
-    """Starting the next speaker ends the current one."""
+def _give_floor(ctx: Context, state: QueueState, entry: SpeakerEntry, command: str) -> dict[str, Any]:
+    """Starting the next speaker ends the current one: that cut can be
+    undone (``queue.undo``), which gives the current speaker back the time
+    they had left and puts the next one back in their place on the list."""
+    taken = undo.capture(ctx, [state.current, entry]) if state.current is not None else None
     if state.current is not None:
         _finish(state.current, ctx.now)
     entry.status = SPEAKING
@@ -330,7 +333,8 @@ def _give_floor(ctx: Context, state: QueueState, entry: SpeakerEntry) -> dict[st
     entry.allotted_seconds = allotted_for(ctx.require_dialogue(), entry.intervention_type)
     timers.start(entry, ctx.now)
     _changed(ctx, "statistics")
-    return {"speaking_id": entry.id, "ended_id": state.current.id if state.current else None}
+    result = {"speaking_id": entry.id, "ended_id": state.current.id if state.current else None}
+    return undo.offer(ctx, command, taken, result) if taken else result
 
 
 def end_current_speaker(session, item: AgendaItem, now: dt.datetime) -> bool:
@@ -449,7 +453,8 @@ class CallNextPayload(DialoguePayload):
 @command("queue.call_next", payload=CallNextPayload, roles=CHAIR, operation_id="callNextSpeaker",
          http_path="/dialogues/{dialogue_id}/queue/next")
 def call_next(ctx: Context, p: CallNextPayload):
-    """Give the floor to the proposed next speaker (the current one's time ends)."""
+    """Give the floor to the proposed next speaker (the current one's time ends).
+    When that cuts someone off, the answer carries ``undo`` (see ``queue.undo``)."""
     _require_item(ctx)
     state = _state(ctx)
     proposed = state.proposed
@@ -457,7 +462,7 @@ def call_next(ctx: Context, p: CallNextPayload):
         raise CommandError("conflict", "No one is waiting for the floor.")
     if p.expected_entry_id is not None and proposed.id != p.expected_entry_id:
         raise CommandError("conflict", f"The list has changed: {proposed.name} is proposed now. Nothing was done.")
-    return _give_floor(ctx, state, proposed)
+    return _give_floor(ctx, state, proposed, "queue.call_next")
 
 
 class EntryPayload(DialoguePayload):
@@ -467,9 +472,10 @@ class EntryPayload(DialoguePayload):
 @command("queue.call_speaker", payload=EntryPayload, roles=CHAIR, operation_id="callSpeaker",
          http_path="/dialogues/{dialogue_id}/queue/call")
 def call_speaker(ctx: Context, p: EntryPayload):
-    """Give the floor to a particular waiting speaker instead of the proposed one."""
+    """Give the floor to a particular waiting speaker instead of the proposed one.
+    When that cuts someone off, the answer carries ``undo`` (see ``queue.undo``)."""
     entry = _waiting_entry(ctx, _require_item(ctx), p.entry_id)
-    return _give_floor(ctx, _state(ctx), entry)
+    return _give_floor(ctx, _state(ctx), entry, "queue.call_speaker")
 
 
 class OptionalEntryPayload(DialoguePayload):
@@ -648,7 +654,7 @@ class UndoPayload(DialoguePayload):
 @command("queue.undo", payload=UndoPayload, roles=CHAIR, operation_id="undoQueueAction",
          http_path="/dialogues/{dialogue_id}/queue/undo")
 def undo_queue_action(ctx: Context, p: UndoPayload):
-    """Undo an end of speaker, a removal or a closing of the list within 10 seconds.
+    """Undo an end of speaker, a floor given while someone spoke, a removal or a closing of the list within 10 seconds.
     Puts back exactly what it took away: the speaker with the time they had left, the
     list and its order. Refused (``conflict``) once the list or the agenda changed
     since, once undone, or after 10 seconds."""

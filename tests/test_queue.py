@@ -463,7 +463,8 @@ def test_starting_the_next_speaker_ends_the_current_one(q):
     b = q.request("participant1")
     q.do("queue.call_next")
     q.age(a, 75)
-    assert q.do("queue.call_next") == {"speaking_id": b, "ended_id": a}
+    answer = q.do("queue.call_next")
+    assert (answer["speaking_id"], answer["ended_id"], answer["undo"]["command"]) == (b, a, "queue.call_next")
     first, second = q.entry(a), q.entry(b)
     assert first.status == "done" and first.run_started_at is None
     assert first.ended_at == second.started_at

@@ -129,3 +129,28 @@ def test_undo_of_next_item_shows_the_pinned_input_again(q):
         assert q.snapshot()["sections"]["pinned"] is None
         q.do("agenda.undo", undo_id=answer["undo"]["id"])
         assert q.snapshot()["sections"]["pinned"]["id"] == submitted["input_id"]
+
+
+@pytest.mark.parametrize("command", ["queue.call_next", "queue.call_speaker"])
+def test_undo_of_giving_the_floor_gives_the_cut_speaker_their_time_back(q, command):
+    """S (or "Give the floor" on a row) while someone speaks ends that
+    speaker: the answer offers undo, which puts both back as they were."""
+    with command_clock() as clock:
+        before = _busy_item(q, clock)
+        queue_before = q.queue()
+        target = before["waiting"][1] if command == "queue.call_speaker" else before["waiting"][0]
+        payload = {"entry_id": target} if command == "queue.call_speaker" else {}
+        answer = q.do(command, **payload)
+        assert q.queue()["current"]["id"] == target
+        clock.at("10:01:04")
+        q.do("queue.undo", undo_id=answer["undo"]["id"])
+        after = q.queue()
+        assert after["current"]["id"] == before["speaker"] and after["current"]["elapsed_seconds"] == 60
+        assert q.waiting() == before["waiting"]
+        assert _timeless(after) == _timeless(queue_before)
+
+
+def test_giving_the_floor_with_nobody_speaking_offers_no_undo(q):
+    q.start(2)
+    q.request("participant0")
+    assert "undo" not in q.do("queue.call_next")

@@ -22,6 +22,8 @@ const WHAT = {
   "agenda.end_item": "The item ended.",
   "agenda.start_item": "The item ended and another one started.",
   "queue.end_speaker": "The speaker's time ended.",
+  "queue.call_next": "The floor went to the next speaker.",
+  "queue.call_speaker": "The floor went to another speaker.",
   "queue.remove": "A speaker was taken off the list.",
   "queue.close": "The list of speakers was closed.",
 };
