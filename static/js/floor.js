@@ -199,6 +199,8 @@ function isTyping() {
 
 /** Announce the warning and the end of one's time while speaking. */
 function onTick(nowMs) {
+  const other = document.getElementById("floor-now-countdown");
+  if (other) setText(document.getElementById("floor-now-left"), other.dataset.phase === "overtime" ? " over time" : " left");
   if (view.state !== "speaking" || !latest) return;
   const queue = latest.sections.queue;
   const entry = queue && queue.current;
