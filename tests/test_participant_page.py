@@ -932,7 +932,9 @@ def test_browser_being_next_and_given_the_floor_is_noticed_behind_another_window
     assert calls()["asked"] == 1
     assert "You will be notified" in tab.text_content("#alert-notify-status")
 
-    # Given the floor with the page behind the video call.
+    # Given the floor with the page behind the video call (and on another part of the page).
+    tab.click("#tab-link-inputs")
+    tab.wait_for_selector("#floor", state="hidden")
     tab.evaluate("() => window.__hide(true)")
     moderator.command("queue.end_speaker")
     moderator.command("queue.call_next")
@@ -941,6 +943,13 @@ def test_browser_being_next_and_given_the_floor_is_noticed_behind_another_window
     seen = calls()
     assert len(seen["vibrate"]) == 2 and seen["tones"] == 1 + 3, seen
     assert seen["notify"] == [["You have the floor", "You have 3 min."]], seen["notify"]
+    # The page went back to the floor; from another part, the banner leads back to it.
+    tab.wait_for_selector("#floor[data-state=speaking]", state="visible")
+    assert tab.get_attribute("#tab-link-floor", "aria-current") == "page"
+    tab.click("#tab-link-me")
+    tab.click("#floor-banner a")
+    tab.wait_for_selector("#floor", state="visible")
+    assert tab.get_attribute("#tab-link-floor", "aria-current") == "page"
 
     moderator.command("queue.end_speaker")
     tab.wait_for_function("(title) => document.title === title", arg=title)
