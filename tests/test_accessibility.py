@@ -410,7 +410,7 @@ def test_inputs_outside_the_window_are_explained_and_the_text_is_kept(scene):
     now = dt.datetime.now(dt.timezone.utc)
     secretariat.command("inputs.configure", {"window_opens_local": (now - dt.timedelta(hours=1)).isoformat(),
                                              "window_closes_local": (now + dt.timedelta(hours=2)).isoformat()})
-    page = scene["open"](seeded["tokens"]["participant0"], "participant")
+    page = scene["open"](seeded["tokens"]["participant0"], "participant", part="inputs")
     page.wait_for_selector("#kind-statement-choice", state="visible")
     # Writing a statement when the secretariat closes the window: said, and the text stays.
     page.check("#kind-statement-choice input")
@@ -448,7 +448,7 @@ def test_inputs_outside_the_window_are_explained_and_the_text_is_kept(scene):
 def test_sending_too_fast_says_how_long_to_wait(scene):
     seeded, moderator = scene["seeded"], scene["moderator"]
     moderator.command("agenda.start_item", {"item_id": seeded["item_ids"][1]})
-    page = scene["open"](seeded["tokens"]["participant1"], "participant")
+    page = scene["open"](seeded["tokens"]["participant1"], "participant", part="inputs")
     page.wait_for_selector("#input-accepting", state="hidden")
     for n in range(RATE_BURST + 1):
         page.fill("#input-text", f"Quick input number {n}")

@@ -648,6 +648,7 @@ def test_a_very_long_input_at_the_limit_is_kept_whole_and_one_over_is_refused(li
     moderator.command("agenda.start_item", {"item_id": fresh["item_ids"][3]})
     limit = moderator.fresh_snapshot()["sections"]["input_settings"]["max_chars"]
     page = browse.open(fresh["link"]("participant0"), PHONE)
+    page.locator("#tab-link-inputs").click()  # a phone shows one part of the page at a time
     # Paragraphs, accents and an address pasted whole (a long unbroken word).
     address = "https://www.unodc.org/documents/treaties/" + "survivor-led-shelters-" * 6 + "report.pdf"
     paragraph = "Survivors in the Sahel réseau need shelters funded for years, not months. "
@@ -706,6 +707,7 @@ def test_html_and_emoji_in_an_input_are_shown_verbatim_everywhere(live, fresh, b
     rapporteur = browse.open(fresh["link"]("rapporteur"))
     display = browse.open(fresh["link"]("display"))
 
+    participant.locator("#tab-link-inputs").click()  # a phone shows one part of the page at a time
     participant.locator("#input-text").fill(HOSTILE)
     participant.locator("#input-submit").click()
     console.locator("#tab-published").click()

@@ -141,7 +141,9 @@ def test_waiting_participant_sees_position_and_a_withdraw_button(sqlite_app, ser
     assert wait == "The chair may call you at any moment." if position == 1 else wait == "Estimated wait: about 3 min."
 
     assert "hidden" not in found.by_id["floor-withdraw"]
-    assert "2 people are waiting." in html
+    # Beside "You are next" the count is of those ahead, not of everyone waiting.
+    assert text_of(html, "floor-count") == ("No one ahead of you." if position == 1 else "1 person ahead of you.")
+    assert "people are waiting" not in html
     # The note is for the chair: it is not on the participant's page at all.
     assert "alert(1)" not in html
 
@@ -234,6 +236,39 @@ def test_my_inputs_show_status_reason_and_escaped_text(sqlite_app, service, seed
     assert text_of(html, "inputs-published-count") == "(1)"
     for control in ("inputs-filter", "inputs-sort", "inputs-more", "inputs-new", "inputs-list"):
         assert control in elements(html).by_id
+
+
+def test_participant_page_shows_the_pinned_input_escaped(sqlite_app, service, seeded):
+    start(service, seeded, 1)
+    html = participant_page(sqlite_app, seeded)
+    assert "hidden" in elements(html).by_id["on-screen"]
+    made = run(service, "inputs.submit", {"dialogue_id": seeded["dialogue_id"], "text": EVIL, "kind": "question"},
+               as_(seeded, "participant1"))
+    run(service, "inputs.pin", {"dialogue_id": seeded["dialogue_id"], "input_id": made["input_id"]},
+        as_(seeded, "moderator"))
+    html = participant_page(sqlite_app, seeded)
+    found = elements(html)
+    assert "hidden" not in found.by_id["on-screen"]
+    assert text_of(html, "on-screen-heading") == "On screen now"
+    assert text_of(html, "on-screen-text") == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert text_of(html, "on-screen-kind") == "Question to the panel"
+
+
+def test_participant_page_labels_the_countdowns_and_has_a_tab_bar(sqlite_app, service, seeded):
+    start(service, seeded)
+    run(service, "queue.request_floor", {"dialogue_id": seeded["dialogue_id"], "intervention_type": "statement"},
+        as_(seeded, "participant1"))
+    run(service, "queue.call_next", {"dialogue_id": seeded["dialogue_id"]}, as_(seeded, "moderator"))
+    html = participant_page(sqlite_app, seeded)
+    found = elements(html)
+    assert text_of(html, "current-timer-label") == "Time left for this item"
+    now = re.sub(r"<[^>]+>", "", re.search(r'id="floor-now".*?</p>', html, re.S).group(0))
+    assert re.search(r"Speaking now: Jonas Lindqvist, .*· [23]:\d\d left", " ".join(now.split())), now
+    tabs = re.findall(r'<a class="tab" id="tab-link-(\w+)" href="#tab-(\w+)"', html)
+    assert [a for a, _ in tabs] == ["floor", "inputs", "agenda", "me"] and all(a == b for a, b in tabs)
+    assert found.by_id["tab-link-floor"].get("aria-current") == "page"
+    for part in ("floor", "inputs", "agenda", "me"):
+        assert found.by_id[f"tab-{part}"]["class"] == "tab-panel"  # shown without scripts
 
 
 def test_participant_name_and_organization_are_escaped_on_the_participant_page(sqlite_app, service):
@@ -416,15 +451,20 @@ def scene(live, browser, clients):
     secretariat = run(service, "access.issue_api_token", {"dialogue_id": did, "role": "secretariat"})["token"]
     contexts, errors = [], []
 
-    def open_page(token: str, role: str, width: int = 390, height: int = 844):
+    def open_page(token: str, role: str, width: int = 390, height: int = 844, part: str | None = None,
+                  init_script: str | None = None):
         context = browser.new_context(viewport={"width": width, "height": height})
         contexts.append(context)
+        if init_script:
+            context.add_init_script(init_script)
         tab = context.new_page()
         tab.set_default_timeout(10_000)
         tab.on("pageerror", lambda error: errors.append(str(error)))
         tab.goto(f"{live.base_url}/l/{token}")
         assert tab.url.endswith(f"/d/{did}/{role}")
         tab.wait_for_selector("#connection[data-state=connected]")
+        if part:  # a phone shows one part of the participant's page at a time
+            tab.click(f"#tab-link-{part}")
         return tab
 
     def connect(token: str):
@@ -498,12 +538,13 @@ def test_browser_request_floor_wait_then_get_the_floor(scene):
     assert countdown.text_content().startswith("+0:0")
     assert tab.text_content("#floor-speaking-note") == "Over time"
     announced(tab, "Your time is up")
-    # Scrolled away from the panel, the banner keeps saying it.
-    tab.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    # On another part of the page (a phone shows one at a time), the banner keeps saying it.
+    tab.click("#tab-link-inputs")
+    tab.wait_for_selector("#floor", state="hidden")
     tab.wait_for_selector("#floor-banner", state="visible")
     assert tab.locator(".floor-banner-countdown").text_content().startswith("+0:")
     moderator.command("queue.end_speaker")
-    tab.wait_for_selector("#floor[data-state=open]")
+    tab.wait_for_selector("#floor[data-state=open]", state="attached")
     tab.wait_for_selector("#floor-banner", state="hidden")
     announced(tab, "Your time at the floor has ended")
 
@@ -533,7 +574,7 @@ def test_browser_withdraw_and_closed_list(scene):
 def test_browser_input_typed_offline_survives_a_reload_and_is_stored_once(scene):
     seeded, moderator = scene["seeded"], scene["moderator"]
     moderator.command("agenda.start_item", {"item_id": seeded["item_ids"][1]})
-    tab = scene["open"](seeded["tokens"]["participant0"], "participant")
+    tab = scene["open"](seeded["tokens"]["participant0"], "participant", part="inputs")
     tab.wait_for_selector("#input-accepting", state="hidden")
     assert tab.is_checked("#attach-item-choice input")  # about the current item by default
     # The connection goes: the socket is closed and cannot come back.
@@ -569,7 +610,7 @@ def test_browser_kept_input_is_never_sent_in_someone_elses_name(scene):
     first person's unsent input must not be sent by the second's page."""
     seeded, moderator = scene["seeded"], scene["moderator"]
     moderator.command("agenda.start_item", {"item_id": seeded["item_ids"][1]})
-    tab = scene["open"](seeded["tokens"]["participant0"], "participant")
+    tab = scene["open"](seeded["tokens"]["participant0"], "participant", part="inputs")
     tab.route(SOCKET_TRAFFIC, lambda route: route.abort())
     tab.evaluate("import('/static/js/live.js').then((live) => live.rawSocket().io.engine.close())")
     tab.wait_for_selector("#connection:not([data-state=connected])")
@@ -580,6 +621,7 @@ def test_browser_kept_input_is_never_sent_in_someone_elses_name(scene):
     tab.goto(f"{scene_base(tab)}/l/{seeded['tokens']['participant2']}")
     tab.unroute(SOCKET_TRAFFIC)
     tab.wait_for_selector("#connection[data-state=connected]", timeout=20_000)
+    tab.click("#tab-link-inputs")
     assert tab.locator("#my-inputs-list li[data-status=unsent]").count() == 0
     assert tab.input_value("#input-text") == ""
     # Chen sends one of his own: kept writes go out first on the same
@@ -600,7 +642,7 @@ def scene_base(tab) -> str:
 @pytest.mark.browser
 def test_browser_input_errors_are_sentences_and_the_text_stays(scene):
     seeded, moderator, service = scene["seeded"], scene["moderator"], scene["service"]
-    tab = scene["open"](seeded["tokens"]["participant0"], "participant")
+    tab = scene["open"](seeded["tokens"]["participant0"], "participant", part="inputs")
     # Before the session nothing is accepted; the text stays as a draft.
     tab.fill("#input-text", "Too early")
     tab.click("#input-submit")
@@ -631,10 +673,13 @@ def test_browser_input_errors_are_sentences_and_the_text_stays(scene):
     assert re.search(r"Please wait \d+ seconds and try again; your text is kept\.", refused.text_content())
     # A later success does not hide the refusal.
     tab.wait_for_function("() => /not stored/i.test(document.getElementById('input-feedback').textContent)")
+    # Nor does the end of the wait (under load the test may only look after it).
+    tab.wait_for_function("() => document.getElementById('input-submit').textContent === 'Send input'", timeout=30_000)
+    assert "not stored: see “My inputs”" in tab.text_content("#input-feedback")
     # The link is revoked: the session ends with sentences, not codes.
     scene["secretariat"].command("access.revoke", {"credential_id": seeded["principals"]["participant0"].credential_id})
     tab.wait_for_selector("#connection[data-state=ended]")
-    tab.wait_for_selector("#floor[data-state=ended]")
+    tab.wait_for_selector("#floor[data-state=ended]", state="attached")
     assert "Your personal link no longer works" in tab.text_content("#floor")
     assert "Your access link was revoked." in tab.text_content("#messages")
     assert tab.get_attribute("#input-submit", "aria-disabled") == "true"
@@ -651,7 +696,7 @@ def test_browser_published_list_updates_counts_and_holds_new_inputs_while_readin
         run(service, "inputs.submit", {"dialogue_id": did, "text": f"Earlier input number {n}"},
             seeded["principals"]["participant2" if n % 2 else "participant1"])
     first = author.command("inputs.submit", {"text": "A suggestion to endorse", "kind": "suggestion"})
-    tab = scene["open"](seeded["tokens"]["participant0"], "participant")
+    tab = scene["open"](seeded["tokens"]["participant0"], "participant", part="inputs")
     card = tab.locator("#inputs-list li", has_text="A suggestion to endorse")
     card.wait_for()
     assert tab.locator("#inputs-list li").count() == 11
@@ -693,7 +738,7 @@ def test_browser_published_list_updates_counts_and_holds_new_inputs_while_readin
 def test_browser_edit_and_withdraw_own_inputs_until_a_moderator_acts(scene):
     seeded, moderator = scene["seeded"], scene["moderator"]
     moderator.command("agenda.start_item", {"item_id": seeded["item_ids"][1]})
-    tab = scene["open"](seeded["tokens"]["participant0"], "participant")
+    tab = scene["open"](seeded["tokens"]["participant0"], "participant", part="inputs")
     tab.wait_for_selector("#input-accepting", state="hidden")
     mine = tab.locator("#my-inputs-list li.my-input")
     for text in ("First wording", "Second input"):
@@ -761,3 +806,181 @@ def test_browser_display_speaker_queue_pinned_input_and_qr(scene):
         assert box and box["y"] >= 0 and box["y"] + box["height"] <= 900, (selector, box)
     scene["secretariat"].command("dialogue.configure_join", {"enabled": False})
     tab.wait_for_selector("#display-qr", state="hidden")
+
+
+# -- the phone: one part at a time, the turn noticed -----------------------------------------------
+def in_view(tab, selector: str) -> bool:
+    """Whether the element is wholly on the screen and not under the tab bar."""
+    return tab.evaluate("""(selector) => {
+        const box = document.querySelector(selector).getBoundingClientRect();
+        const bar = document.getElementById('tabbar');
+        const element = document.querySelector(selector);
+        const bottom = getComputedStyle(bar).display === 'none' || bar.contains(element) ? innerHeight
+          : bar.getBoundingClientRect().top;
+        return box.height > 0 && box.top >= 0 && box.bottom <= bottom && box.left >= 0 && box.right <= innerWidth;
+    }""", selector)
+
+
+def spoken(tab, selector: str) -> str:
+    return " ".join(tab.text_content(selector).split())
+
+
+@pytest.mark.browser
+def test_browser_phone_first_screen_asks_for_the_floor_and_sends_an_input_in_one_tap(scene):
+    seeded, moderator = scene["seeded"], scene["moderator"]
+    moderator.command("agenda.start_item", {"item_id": seeded["item_ids"][0]})
+    scene["connect"](seeded["tokens"]["participant1"]).command("queue.request_floor", {"intervention_type": "statement"})
+    moderator.command("queue.call_next")
+    scene["connect"](seeded["tokens"]["participant2"]).command("queue.request_floor", {"intervention_type": "statement"})
+    tab = scene["open"](seeded["tokens"]["participant0"], "participant")  # 390 x 844
+    tab.wait_for_selector("#floor[data-state=open]")
+    # The first screen explains itself.
+    assert tab.is_visible("#current-timer-label") and spoken(tab, "#current-timer-label") == "Time left for this item"
+    assert re.fullmatch(r"Speaking now: Jonas Lindqvist, Jonas Lindqvist Organization · [23]:\d\d left",
+                        spoken(tab, "#floor-now")), spoken(tab, "#floor-now")
+    assert spoken(tab, "#floor-count") == "1 person is waiting."
+    # The request button and the way to send an input are on it, not below the fold.
+    for selector in ("#floor-submit", "#tab-link-floor", "#tab-link-inputs", "#tab-link-agenda", "#tab-link-me"):
+        assert in_view(tab, selector), selector
+    assert tab.evaluate("() => document.documentElement.scrollHeight") < 1300
+    assert tab.get_attribute("#tab-link-floor", "aria-current") == "page"
+    assert not tab.is_visible("#input-form") and not tab.is_visible("#agenda-heading")
+
+    listen(tab, "floor-announce", "floor-live")
+    tab.click("#floor-submit")  # one tap
+    tab.wait_for_selector("#floor[data-state=waiting]")
+    assert spoken(tab, "#floor-position-words") == "You are number 2 on the list."
+    assert spoken(tab, "#floor-count") == "1 person ahead of you."
+    for selector in ("#floor-position-words", "#floor-count", "#floor-withdraw"):
+        assert in_view(tab, selector), selector
+    announced(tab, "Your request is on the list. You are number 2.")
+    moderator.command("queue.end_speaker")
+    moderator.command("queue.call_next")
+    tab.wait_for_function("() => document.getElementById('floor-position-words').textContent === 'You are next.'")
+    assert spoken(tab, "#floor-count") == "No one ahead of you."
+    assert re.fullmatch(r"Speaking now: Chen Wei, Chen Wei Organization · [23]:\d\d left", spoken(tab, "#floor-now"))
+
+    tab.click("#tab-link-inputs")  # one tap to the input form
+    assert tab.get_attribute("#tab-link-inputs", "aria-current") == "page"
+    assert tab.get_attribute("#tab-link-floor", "aria-current") is None
+    assert not tab.is_visible("#floor")
+    for selector in ("#input-text", "#input-submit"):
+        assert in_view(tab, selector), selector
+    tab.click("#input-submit")
+    assert spoken(tab, "#input-feedback") == "Write your input first."
+    assert in_view(tab, "#input-feedback")
+    tab.type("#input-text", "A")  # the error goes as soon as one types
+    tab.wait_for_selector("#input-feedback", state="hidden")
+    tab.fill("#input-text", "Sent from the first screen of a phone")
+    tab.click("#input-submit")
+    tab.wait_for_function("() => document.getElementById('input-feedback').textContent.startsWith('Stored')")
+    tab.wait_for_function("() => document.activeElement.id !== 'input-text'")
+    assert in_view(tab, "#input-feedback")
+    # The bar is keyboard operable, and a reload keeps the part.
+    tab.focus("#tab-link-agenda")
+    tab.keyboard.press("Enter")
+    tab.wait_for_selector("#agenda-heading", state="visible")
+    assert tab.get_attribute("#tab-link-agenda", "aria-current") == "page"
+    tab.reload()
+    tab.wait_for_selector("#agenda-heading", state="visible")
+    assert not tab.is_visible("#floor")
+
+
+STUBS = """
+window.__calls = {vibrate: [], notify: [], tones: 0, asked: 0};
+navigator.vibrate = (pattern) => { window.__calls.vibrate.push(pattern); return true; };
+class FakeNotification {
+  constructor(title, options) { window.__calls.notify.push([title, options && options.body]); }
+  static requestPermission() { window.__calls.asked += 1; FakeNotification.permission = 'granted'; return Promise.resolve('granted'); }
+}
+FakeNotification.permission = 'default';
+window.Notification = FakeNotification;
+const node = () => ({connect: (next) => next, start() {}, stop() {}, frequency: {}, gain: {setValueAtTime() {}, exponentialRampToValueAtTime() {}}});
+window.AudioContext = class { constructor() { this.currentTime = 0; this.state = 'running'; this.destination = node(); }
+  createOscillator() { window.__calls.tones += 1; return node(); } createGain() { return node(); } resume() {} };
+let hidden = false;
+window.__hide = (value) => { hidden = value; document.dispatchEvent(new Event('visibilitychange')); };
+Object.defineProperty(document, 'visibilityState', {get: () => (hidden ? 'hidden' : 'visible'), configurable: true});
+Object.defineProperty(document, 'hidden', {get: () => hidden, configurable: true});
+"""
+
+
+@pytest.mark.browser
+def test_browser_being_next_and_given_the_floor_is_noticed_behind_another_window(scene):
+    seeded, moderator = scene["seeded"], scene["moderator"]
+    moderator.command("agenda.start_item", {"item_id": seeded["item_ids"][0]})
+    for who in ("participant1", "participant2"):
+        scene["connect"](seeded["tokens"][who]).command("queue.request_floor", {"intervention_type": "statement"})
+    tab = scene["open"](seeded["tokens"]["participant0"], "participant", init_script=STUBS)
+    title = tab.title()
+    icon = tab.get_attribute("link[rel=icon]", "href")
+    calls = lambda: tab.evaluate("() => window.__calls")  # noqa: E731
+    assert calls()["asked"] == 0, "permission is never asked on load"
+    assert tab.is_visible("#alert-notify") and not tab.is_checked("#alert-chime")
+    tab.click("#floor-submit")
+    tab.wait_for_selector("#floor[data-state=waiting]")
+    moderator.command("queue.call_next")  # Jonas speaks, Chen is next: two before us
+    tab.wait_for_function("() => document.getElementById('floor-position').textContent === '2'")
+    assert tab.title() == title and calls()["vibrate"] == []
+
+    # One speaker ahead: "You are next" in the tab's title and icon, and the phone vibrates.
+    moderator.command("queue.end_speaker")
+    moderator.command("queue.call_next")
+    tab.wait_for_function("(title) => document.title === 'You are next — ' + title", arg=title)
+    assert tab.get_attribute("link[rel=icon]", "href").endswith("favicon-next.svg")
+    seen = calls()
+    assert len(seen["vibrate"]) == 1 and seen["tones"] == 0 and seen["notify"] == [], seen  # no chime, no notification unasked
+
+    # Opting in: the chime (one tone to try it), remembered; notifications through the button.
+    tab.check("#alert-chime")
+    assert tab.evaluate("() => localStorage.getItem('moderation:chime')") == "on"
+    assert calls()["tones"] == 1
+    tab.click("#alert-notify")
+    tab.wait_for_selector("#alert-notify", state="hidden")
+    assert calls()["asked"] == 1
+    assert "You will be notified" in tab.text_content("#alert-notify-status")
+
+    # Given the floor with the page behind the video call (and on another part of the page).
+    tab.click("#tab-link-inputs")
+    tab.wait_for_selector("#floor", state="hidden")
+    tab.evaluate("() => window.__hide(true)")
+    moderator.command("queue.end_speaker")
+    moderator.command("queue.call_next")
+    tab.wait_for_function("(title) => document.title === '● You have the floor — ' + title", arg=title)
+    assert tab.get_attribute("link[rel=icon]", "href").endswith("favicon-floor.svg")
+    seen = calls()
+    assert len(seen["vibrate"]) == 2 and seen["tones"] == 1 + 3, seen
+    assert seen["notify"] == [["You have the floor", "You have 3 min."]], seen["notify"]
+    # The page went back to the floor; from another part, the banner leads back to it.
+    tab.wait_for_selector("#floor[data-state=speaking]", state="visible")
+    assert tab.get_attribute("#tab-link-floor", "aria-current") == "page"
+    tab.click("#tab-link-me")
+    tab.click("#floor-banner a")
+    tab.wait_for_selector("#floor", state="visible")
+    assert tab.get_attribute("#tab-link-floor", "aria-current") == "page"
+
+    moderator.command("queue.end_speaker")
+    tab.wait_for_function("(title) => document.title === title", arg=title)
+    assert tab.get_attribute("link[rel=icon]", "href") == icon
+    # The choice is kept on this device.
+    tab.reload()
+    tab.wait_for_selector("#connection[data-state=connected]")
+    assert tab.is_checked("#alert-chime")
+
+
+@pytest.mark.browser
+def test_browser_participant_sees_what_is_on_screen_now(scene):
+    seeded, moderator = scene["seeded"], scene["moderator"]
+    moderator.command("agenda.start_item", {"item_id": seeded["item_ids"][1]})
+    tab = scene["open"](seeded["tokens"]["participant0"], "participant", part="inputs")
+    assert not tab.is_visible("#on-screen")
+    made = scene["connect"](seeded["tokens"]["participant1"]).command(
+        "inputs.submit", {"text": f"Who hears the victims? {EVIL}", "kind": "question"})
+    moderator.command("inputs.pin", {"input_id": made["result"]["input_id"]})
+    tab.wait_for_selector("#on-screen", state="visible")
+    assert tab.text_content("#on-screen-text") == f"Who hears the victims? {EVIL}"
+    assert tab.locator("#on-screen script").count() == 0
+    assert tab.text_content("#on-screen-kind") == "Question to the panel"
+    assert tab.text_content("#on-screen-by").startswith("Jonas Lindqvist")
+    moderator.command("inputs.pin", {"input_id": None})
+    tab.wait_for_selector("#on-screen", state="hidden")

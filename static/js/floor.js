@@ -16,6 +16,7 @@ import {
 } from "./speaker.js";
 import { setText } from "./util.js";
 import { explain } from "./messages.js";
+import { signalFloor } from "./turn_notice.js";
 
 const panel = document.getElementById("floor");
 const form = document.getElementById("floor-form");
@@ -48,6 +49,8 @@ function showFeedback(text, kind = "info") {
   feedback.setAttribute("role", kind === "error" ? "alert" : "status");
   setText(feedback, text || "");
   feedback.hidden = !text;
+  // What a tap did stays in view (a phone's screen is short).
+  if (text && !isTyping() && feedback.offsetParent) feedback.scrollIntoView({ block: "nearest" });
 }
 
 function myId(state) {
@@ -74,7 +77,18 @@ function requestInOutbox() {
   return pending().some((entry) => entry.name === "queue.request_floor") || Date.now() - acceptedAt < 3000;
 }
 
-function renderNow(queue, participantId) {
+/** "1 person ahead of you" while on the list, "2 people are waiting" otherwise. */
+export function countWords(queue, mine) {
+  if (!queue || queue.item_id == null) return "";
+  if (mine) {
+    const ahead = mine.position - 1;
+    return ahead === 0 ? "No one ahead of you." : ahead === 1 ? "1 person ahead of you." : `${ahead} people ahead of you.`;
+  }
+  const count = (queue.waiting || []).length;
+  return count === 0 ? "No one is waiting." : count === 1 ? "1 person is waiting." : `${count} people are waiting.`;
+}
+
+function renderNow(queue, participantId, mine) {
   const box = document.getElementById("floor-now");
   if (!box) return;
   const current = queue && queue.current;
@@ -83,11 +97,10 @@ function renderNow(queue, participantId) {
   if (others) {
     setText(document.getElementById("floor-now-name"), current.name);
     setText(document.getElementById("floor-now-org"), current.organization ? `, ${current.organization}` : "");
+    const clock = document.getElementById("floor-now-countdown");
+    if (clock) setSpeakerCountdown(clock, current, queue.warning_seconds || 0);
   }
-  const count = queue ? (queue.waiting || []).length : 0;
-  setText(document.getElementById("floor-count"),
-    !queue || queue.item_id == null ? "" : (count === 0 ? "No one is waiting." : count === 1 ? "1 person is waiting."
-      : `${count} people are waiting.`));
+  setText(document.getElementById("floor-count"), countWords(queue, mine));
 }
 
 function renderForm(state) {
@@ -118,7 +131,7 @@ function render(state) {
   for (const part of panel.querySelectorAll("[data-part]")) {
     part.hidden = !part.dataset.part.split(" ").includes(next.state);
   }
-  renderNow(queue, participantId);
+  renderNow(queue, participantId, next.state === "waiting" ? next.entry : null);
   renderForm(next.state);
   const warning = queue ? queue.warning_seconds || 0 : 0;
   if (next.state === "speaking") {
@@ -142,6 +155,8 @@ function render(state) {
     if (withdrawButton) withdrawButton.hidden = false;
   }
   announce(previous, next);
+  signalFloor(next.state, next.entry ? next.entry.position : null,
+    next.state === "speaking" ? `You have ${durationWords(next.entry.allotted_seconds)}.` : "");
   view = { state: next.state, position: next.entry ? next.entry.position : null,
     entryId: next.entry ? next.entry.id : null, phase: next.state === "speaking" ? view.phase : null };
 }
@@ -154,7 +169,10 @@ function announce(previous, next) {
   if (previous.state === next.state && previous.position === (next.entry && next.entry.position)) return;
   if (next.state === "speaking" && previous.state !== "speaking") {
     say(assertive, `You have the floor. You have ${durationWords(next.entry.allotted_seconds)}.`);
-    if (banner && !isTyping()) panel.scrollIntoView({ block: "start", behavior: "smooth" });
+    if (banner && !isTyping()) {
+      document.dispatchEvent(new CustomEvent("participant:show", { detail: "floor" }));
+      panel.scrollIntoView({ block: "start", behavior: "smooth" });
+    }
   } else if (previous.state === "speaking" && next.state !== "speaking") {
     say(assertive, "Your time at the floor has ended. Thank you.");
     showFeedback("Your intervention has ended. Thank you.");
@@ -181,6 +199,8 @@ function isTyping() {
 
 /** Announce the warning and the end of one's time while speaking. */
 function onTick(nowMs) {
+  const other = document.getElementById("floor-now-countdown");
+  if (other) setText(document.getElementById("floor-now-left"), other.dataset.phase === "overtime" ? " over time" : " left");
   if (view.state !== "speaking" || !latest) return;
   const queue = latest.sections.queue;
   const entry = queue && queue.current;

@@ -183,6 +183,15 @@ function showFeedback(text, kind = "info") {
   setAttr(feedback, "role", kind === "error" ? "alert" : "status");
   setText(feedback, text || "");
   feedback.hidden = !text;
+  // What a tap did stays in view (a phone's screen is short), unless one is typing.
+  const typing = document.activeElement && document.activeElement.matches("input, textarea, select");
+  if (text && !typing && feedback.offsetParent) feedback.scrollIntoView({ block: "nearest" });
+}
+
+/** Refusals stay said until dismissed in "My inputs", whatever is said next. */
+function notStoredWords() {
+  if (!failed.size) return "";
+  return ` ${failed.size === 1 ? "One input was" : `${failed.size} inputs were`} not stored: see “My inputs”.`;
 }
 
 // -- the form ----------------------------------------------------------------------
@@ -309,7 +318,8 @@ function block(seconds) {
     updateForm();
     if (Date.now() >= blockedUntil) {
       clearInterval(blockTimer);
-      showFeedback("You can send again.");
+      // Said without hiding a refusal: a slow network may bring it after the wait.
+      showFeedback(`You can send again.${notStoredWords()}`, failed.size ? "error" : "info");
     }
   }, 500);
   updateForm();
@@ -374,8 +384,7 @@ function settledSubmission(entry, outcome) {
       ? "Stored. Your input will be published once a moderator has approved it."
       : "Stored and published. Thank you.";
     // A refusal shown a moment ago must not be wiped out by a later success.
-    showFeedback(failed.size ? `${stored} ${failed.size === 1 ? "One input was" : `${failed.size} inputs were`} not stored: see “My inputs”.` : stored,
-      failed.size ? "error" : "info");
+    showFeedback(`${stored}${notStoredWords()}`, failed.size ? "error" : "info");
   } else if (outcome.final) {
     const message = explain(outcome.error);
     failed.set(entry.key, { entry, message });
