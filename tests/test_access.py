@@ -79,6 +79,13 @@ def _running_item(service, d) -> int:
     return item_id
 
 
+def _agenda_undo(service, d) -> int:
+    """Someone waits on a running item, which "next item" then ends: its undo."""
+    item_id = _running_item(service, d)
+    run(service, "queue.add_speaker", {"dialogue_id": d["dialogue_id"], "name": unique("Walk-in "), "channel": "room"})
+    return run(service, "agenda.advance", {"dialogue_id": d["dialogue_id"], "from_item_id": item_id})["undo"]["id"]
+
+
 def _paused_item(service, d) -> int:
     item_id = _running_item(service, d)
     run(service, "agenda.pause_item", {"dialogue_id": d["dialogue_id"]})
@@ -107,6 +114,7 @@ MATRIX = {
     "agenda.resume_item": (CHAIR, lambda s, d: {"item_id": _paused_item(s, d)}),
     "agenda.end_item": (CHAIR, lambda s, d: {"item_id": _running_item(s, d)}),
     "agenda.advance": (CHAIR, lambda s, d: {"from_item_id": _running_item(s, d)}),
+    "agenda.undo": (CHAIR, lambda s, d: {"undo_id": _agenda_undo(s, d)}),
     "agenda.adjust_time": (CHAIR, lambda s, d: {"item_id": _running_item(s, d), "seconds": 120}),
     "agenda.add_item": (SECRETARIAT, lambda s, d: {"title": unique("Item ")}),
     "agenda.update_item": (SECRETARIAT, lambda s, d: {"item_id": _new_item(s, d), "title": unique("Renamed ")}),

@@ -591,8 +591,12 @@ def test_every_shortcut_of_the_console_works(live, slow, fresh, browse):
     burst("pp++", ["agenda.pause_item", "agenda.resume_item", "agenda.adjust_time", "agenda.adjust_time"])
     expect(page.locator("#current-when")).to_contain_text(f"{planned // 60 + 2} min planned")
     assert item(items[0])["planned_seconds"] == planned + 120 and item(items[0])["status"] == "running"
-    # N moves to the next item (ending this one); E ends the item.
+    # N moves to the next item (ending this one): someone has the floor, so
+    # the console asks first and Enter confirms; E ends the item (no one
+    # speaks or waits on the new one: nothing to ask).
     press("n")
+    expect(page.locator("#confirm-dialog")).to_be_visible()
+    page.keyboard.press("Enter")
     expect(page.locator("#current-title")).to_have_text(item(items[1])["title"])
     assert item(items[0])["status"] == "done" and agenda()["current_item_id"] == items[1]
     press("e")
