@@ -154,6 +154,12 @@ def test_the_console_shows_what_arrives_until_the_moderator_has_seen_it(open_pag
     expect(pill).to_be_in_viewport()
     expect(page.locator("#nav-inputs-count")).to_have_text("1")
     expect(page).to_have_title(f"(1) {title}")
+    # The dialogue renamed meanwhile: only its part of the tab's title changes.
+    dialogue_title = sockets("moderator").fresh_snapshot()["sections"]["dialogue"]["title"]
+    secretariat.command("dialogue.update", {"title": "Renamed for the tab title"})
+    expect(page).to_have_title(f"(1) {title.replace(dialogue_title, 'Renamed for the tab title')}")
+    secretariat.command("dialogue.update", {"title": dialogue_title})
+    expect(page).to_have_title(f"(1) {title}")
     card = page.locator("#list-published .input-card", has=page.locator(".input-text", has_text=text))
     expect(card).to_have_attribute("data-unseen", "")
     expect(card.locator(".input-new")).to_have_text("New")

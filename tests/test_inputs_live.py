@@ -174,7 +174,10 @@ def test_other_participants_get_a_hint_and_a_page_not_a_change(server, seeded, c
         # The server records first connections for attendance shortly after
         # a client connects; that change may land here. None may carry the input.
         assert [c for c in client.changes if set(c["sections"]) - {"attendance"} or c.get("records")] == []
-    private = author.wait_for(lambda: author.of("private"), 5, "the author's private message")[-1]
+    # The private message that carries the input (recording the author's
+    # connection for attendance sends them their ``me`` privately too).
+    [private] = author.wait_for(lambda: [m for m in author.of("private") if m["records"].get("my_inputs")], 5,
+                                "the author's private message with the input")
     assert private["records"]["my_inputs"][0]["id"] == input_id
     [item] = listed(other, "Ask the panel about victim identification")
     assert (item["author"], item["organization"], item["kind"]) == ("A participant", "", "question")

@@ -113,9 +113,18 @@ export function timeZoneOf(state) {
   return (dialogue && dialogue.timezone) || document.body.dataset.timezone || undefined;
 }
 
-/** The dialogue's title in the header (and wherever #dialogue-title is). */
+let titleShown = null; // the dialogue's title as the tab's title has it
+
+/** The dialogue's title in the header (and wherever #dialogue-title is).
+ * In the tab's title only the dialogue's part is replaced when it is
+ * renamed: the rest belongs to the page ("Console – ") and to the modules
+ * that flag something there (a count of new inputs, "You are next"). */
 export function renderDialogueTitle(dialogue) {
   if (!dialogue) return;
   setText(document.getElementById("dialogue-title"), dialogue.title);
-  document.title = `${dialogue.title} – Dialogue moderation`;
+  const old = titleShown === null ? dialogue.title : titleShown;
+  if (old !== dialogue.title && document.title.includes(old)) {
+    document.title = document.title.replace(old, dialogue.title);
+  }
+  titleShown = dialogue.title;
 }
