@@ -41,10 +41,31 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (BARE_PY, BENCH, CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, HOST, POSTGRES_ADMIN_URL,  # noqa: E402
-                    STOP_TIMEOUT, RealServer, ServerProcess, add_run_options, cpu_seconds, free_port, last_resort,
-                    own_cpu_seconds, percentile, raise_open_files_limit, redis_database_is_empty, run_as_child,
-                    run_in_workdir, run_prepare, say, server_env, token_of)
+from common import (  # noqa: E402
+    BARE_PY,
+    BENCH,
+    CONNECT_ATTEMPTS,
+    CONNECT_CONCURRENCY,
+    HOST,
+    POSTGRES_ADMIN_URL,
+    STOP_TIMEOUT,
+    RealServer,
+    ServerProcess,
+    add_run_options,
+    cpu_seconds,
+    free_port,
+    last_resort,
+    own_cpu_seconds,
+    percentile,
+    raise_open_files_limit,
+    redis_database_is_empty,
+    run_as_child,
+    run_in_workdir,
+    run_prepare,
+    say,
+    server_env,
+    token_of,
+)
 
 GC_WRAPPER = BENCH / "gc_wrapper.py"
 HANDSHAKE_TIMEOUT = 30.0
@@ -122,7 +143,7 @@ class Participants:
                     async with gate:
                         ws = await asyncio.wait_for(self._handshake(i), HANDSHAKE_TIMEOUT)
                     break
-                except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                     if attempt == CONNECT_ATTEMPTS - 1:
                         raise RuntimeError(f"client {i}: {type(exc).__name__} {exc}") from None
                     await asyncio.sleep(0.5 * (attempt + 1))
@@ -209,7 +230,7 @@ class Participants:
         try:
             await asyncio.wait_for(self.complete.wait(), timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     async def close(self) -> None:
@@ -254,7 +275,8 @@ class Result:
             "ack_p50_ms": percentile(self.acks, 50) * ms,
             "lost": self.lost, "bad": self.bad, "timeouts": self.timeouts,
             "out_of_order": self.out_of_order, "duplicates": self.duplicates,
-            "server_cpu_ms_per_round": self.server_cpu * ms, "client_cpu_ms_per_round": self.client_cpu_total / max(len(self.rounds), 1) * ms,
+            "server_cpu_ms_per_round": self.server_cpu * ms,
+            "client_cpu_ms_per_round": self.client_cpu_total / max(len(self.rounds), 1) * ms,
         }
 
 
@@ -337,7 +359,7 @@ class Target:
         if self.commander is not None:
             try:
                 await asyncio.wait_for(self.commander.disconnect(), STOP_TIMEOUT)
-            except (asyncio.TimeoutError, Exception):
+            except (TimeoutError, Exception):
                 pass
         if self.participants is not None:
             await self.participants.close()
@@ -490,7 +512,7 @@ COLUMNS = [("server", "{}"), ("clients", "{}"), ("rounds", "{}"), ("bytes_median
 def table(rows: list[dict[str, Any]]) -> str:
     cells = [[name for name, _ in COLUMNS]] + [[fmt.format(row[name]) for name, fmt in COLUMNS] for row in rows]
     widths = [max(len(r[c]) for r in cells) for c in range(len(COLUMNS))]
-    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(r, widths)) for r in cells)
+    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(r, widths, strict=False)) for r in cells)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -602,7 +624,7 @@ def main(argv=None) -> int:
         load_before = os.getloadavg()[0]
         try:
             results = run_in_workdir(args, "broadcast", run_once, alarm_slack=120)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             print(f"error: the run did not finish within {args.timeout:.0f} s", file=sys.stderr)
             return 2
         rows = [r.summary() for r in results]

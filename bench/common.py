@@ -161,7 +161,7 @@ def run_prepare(script: Path, root: Path, instance: Path, participants: int, out
 
 
 # -- server subprocesses -------------------------------------------------------------------
-RUNNING: list["ServerProcess"] = []
+RUNNING: list[ServerProcess] = []
 CHILDREN: list[int] = []  # process groups this run started (servers, client processes)
 
 
@@ -354,7 +354,7 @@ class TemporaryDatabase:
             self._execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
             self.name = ""
 
-    def __enter__(self) -> "TemporaryDatabase":
+    def __enter__(self) -> TemporaryDatabase:
         return self
 
     def __exit__(self, *exc) -> None:

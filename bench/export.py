@@ -50,7 +50,7 @@ def seed(service, inputs=2000, themes=40, interventions=200, seed_value=7):
                                      "organization": {"name": f"Organization {n % 30}",
                                                       "category": CATEGORIES[n % len(CATEGORIES)]}})
     run("summary.configure", {"dialogue_id": dlg, "attribution": True, "list_organizations": True})
-    start = dt.datetime(2026, 6, 3, 8, 0, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2026, 6, 3, 8, 0, tzinfo=dt.UTC)
     with service.db.session() as session:
         theme_rows = [Theme(dialogue_id=dlg, name=f"Theme {n}: {' '.join(rng.sample(WORDS, 2))}",
                             description="", position=n) for n in range(themes)]

@@ -61,9 +61,22 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (CONNECT_CONCURRENCY, LineProcess, RealServer, add_run_options, cpu_seconds,  # noqa: E402
-                    last_resort, percentile, raise_open_files_limit, run_as_child, run_in_workdir, run_prepare,
-                    say, server_env, token_of)
+from common import (  # noqa: E402
+    CONNECT_CONCURRENCY,
+    LineProcess,
+    RealServer,
+    add_run_options,
+    cpu_seconds,
+    last_resort,
+    percentile,
+    raise_open_files_limit,
+    run_as_child,
+    run_in_workdir,
+    run_prepare,
+    say,
+    server_env,
+    token_of,
+)
 
 LEAD_IN = 0.5  # s of flooding before a flood block's first round
 

@@ -68,9 +68,24 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, POSTGRES_ADMIN_URL, STOP_TIMEOUT,  # noqa: E402
-                    LineProcess, RealServer, add_run_options, cpu_seconds, last_resort, percentile,
-                    raise_open_files_limit, run_as_child, run_in_workdir, run_prepare, say, server_env)
+from common import (  # noqa: E402
+    CONNECT_ATTEMPTS,
+    CONNECT_CONCURRENCY,
+    POSTGRES_ADMIN_URL,
+    STOP_TIMEOUT,
+    LineProcess,
+    RealServer,
+    add_run_options,
+    cpu_seconds,
+    last_resort,
+    percentile,
+    raise_open_files_limit,
+    run_as_child,
+    run_in_workdir,
+    run_prepare,
+    say,
+    server_env,
+)
 
 TEXT = ("Bench input {i} ({key}): States parties should fund shelters and legal aid for survivors, "
         "and train labour inspectors to identify victims in supply chains.")

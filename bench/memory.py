@@ -34,9 +34,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from broadcast import Participants  # noqa: E402
-from common import (BARE_PY, HOST, RealServer, ServerProcess, add_run_options, free_port,  # noqa: E402
-                    last_resort, percentile, raise_open_files_limit, rss_mb, run_as_child, run_in_workdir,
-                    run_prepare, say, server_env)
+from common import (  # noqa: E402
+    BARE_PY,
+    HOST,
+    RealServer,
+    ServerProcess,
+    add_run_options,
+    free_port,
+    last_resort,
+    percentile,
+    raise_open_files_limit,
+    rss_mb,
+    run_as_child,
+    run_in_workdir,
+    run_prepare,
+    say,
+    server_env,
+)
 
 
 async def run_once(args, workdir: Path) -> dict[str, dict[str, float]]:

@@ -215,7 +215,7 @@ COLUMNS = [("case", "{}"), ("query_s", "{:.2f}"), ("baseline_p99_ms", "{:.1f}"),
 def table(rows: list[dict]) -> str:
     cells = [[name for name, _ in COLUMNS]] + [[fmt.format(row[name]) for name, fmt in COLUMNS] for row in rows]
     widths = [max(len(r[c]) for r in cells) for c in range(len(COLUMNS))]
-    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(r, widths)) for r in cells)
+    return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(r, widths, strict=False)) for r in cells)
 
 
 def main(argv=None) -> int:

@@ -57,9 +57,25 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (CONNECT_ATTEMPTS, CONNECT_CONCURRENCY, POSTGRES_ADMIN_URL, STOP_TIMEOUT,  # noqa: E402
-                    LineProcess, RealServer, add_run_options, cpu_seconds, last_resort, percentile,
-                    raise_open_files_limit, run_as_child, run_in_workdir, run_prepare, say, server_env, token_of)
+from common import (  # noqa: E402
+    CONNECT_ATTEMPTS,
+    CONNECT_CONCURRENCY,
+    POSTGRES_ADMIN_URL,
+    STOP_TIMEOUT,
+    LineProcess,
+    RealServer,
+    add_run_options,
+    cpu_seconds,
+    last_resort,
+    percentile,
+    raise_open_files_limit,
+    run_as_child,
+    run_in_workdir,
+    run_prepare,
+    say,
+    server_env,
+    token_of,
+)
 
 TARGET_S = 10.0
 CHECK_TIMEOUT = 10.0
@@ -82,7 +98,7 @@ def browser_like_client(**options):
 
 
 # -- the client processes -----------------------------------------------------------------------
-async def worker_main(args) -> None:
+async def worker_main(args) -> None:  # noqa: C901 - one worker's whole script, read top to bottom
     """Connect this worker's participants, say READY; then obey ``WATCH <V>``
     (say WATCHING; later ALLBACK once every client is back), ``CHECK <V>``
     (say ``SEEN <n>``) and ``REPORT`` (write the results, say DONE)."""

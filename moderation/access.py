@@ -13,8 +13,19 @@ from .commands import Context, DialoguePayload, Payload, command
 from .errors import CommandError
 from .invitations import writable_address
 from .join_codes import code_matches, keys_of, room_pass_matches
-from .models import (CATEGORY_LABELS, Category, Channel, Credential, Organization, Participant,
-                     Role, RoleAssignment, SpeakerEntry, SpeakerStatus, User)
+from .models import (
+    CATEGORY_LABELS,
+    Category,
+    Channel,
+    Credential,
+    Organization,
+    Participant,
+    Role,
+    RoleAssignment,
+    SpeakerEntry,
+    SpeakerStatus,
+    User,
+)
 from .room import enter_room, leave_room
 from .storable import SingleLine
 from .timers import ms

@@ -51,9 +51,23 @@ from .dialogues import deadline_warnings
 from .errors import CommandError, validation_details
 from .invitations import writable_address
 from .localtime import DateTime, instant
-from .models import (CATEGORY_LABELS, ApplicationStatus, AuditEntry, Category, Channel, Credential, Dialogue,
-                     IdempotencyRecord, Input, NominationMode, Nominee, Participant, Role, SpeakerEntry,
-                     TravelSupport)
+from .models import (
+    CATEGORY_LABELS,
+    ApplicationStatus,
+    AuditEntry,
+    Category,
+    Channel,
+    Credential,
+    Dialogue,
+    IdempotencyRecord,
+    Input,
+    NominationMode,
+    Nominee,
+    Participant,
+    Role,
+    SpeakerEntry,
+    TravelSupport,
+)
 from .models import Application as ApplicationRow
 from .room import MAX_ALTERNATES, MAX_IN_PERSON, enter_room, organization_key
 from .spreadsheet import neutralize
@@ -899,7 +913,7 @@ def record_connections(ctx: Context, p: ConnectionsPayload):
 # source of connections under its database engine, so that sections built
 # anywhere (a command, a snapshot) find it. With several processes the source
 # counts every process's connections through Redis (moderation/presence.py).
-_CONNECTIONS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+_CONNECTIONS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 def register_connections(engine, source) -> None:

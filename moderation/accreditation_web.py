@@ -18,8 +18,22 @@ from types import SimpleNamespace
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from flask import (Blueprint, Response, abort, current_app, flash, g, has_request_context, jsonify, make_response,
-                   redirect, render_template, request, session, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from pydantic import Field, ValidationError
 from sqlalchemy import select
 
@@ -233,7 +247,7 @@ def _apply_errors(payload, rows, problems) -> tuple[CommandError | None, dict[st
 
 @bp.get("/apply")
 def apply_index():
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with service().db.session() as s:
         dialogues = [{"id": d.id, "title": d.title, "when": when_text(d), "deadline": acc.deadline_text(d)}
                      for d in _accepting(s, now)]
@@ -242,7 +256,7 @@ def apply_index():
 
 @bp.route("/d/<int:dialogue_id>/apply", methods=["GET", "POST"])
 def apply(dialogue_id: int):
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     _dialogue(dialogue_id)
     principal = principal_from_session()
     try:
@@ -338,7 +352,7 @@ def application_form(application) -> dict[str, str]:
 def apply_edit(token: str):
     """The private edit link: the form filled in with the application, to
     change it and send it again (until it is decided)."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with service().db.session() as s:
         mine = acc.applications_of_token(s, token)
         if not mine:
@@ -458,7 +472,7 @@ def applications_page(dialogue_id: int):
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _back(dialogue_id: int, page: str = "applications"):

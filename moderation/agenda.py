@@ -13,12 +13,12 @@ from typing import Annotated, Any
 from pydantic import Field
 from sqlalchemy import select
 
+from . import timers, undo
 from .commands import Context, DialoguePayload, command
 from .errors import CommandError
 from .models import AgendaItem, Dialogue, ItemStatus, Role
 from .plugins import agenda_item_types
 from .queue import end_current_speaker, open_entries
-from . import timers, undo
 from .storable import SingleLine
 from .timers import ms
 

@@ -17,7 +17,8 @@ a body at its character limits too large; sent as UTF-8 they fit."""
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, current_app, request
 

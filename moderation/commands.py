@@ -13,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select, update
@@ -44,7 +45,7 @@ class DialoguePayload(Payload):
 @dataclass
 class CommandSpec:
     name: str
-    handler: Callable[["Context", Any], dict | None]
+    handler: Callable[[Context, Any], dict | None]
     payload: type[Payload]
     roles: frozenset[Role]
     operation_id: str
@@ -90,7 +91,8 @@ def command(name: str, *, payload: type[Payload], roles: set[Role] | frozenset[R
         REGISTRY[name] = CommandSpec(
             name=name, handler=handler, payload=payload, roles=frozenset(roles),
             operation_id=operation_id, summary=_docstring(handler, name)[0],
-            description=_docstring(handler, name)[1], http_path=http_path, public=public, redact=redact, secret=secret, grouped=grouped)
+            description=_docstring(handler, name)[1], http_path=http_path, public=public, redact=redact,
+            secret=secret, grouped=grouped)
         if grouped and not REGISTRY[name].dialogue_scoped:
             raise ValueError(f"command {name!r}: only dialogue commands can be grouped")
         return handler
@@ -167,7 +169,7 @@ class Outcome:
     def ack(self) -> dict[str, Any]:
         return {"ok": True, "version": self.version, "result": self.result, "replayed": self.replayed}
 
-    def without_secrets(self) -> "Outcome":
+    def without_secrets(self) -> Outcome:
         """This outcome as it may be kept or passed on (stored for a replay,
         told to plugins): its secrets left out."""
         if not self.secret:
@@ -180,7 +182,7 @@ class Outcome:
                 "result": self.without_secrets().result}
 
     @classmethod
-    def replay(cls, name: str, stored: dict[str, Any]) -> "Outcome":
+    def replay(cls, name: str, stored: dict[str, Any]) -> Outcome:
         return cls(name, stored.get("dialogue_id"), stored.get("version"), stored.get("result", {}), replayed=True)
 
 
@@ -234,7 +236,7 @@ def get_spec(name: Any) -> CommandSpec:
 
 def execute(sessions, plugins, principal: Principal, name: str, payload: Any,
             idempotency_key: str | None = None,
-            describe: Callable[[Session, Dialogue, "Outcome"], Any] | None = None,
+            describe: Callable[[Session, Dialogue, Outcome], Any] | None = None,
             limits: dict[str, Any] | None = None, join_keys: Any = None) -> Outcome:
     """Run one command in one transaction. See the module docstring.
 
@@ -327,8 +329,8 @@ class _NothingCommitted(Exception):
     """Every command of a group failed or was a replay: roll back the version."""
 
 
-def execute_group(sessions, plugins, dialogue_id: int, requests: list[Request],
-                  describe: Callable[[Session, Dialogue, "Outcome"], Any] | None = None,
+def execute_group(sessions, plugins, dialogue_id: int, requests: list[Request],  # noqa: C901 - shares execute's steps
+                  describe: Callable[[Session, Dialogue, Outcome], Any] | None = None,
                   limits: dict[str, Any] | None = None, join_keys: Any = None) -> Outcome | None:
     """Run several ``grouped`` commands of one dialogue in one transaction.
 
@@ -473,4 +475,4 @@ def prefetch_principals(session: Session, principals: list[Principal]) -> list[A
 
 def load_domain() -> None:
     """Import the modules that register commands (idempotent)."""
-    from . import accreditation, access, agenda, dialogues, inputs, queue, summary  # noqa: F401
+    from . import access, accreditation, agenda, dialogues, inputs, queue, summary  # noqa: F401

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ENV_PREFIX = "MODERATION_"
 ASYNC_MODES = ("eventlet", "gevent", "threading")
@@ -58,7 +59,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PLUGINS", None, _as_list,
             "Comma-separated allow-list of third-party plugin entry-point names; `*` or unset allows all installed."),
     Setting("ALLOWED_ORIGINS", [], _as_list,
-            "Extra origins allowed to open Socket.IO connections (comma-separated). Same origin is always allowed; `*` is refused."),
+            "Extra origins allowed to open Socket.IO connections (comma-separated). "
+            "Same origin is always allowed; `*` is refused."),
     Setting("PUBLIC_URL", None, str,
             "Base URL used in printed and e-mailed links, e.g. `https://dialogue.example.org`. Default: the request's host."),
     Setting("MAX_PAYLOAD_BYTES", 64_000, _as_int,

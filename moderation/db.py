@@ -2,9 +2,9 @@
 migrations that create and upgrade the schema."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from alembic import command as alembic_command
 from alembic.config import Config as AlembicConfig

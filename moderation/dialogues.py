@@ -13,8 +13,8 @@ from .commands import Context, DialoguePayload, Payload, command
 from .errors import CommandError
 from .join_codes import keys_of
 from .localtime import DateTime, instant
-from .storable import SingleLine
 from .models import TOPICS, Dialogue, DialogueKind, Format, Role
+from .storable import SingleLine
 
 Kind = Literal["preparation_day", "constructive_dialogue"]
 FormatName = Literal["hybrid", "in_person", "online"]

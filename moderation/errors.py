@@ -52,7 +52,7 @@ def validation_details(exc) -> list[dict[str, Any]]:
             for e in exc.errors()]
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: dict[str, Any]) -> str:  # noqa: C901 - one sentence per validation error type
     kind, ctx = error.get("type", ""), error.get("ctx") or {}
     if kind == "missing":
         return "This field is required."

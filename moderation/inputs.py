@@ -20,9 +20,24 @@ from sqlalchemy import delete, func, select
 from .commands import Context, DialoguePayload, command
 from .errors import CommandError
 from .localtime import DateTime, instant
-from .models import (CATEGORY_LABELS, INPUT_KIND_LABELS, AgendaItem, Category, Dialogue, Endorsement, Input,
-                     InputKind, InputRevision, InputStatus, InputTheme, ItemStatus, Participant, Role,
-                     SpeakerEntry, Theme)
+from .models import (
+    CATEGORY_LABELS,
+    INPUT_KIND_LABELS,
+    AgendaItem,
+    Category,
+    Dialogue,
+    Endorsement,
+    Input,
+    InputKind,
+    InputRevision,
+    InputStatus,
+    InputTheme,
+    ItemStatus,
+    Participant,
+    Role,
+    SpeakerEntry,
+    Theme,
+)
 from .plugins import FilterVerdict, InputDraft, filters_in_order
 from .storable import SingleLine
 from .timers import ms

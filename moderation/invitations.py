@@ -24,13 +24,14 @@ import smtplib
 import ssl
 import unicodedata
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email import policy
 from email.errors import HeaderDefect, HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any, Iterable
+from typing import Any
 
 import segno
 
@@ -248,7 +249,7 @@ class SmtpSettings:
     timeout: float = 30.0
 
     @classmethod
-    def from_config(cls, config) -> "SmtpSettings | None":
+    def from_config(cls, config) -> SmtpSettings | None:
         if not config.get("SMTP_HOST"):
             return None
         return cls(host=config["SMTP_HOST"], port=int(config.get("SMTP_PORT") or 587),

@@ -41,7 +41,8 @@ def parse(value: Any) -> dt.datetime:
         raise PydanticCustomError("date_time", "This date does not exist (for example 30 February).") from None
 
 
-DateTime = Annotated[dt.datetime, PlainValidator(parse), PlainSerializer(dt.datetime.isoformat, return_type=str, when_used="json"),
+DateTime = Annotated[dt.datetime, PlainValidator(parse),
+                     PlainSerializer(dt.datetime.isoformat, return_type=str, when_used="json"),
                      WithJsonSchema(DATE_TIME_SCHEMA)]
 
 
@@ -49,9 +50,9 @@ def instant(moment: dt.datetime, zone: str, field: str) -> dt.datetime:
     """The UTC instant of a ``DateTime``: an offset names it; without one it
     is wall-clock time in ``zone``, refused when the zone skips that time."""
     if moment.tzinfo is not None:
-        return moment.astimezone(dt.timezone.utc)
+        return moment.astimezone(dt.UTC)
     tz = ZoneInfo(zone)
-    result = moment.replace(tzinfo=tz).astimezone(dt.timezone.utc)
+    result = moment.replace(tzinfo=tz).astimezone(dt.UTC)
     if result.astimezone(tz).replace(tzinfo=None) != moment:
         message = (f"{moment:%Y-%m-%d %H:%M} does not exist in {zone}: the clocks skip that hour. Choose a time "
                    "before or after it.")

@@ -5,10 +5,22 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any, Optional
+from typing import Any
 
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer,
-                        MetaData, String, Text, TypeDecorator, UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING = {
@@ -21,7 +33,7 @@ NAMING = {
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -35,10 +47,10 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given; use aware UTC")
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
 
     def process_result_value(self, value, dialect):
-        return None if value is None else value.replace(tzinfo=dt.timezone.utc)
+        return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
 class Base(DeclarativeBase):
@@ -140,8 +152,8 @@ class Dialogue(Base):
     topic: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(30), default=DialogueKind.CONSTRUCTIVE_DIALOGUE.value)
     # A Preparation Day points at the dialogue it prepares.
-    prepares_id: Mapped[Optional[int]] = mapped_column(ForeignKey("dialogues.id"), nullable=True)
-    starts_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    prepares_id: Mapped[int | None] = mapped_column(ForeignKey("dialogues.id"), nullable=True)
+    starts_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Vienna")
     venue: Mapped[str] = mapped_column(String(300), default="")
     format: Mapped[str] = mapped_column(String(20), default=Format.HYBRID.value)
@@ -150,7 +162,7 @@ class Dialogue(Base):
     # Set only for a code the secretariat chose; a generated code is derived
     # from SECRET_KEY and the generation (moderation/join_codes.py), which
     # each new code increments: old codes and QR values stop working.
-    join_code_hash: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    join_code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     join_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # The speaker queue: ordering policies (plugin names, most important
@@ -164,9 +176,9 @@ class Dialogue(Base):
     # limit, the written-input window (UTC) and the input pinned to the display.
     moderation_mode: Mapped[str] = mapped_column(String(10), default="post")
     max_input_chars: Mapped[int] = mapped_column(Integer, default=2000)
-    input_window_opens_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
-    input_window_closes_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
-    pinned_input_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    input_window_opens_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    input_window_closes_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    pinned_input_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # The last version each role was sent a change for. Changes that show a
     # role nothing are not sent to it; its next change names the version it
     # follows (``prev_version``), so clients still detect a missed message.
@@ -186,12 +198,12 @@ class Dialogue(Base):
     # ("midnight Vienna time"), when the summary was published, and when the
     # personal data was deleted (the counts are kept).
     applications_open: Mapped[bool] = mapped_column(Boolean, default=False)
-    application_deadline: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    application_deadline: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     application_timezone: Mapped[str] = mapped_column(String(64), default="Europe/Vienna")
-    summary_published_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
-    personal_data_deleted_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    summary_published_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    personal_data_deleted_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
 
-    items: Mapped[list["AgendaItem"]] = relationship(
+    items: Mapped[list[AgendaItem]] = relationship(
         back_populates="dialogue", order_by="AgendaItem.position",
         cascade="all, delete-orphan")
 
@@ -207,11 +219,11 @@ class AgendaItem(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     planned_seconds: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default=ItemStatus.PENDING.value)
-    started_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
-    ended_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     # While running: when the current run began. Elapsed time of earlier runs
     # (before pauses) is kept in elapsed_seconds, so the timer is exact.
-    run_started_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    run_started_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     elapsed_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     queue_closed: Mapped[bool] = mapped_column(Boolean, default=False)
     presenters: Mapped[str] = mapped_column(Text, default="")  # panellists or presenters, one per line
@@ -251,7 +263,7 @@ class SpeakerEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     dialogue_id: Mapped[int] = mapped_column(ForeignKey("dialogues.id", ondelete="CASCADE"), index=True)
     agenda_item_id: Mapped[int] = mapped_column(ForeignKey("agenda_items.id", ondelete="CASCADE"), index=True)
-    participant_id: Mapped[Optional[int]] = mapped_column(
+    participant_id: Mapped[int | None] = mapped_column(
         ForeignKey("participants.id", ondelete="SET NULL"), nullable=True, index=True)
     # Copied at request time: the record must not change when a registration does.
     name: Mapped[str] = mapped_column(String(200))
@@ -267,10 +279,10 @@ class SpeakerEntry(Base):
     requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # Set when the moderator places the entry by hand; ranked entries keep
     # their order until the moderator returns to the automatic order.
-    manual_rank: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
-    started_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
-    ended_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
-    run_started_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    manual_rank: Mapped[float | None] = mapped_column(Float, nullable=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    run_started_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     elapsed_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     allotted_seconds: Mapped[int] = mapped_column(Integer, default=180)
 
@@ -280,7 +292,7 @@ class Participant(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dialogue_id: Mapped[int] = mapped_column(ForeignKey("dialogues.id", ondelete="CASCADE"), index=True)
-    organization_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organizations.id"), nullable=True)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), nullable=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254), default="")
     channel: Mapped[str] = mapped_column(String(10), default=Channel.ONLINE.value)
@@ -289,17 +301,17 @@ class Participant(Base):
     # Accreditation: the application the participant was nominated in, the
     # alternate of the organization's in-person participant, the check-in at
     # the door, the first connection (online attendance), and the invitation.
-    application_id: Mapped[Optional[int]] = mapped_column(
+    application_id: Mapped[int | None] = mapped_column(
         ForeignKey("applications.id", ondelete="SET NULL"), nullable=True, index=True)
     alternate: Mapped[bool] = mapped_column(Boolean, default=False)
-    checked_in_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    checked_in_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     checked_in_by: Mapped[str] = mapped_column(String(200), default="")
-    connected_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
-    invited_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    connected_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    invited_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     invitation_delivery: Mapped[str] = mapped_column(String(10), default="")   # "email" or "download"
-    invitation_delivered_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    invitation_delivered_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
 
-    organization: Mapped[Optional[Organization]] = relationship()
+    organization: Mapped[Organization | None] = relationship()
 
 
 class RoleAssignment(Base):
@@ -325,22 +337,22 @@ class Credential(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(10), default="link")
     role: Mapped[str] = mapped_column(String(20))
-    dialogue_id: Mapped[Optional[int]] = mapped_column(
+    dialogue_id: Mapped[int | None] = mapped_column(
         ForeignKey("dialogues.id", ondelete="CASCADE"), nullable=True, index=True)
-    participant_id: Mapped[Optional[int]] = mapped_column(
+    participant_id: Mapped[int | None] = mapped_column(
         ForeignKey("participants.id", ondelete="CASCADE"), nullable=True)
-    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    revoked_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
 
 
 class AuditEntry(Base):
     __tablename__ = "audit_entries"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    dialogue_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True, index=True)
-    version: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    dialogue_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     command: Mapped[str] = mapped_column(String(80))
     actor: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
@@ -394,11 +406,11 @@ class Input(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dialogue_id: Mapped[int] = mapped_column(ForeignKey("dialogues.id", ondelete="CASCADE"), index=True)
-    agenda_item_id: Mapped[Optional[int]] = mapped_column(
+    agenda_item_id: Mapped[int | None] = mapped_column(
         ForeignKey("agenda_items.id", ondelete="SET NULL"), nullable=True, index=True)
-    participant_id: Mapped[Optional[int]] = mapped_column(
+    participant_id: Mapped[int | None] = mapped_column(
         ForeignKey("participants.id", ondelete="SET NULL"), nullable=True, index=True)
-    speaker_entry_id: Mapped[Optional[int]] = mapped_column(
+    speaker_entry_id: Mapped[int | None] = mapped_column(
         ForeignKey("speaker_entries.id", ondelete="SET NULL"), nullable=True)
     # Copied at submission: the record must not change with a registration.
     author_name: Mapped[str] = mapped_column(String(200), default="")
@@ -410,12 +422,12 @@ class Input(Base):
     source: Mapped[str] = mapped_column(String(12), default="participant")
     text: Mapped[str] = mapped_column(Text)
     # The author's words before a rapporteur corrected them (None: never corrected).
-    original_text: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    original_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     status: Mapped[str] = mapped_column(String(12), default=InputStatus.PUBLISHED.value, index=True)
     flagged: Mapped[str] = mapped_column(String(300), default="")
     moderation_reason: Mapped[str] = mapped_column(String(300), default="")
-    moderated_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
-    merged_into_id: Mapped[Optional[int]] = mapped_column(ForeignKey("inputs.id"), nullable=True)
+    moderated_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("inputs.id"), nullable=True)
     endorsement_count: Mapped[int] = mapped_column(Integer, default=0, index=True)
     addressed: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
@@ -512,9 +524,9 @@ class Application(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dialogue_id: Mapped[int] = mapped_column(ForeignKey("dialogues.id", ondelete="CASCADE"), index=True)
-    organization_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organizations.id"), nullable=True)
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), nullable=True)
     organization_key: Mapped[str] = mapped_column(String(320))
-    edit_token_hash: Mapped[Optional[str]] = mapped_column(String(64), nullable=True, index=True)
+    edit_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     organization_name: Mapped[str] = mapped_column(String(300))
     category: Mapped[str] = mapped_column(String(30))          # ngo, academia, private_sector, other
     ecosoc_status: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -529,18 +541,18 @@ class Application(Base):
     decision_reason: Mapped[str] = mapped_column(String(1000), default="")
     decided_by_body: Mapped[str] = mapped_column(String(200), default="")   # e.g. "Extended Bureau"
     decided_by: Mapped[str] = mapped_column(String(200), default="")        # who recorded it
-    decided_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     late: Mapped[bool] = mapped_column(Boolean, default=False)     # accepted after the deadline by hand
     revision: Mapped[int] = mapped_column(Integer, default=1)      # how often it was submitted
     submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     travel_support: Mapped[str] = mapped_column(String(12), default="")
     travel_request_note: Mapped[str] = mapped_column(String(1000), default="")
-    travel_requested_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    travel_requested_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     travel_decision_note: Mapped[str] = mapped_column(String(1000), default="")
-    travel_decided_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    travel_decided_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
 
-    nominees: Mapped[list["Nominee"]] = relationship(
+    nominees: Mapped[list[Nominee]] = relationship(
         back_populates="application", order_by="Nominee.position", cascade="all, delete-orphan")
 
 
@@ -556,7 +568,7 @@ class Nominee(Base):
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254), default="")
     mode: Mapped[str] = mapped_column(String(12), default=NominationMode.ONLINE.value)
-    participant_id: Mapped[Optional[int]] = mapped_column(
+    participant_id: Mapped[int | None] = mapped_column(
         ForeignKey("participants.id", ondelete="SET NULL"), nullable=True)
 
     application: Mapped[Application] = relationship(back_populates="nominees")
@@ -577,4 +589,4 @@ class UndoRecord(Base):
     rows: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column()
-    undone_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    undone_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)

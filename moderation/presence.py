@@ -173,7 +173,7 @@ class SharedPresence(LocalPresence):
             for process in others:
                 pipe.smembers(self._share_key(dialogue_id, process))
             shares = pipe.execute()
-            expired = [p for p, share in zip(others, shares) if not share]
+            expired = [p for p, share in zip(others, shares, strict=False) if not share]
             if expired:  # killed without a goodbye: their shares have run out
                 self.redis.srem(self._processes_key(dialogue_id), *expired)
             return {int(member) for share in shares for member in share}

@@ -20,8 +20,20 @@ from sqlalchemy import func, select
 from . import timers, undo
 from .commands import Context, DialoguePayload, command
 from .errors import CommandError
-from .models import (CATEGORY_LABELS, INTERVENTION_LABELS, AgendaItem, Category, Dialogue, InterventionType,
-                     ItemStatus, Organization, Participant, Role, SpeakerEntry, SpeakerStatus)
+from .models import (
+    CATEGORY_LABELS,
+    INTERVENTION_LABELS,
+    AgendaItem,
+    Category,
+    Dialogue,
+    InterventionType,
+    ItemStatus,
+    Organization,
+    Participant,
+    Role,
+    SpeakerEntry,
+    SpeakerStatus,
+)
 from .plugins import policies_by_name
 from .plugins.queue_policies import DEFAULT_COMBINATION
 from .queue_order import Candidate, QueueContext, order

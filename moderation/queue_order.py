@@ -10,8 +10,8 @@ explicitly.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
 
 STATE_CATEGORIES = frozenset({"state_party", "igo"})
 

@@ -9,8 +9,9 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Any, Callable
+from typing import Any
 
 from flask import has_request_context
 

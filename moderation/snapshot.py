@@ -23,20 +23,28 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import writes
-
 from .access import participant_view, participants_section
 from .accreditation import attendance_section, checked_in_ids, online_now
 from .agenda import agenda_section
 from .dialogues import dialogue_section
-from .inputs import (audience_for, input_records, input_settings_section, input_view, my_inputs, overview_section,
-                     pinned_section, themes_section)
+from .inputs import (
+    audience_for,
+    input_records,
+    input_settings_section,
+    input_view,
+    my_inputs,
+    overview_section,
+    pinned_section,
+    themes_section,
+)
 from .models import Dialogue, Input, Participant, Role, utcnow
 from .queue import queue_section, queue_staff_section, statistics_section
 from .summary import narrative_records, summary_section
@@ -117,7 +125,7 @@ class SectionCache:
     never cached. ``LIVE`` fields change without a new version and are
     rebuilt for every snapshot."""
 
-    LIVE: dict[str, Callable[[Session, Dialogue, "SectionCache"], dict[str, Any]]] = {
+    LIVE: dict[str, Callable[[Session, Dialogue, SectionCache], dict[str, Any]]] = {
         # Who is checked in changes with a version; who is connected does not.
         "attendance": lambda session, dialogue, cache: {"online": online_now(
             session, dialogue.id, checked_in=cache.get((dialogue.id, dialogue.version, "checked_in", None),
@@ -228,7 +236,7 @@ def _participants_written(session: Session, dialogue_id: int) -> set[int]:
         Participant.id.in_(ids) | Participant.organization_id.in_(organizations))))
 
 
-def build_changes(session: Session, dialogue: Dialogue, outcome, plugins) -> Changes:
+def build_changes(session: Session, dialogue: Dialogue, outcome, plugins) -> Changes:  # noqa: C901
     """The messages a committed command sends, built inside its transaction.
     Also moves each role's stream pointer (``dialogue.stream_versions``) and
     keeps the digest of every section built (``dialogue.section_digests``)."""

@@ -17,16 +17,32 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 from sqlalchemy import select
 
+from . import timers
 from .commands import Context, DialoguePayload, command
 from .dialogues import topic_label
 from .errors import CommandError
 from .inputs import ANONYMOUS_LABEL, themes_of
-from .models import (CATEGORY_LABELS, INPUT_KIND_LABELS, INTERVENTION_LABELS, AgendaItem, Category, Dialogue,
-                     DialogueKind, Input, InputKind, InputStatus, InterventionType, Participant, Role,
-                     SpeakerEntry, SpeakerStatus, SummarySection, Theme)
+from .models import (
+    CATEGORY_LABELS,
+    INPUT_KIND_LABELS,
+    INTERVENTION_LABELS,
+    AgendaItem,
+    Category,
+    Dialogue,
+    DialogueKind,
+    Input,
+    InputKind,
+    InputStatus,
+    InterventionType,
+    Participant,
+    Role,
+    SpeakerEntry,
+    SpeakerStatus,
+    SummarySection,
+    Theme,
+)
 from .plugins import agenda_item_types
 from .queue import speaking_statistics
-from . import timers
 from .timers import ms
 
 EDITORS = {Role.SECRETARIAT, Role.RAPPORTEUR, Role.MODERATOR}
@@ -212,7 +228,7 @@ def build_summary(session, dialogue: Dialogue, plugins, generated_at: dt.datetim
         organizations = [{"name": n, "category": c} for n, c in organizations]
     return {
         "format_version": 1,
-        "generated_at": generated_at.astimezone(dt.timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": generated_at.astimezone(dt.UTC).isoformat(timespec="seconds"),
         "dialogue": {
             "id": dialogue.id, "title": summary_title(dialogue), "name": dialogue.title,
             "topic": topic_label(dialogue.topic), "kind": dialogue.kind,

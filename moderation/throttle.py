@@ -19,10 +19,11 @@ import ipaddress
 import logging
 import math
 import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from flask import current_app, has_request_context, request
 

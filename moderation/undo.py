@@ -21,7 +21,8 @@ overwrites a change it did not see.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import or_, select
 

@@ -8,16 +8,14 @@ import secrets
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import (Blueprint, abort, current_app, make_response, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, session, url_for
 from sqlalchemy import select
-
 from werkzeug.exceptions import HTTPException
 
 from . import sessions
+from .access import STALE_PASS
 from .api import error_response
 from .auth import Principal, check_password, credential_for_token, hash_password
-from .access import STALE_PASS
 from .errors import CommandError
 from .join_codes import current_code, current_room_pass, room_pass_matches
 from .models import CATEGORY_LABELS, TOPICS, Credential, Dialogue, Participant, Role, RoleAssignment, User
@@ -60,8 +58,8 @@ def local_time(value, timezone: str = "UTC", fmt: str = "%H:%M") -> str:
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        zone = dt.timezone.utc
-    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromtimestamp(value / 1000, dt.timezone.utc)
+        zone = dt.UTC
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromtimestamp(value / 1000, dt.UTC)
     return moment.astimezone(zone).strftime(fmt)
 
 

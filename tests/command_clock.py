@@ -28,9 +28,9 @@ class CommandClock:
     @staticmethod
     def moment(local: str) -> dt.datetime:
         clock = dt.time.fromisoformat(local)
-        return dt.datetime.combine(DAY, clock, VIENNA).astimezone(dt.timezone.utc)
+        return dt.datetime.combine(DAY, clock, VIENNA).astimezone(dt.UTC)
 
-    def at(self, local: str) -> "CommandClock":
+    def at(self, local: str) -> CommandClock:
         moment = self.moment(local)
         assert moment >= self.now, f"the clock only moves forward ({local})"
         self.now = moment

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def all_at_once(calls: list[Callable[[], Any]], timeout: float = 30) -> list[Any]:

@@ -38,7 +38,7 @@ class RedisProcess:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 10) -> "RedisProcess":
+    def start(self, timeout: float = 10) -> RedisProcess:
         assert self.process is None or self.process.poll() is not None, "already running"
         self.starts += 1
         log = open(self.directory / f"redis-{self.starts}.log", "wb")
@@ -69,7 +69,7 @@ class RedisProcess:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
 
-    def __enter__(self) -> "RedisProcess":
+    def __enter__(self) -> RedisProcess:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -96,7 +96,7 @@ class TcpProxy:
     def is_cut(self) -> bool:
         return self._listener is None
 
-    def start(self) -> "TcpProxy":
+    def start(self) -> TcpProxy:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
@@ -114,7 +114,7 @@ class TcpProxy:
         while self._listener is listener:
             try:
                 client, _ = listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -172,7 +172,7 @@ class TcpProxy:
     def close(self) -> None:
         self.cut()
 
-    def __enter__(self) -> "TcpProxy":
+    def __enter__(self) -> TcpProxy:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import make_app, run, seed_dialogue
+
 from moderation.auth import ANONYMOUS, Principal
 
 ROLES = ("secretariat", "moderator", "rapporteur", "participant", "display")
@@ -55,7 +56,7 @@ def seed_world(service) -> World:
         api_tokens[role] = run(service, "access.issue_api_token", {"dialogue_id": did, "role": role})["token"]
     # The participant of the matrix applied with a grassroots organization,
     # was approved and invited: every participant command can succeed for them.
-    deadline = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
+    deadline = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
     run(service, "applications.configure", {"dialogue_id": did, "open": True, "deadline": deadline,
                                             "timezone": "UTC"})
     application_id = run(service, "applications.submit", application([did]), ANONYMOUS)["applications"][0][

@@ -23,8 +23,9 @@ import urllib.error
 import urllib.request
 import uuid
 import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_PY = ROOT / "run.py"
@@ -147,7 +148,7 @@ class LiveServer:
             args += ["--demo", "--demo-json", str(self.demo_path)]
         return args
 
-    def start(self, timeout: float = START_TIMEOUT, *, demo: bool | None = None) -> "LiveServer":
+    def start(self, timeout: float = START_TIMEOUT, *, demo: bool | None = None) -> LiveServer:
         """Start the process and wait for ``/healthz`` to answer 200.
 
         Raises ``ServerExited`` (with the server's stderr) when the process
@@ -206,7 +207,7 @@ class LiveServer:
             self.process.wait(10)
         self._close_logs()
 
-    def restart(self, timeout: float = START_TIMEOUT) -> "LiveServer":
+    def restart(self, timeout: float = START_TIMEOUT) -> LiveServer:
         """Start again on the same port, instance folder and database. The
         demo is not seeded again, so the links of the first start stay valid."""
         self.stop()
@@ -224,7 +225,7 @@ class LiveServer:
             self._app.extensions["db"].dispose()
             self._app = None
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -264,7 +265,7 @@ class LiveServer:
         return self._app
 
 
-OPEN_CLIENTS: "weakref.WeakSet[Client]" = weakref.WeakSet()
+OPEN_CLIENTS: weakref.WeakSet[Client] = weakref.WeakSet()
 
 
 def disconnect_all(clients) -> None:
@@ -324,7 +325,7 @@ class Client:
             self._cond.notify_all()
 
     # -- connection ---------------------------------------------------------------
-    def connect(self, timeout: float = 10) -> "Client":
+    def connect(self, timeout: float = 10) -> Client:
         self.sio.connect(self.url, transports=["websocket"], auth=self.auth, headers=self.headers,
                          wait_timeout=timeout)
         self.wait_for(lambda: self.snapshots, timeout, "the snapshot sent on connect")
@@ -338,7 +339,7 @@ class Client:
         """Disconnect, or stop trying to reconnect."""
         self.sio.shutdown()
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self.connect()
 
     def __exit__(self, *exc) -> None:

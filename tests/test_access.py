@@ -6,14 +6,14 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from sqlalchemy import func, select
-
 from conftest import run, seed_dialogue
+from sqlalchemy import func, select
+from test_command_layer import committed, refused
+
 from moderation.auth import ANONYMOUS, SYSTEM, Principal, check_password, credential_for_token, hash_token
 from moderation.commands import REGISTRY, load_domain
 from moderation.errors import CommandError
 from moderation.models import Credential, Participant, RoleAssignment, User
-from test_command_layer import committed, refused
 
 _names = itertools.count(1)
 

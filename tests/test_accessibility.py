@@ -23,7 +23,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from browser_support import DESKTOP, PHONE, launch, require_browser
 from conftest import require, run
 from test_participant_page import SOCKET_TRAFFIC, announced, clients, listen, scene  # noqa: F401 (fixtures)
@@ -235,7 +234,8 @@ FOCUSED = """() => {
     const style = getComputedStyle(node);
     const ring = (style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0) || style.boxShadow !== "none";
     return {probe: node.dataset.tabProbe || null, ring,
-            what: `${node.tagName.toLowerCase()}#${node.id} ${(node.getAttribute("aria-label") || node.textContent || "").trim().slice(0, 40)}`};
+            what: `${node.tagName.toLowerCase()}#${node.id} `
+                  + (node.getAttribute("aria-label") || node.textContent || "").trim().slice(0, 40)};
 }"""
 
 
@@ -407,7 +407,7 @@ def test_inputs_outside_the_window_are_explained_and_the_text_is_kept(scene):
     import datetime as dt
 
     seeded, secretariat = scene["seeded"], scene["secretariat"]
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     secretariat.command("inputs.configure", {"window_opens_local": (now - dt.timedelta(hours=1)).isoformat(),
                                              "window_closes_local": (now + dt.timedelta(hours=2)).isoformat()})
     page = scene["open"](seeded["tokens"]["participant0"], "participant", part="inputs")

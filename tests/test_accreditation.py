@@ -23,20 +23,29 @@ import png
 import pytest
 import zxingcpp
 from aiosmtpd.controller import Controller
-from sqlalchemy import func, select
-
 from conftest import run, seed_dialogue
+from sqlalchemy import func, select
+from test_command_layer import committed, db_state, refused
+
 from moderation import accreditation as acc
 from moderation.auth import ANONYMOUS, SYSTEM, Principal, credential_for_token
 from moderation.errors import CommandError
 from moderation.invitations import SmtpSettings, invitations_zip, letters, send
-from moderation.models import (Application, AuditEntry, Credential, Dialogue, IdempotencyRecord, Input,
-                               Nominee, Participant, Role, SpeakerEntry)
+from moderation.models import (
+    Application,
+    AuditEntry,
+    Credential,
+    Dialogue,
+    IdempotencyRecord,
+    Input,
+    Participant,
+    Role,
+    SpeakerEntry,
+)
 from moderation.summary import attendance
-from test_command_layer import committed, db_state, refused
 
 _numbers = itertools.count(1)
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -413,7 +422,7 @@ def test_permissions(service, dialogue):
         "summary.mark_published": {},
     }
     for name, payload in staff_only.items():
-        for who, principal in others.items():
+        for principal in others.values():
             refused(service, name, {"dialogue_id": did, **payload}, principal, code="forbidden")
         refused(service, name, {"dialogue_id": did, **payload}, ANONYMOUS, code="unauthenticated")
     # Only participants ask for travel support.
@@ -473,7 +482,7 @@ def test_invitation_files_csv_and_qr_code(service, dialogue):
         assert row["link"] == f"https://dialogue.example.org/l/{tokens[name]}"
         assert row["file"] in names
     assert by_name["Bo Chen"]["mode"] == "alternate" and by_name["Carla Ruiz"]["mode"] == "online"
-    for name, row in by_name.items():
+    for row in by_name.values():
         message = email.message_from_bytes(archive.read(row["file"]), policy=policy.default)
         assert message["X-Unsent"] == "1" and message["Subject"].startswith("Invitation: ")
         assert row["email"] in message["To"]

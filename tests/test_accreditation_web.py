@@ -17,15 +17,15 @@ from email import policy
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import func, select
-
 from conftest import make_app, run, seed_dialogue
-from moderation.api import openapi_document
-from moderation.models import Application, Dialogue, Participant
+from sqlalchemy import func, select
 from test_accreditation import Inbox, application, decode_qr, free_port, invite, local, open_applications
 
+from moderation.api import openapi_document
+from moderation.models import Application, Dialogue, Participant
+
 PASSWORD = "a long enough password"
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
 
 
 @pytest.fixture
@@ -456,10 +456,10 @@ def test_connections_seen_while_the_database_is_down_are_recorded_later(tmp_path
     is back, and the online figure is sent again then."""
     from types import SimpleNamespace
 
-    from sqlalchemy.engine import make_url
-
     from conftest import empty_postgres
     from fault_tools import TcpProxy
+    from sqlalchemy.engine import make_url
+
     from moderation.accreditation_web import PresenceWatcher
 
     empty_postgres(postgres_server_url)

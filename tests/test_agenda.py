@@ -9,17 +9,17 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import run, seed_dialogue
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from test_command_layer import audit_entries, committed, refused, version_of
 
-from conftest import run, seed_dialogue
 from moderation import agenda
 from moderation.auth import SYSTEM
 from moderation.models import AgendaItem, AuditEntry, Dialogue, ItemStatus
-from test_command_layer import audit_entries, committed, refused, version_of
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 # -- reading the database -------------------------------------------------------------
@@ -213,7 +213,7 @@ def test_an_overrunning_item_reports_negative_remaining_time(service, dialogue):
     """An item that has run past its planned time: ``ends_at`` lies in the
     past (screens show overtime) and the estimated end is now plus what is
     still to come."""
-    did, (first, *rest) = dialogue["dialogue_id"], dialogue["item_ids"]
+    did, first = dialogue["dialogue_id"], dialogue["item_ids"][0]
     run(service, "agenda.start_item", {"dialogue_id": did, "item_id": first})
     with service.db.sessions.begin() as s:
         row = s.get(AgendaItem, first)

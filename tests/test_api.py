@@ -7,10 +7,10 @@ import json
 import re
 
 import pytest
-
 from conftest import make_app, run, seed_dialogue
-from moderation.commands import REGISTRY
 from test_command_layer import db_state, version_of
+
+from moderation.commands import REGISTRY
 
 API = "/api/v1"
 

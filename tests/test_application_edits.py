@@ -12,14 +12,20 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
-
 from conftest import make_app, run, seed_dialogue
-from moderation.models import Application
+from sqlalchemy import select
 from test_accreditation import application, open_applications
-from test_accreditation_web import (admin_client, applications_count, assert_no_inline_code, csrf_of, form_data,
-                                    post_form, seeded, service)  # noqa: F401 - the fixtures
+from test_accreditation_web import (
+    admin_client,
+    applications_count,
+    assert_no_inline_code,
+    csrf_of,
+    form_data,
+    post_form,  # noqa: F401 - the fixtures
+    )
 from test_invitation_delivery import mail_server_app
+
+from moderation.models import Application
 
 
 def stored(service) -> list[tuple]:

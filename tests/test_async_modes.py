@@ -61,7 +61,7 @@ def test_a_whole_session_of_dozens_of_screens_runs_under(mode, tmp_path):
                 ack = moderator.command("agenda.advance", {"from_item_id": current} if current else {})
                 current = ack["result"]["current_item_id"]
             assert current == seeded["item_ids"][2]
-            each(everyone, lambda client: sees_version(client, ack["version"]))
+            each(everyone, lambda client, ack=ack: sees_version(client, ack["version"]))
 
             # Twenty ask for the floor at once; the display shows them all.
             asks = each(participants[:ASKING],
@@ -75,7 +75,7 @@ def test_a_whole_session_of_dozens_of_screens_runs_under(mode, tmp_path):
             for _ in range(3):
                 ack = moderator.command("queue.call_next")
                 speaking = ack["result"]["speaking_id"]
-                each(everyone, lambda client: sees_version(client, ack["version"]))
+                each(everyone, lambda client, ack=ack: sees_version(client, ack["version"]))
                 assert display.fresh_snapshot()["sections"]["queue"]["current"]["id"] == speaking
 
             # Every participant sends an input at once; all are stored.
@@ -96,11 +96,11 @@ def test_a_whole_session_of_dozens_of_screens_runs_under(mode, tmp_path):
             version = moderator.fresh_snapshot()["version"]
             snapshots_before = [len(client.snapshots) for client in everyone]
             server.restart()
-            each(list(zip(everyone, snapshots_before)), lambda pair: pair[0].wait_for(
+            each(list(zip(everyone, snapshots_before, strict=False)), lambda pair: pair[0].wait_for(
                 lambda: len(pair[0].snapshots) > pair[1] and pair[0].snapshots[-1]["version"] >= version,
                 WAIT, "the snapshot after the restart"))
             ack = moderator.command("queue.call_next")
-            each(everyone, lambda client: sees_version(client, ack["version"]))
+            each(everyone, lambda client, ack=ack: sees_version(client, ack["version"]))
 
             elapsed = time.monotonic() - started
             assert elapsed < FLOW_SECONDS, f"the session took {elapsed:.0f} s under {mode}"

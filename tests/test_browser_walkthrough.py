@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from browser_support import DESKTOP, PHONE, chromium, require_browser
 from conftest import seed_dialogue
 
@@ -220,7 +219,8 @@ def test_a_whole_dialogue_from_the_floor_to_the_summary(live, browse):
     from docx import Document
     from playwright.sync_api import expect
 
-    from moderation.demo import DEMO_TITLE, PEOPLE as DEMO_PEOPLE
+    from moderation.demo import DEMO_TITLE
+    from moderation.demo import PEOPLE as DEMO_PEOPLE
 
     links, did = live.demo["links"], live.dialogue_id
     # The secretariat opens the demo dialogue from the list of dialogues.

@@ -23,17 +23,17 @@ import re
 from typing import Any
 
 import pytest
-from sqlalchemy import event
-
 from command_clock import command_clock
 from conftest import make_app, run, seed_dialogue
+from security_world import World, without_presence_writes, world_template
+from sqlalchemy import event
+from test_authorization_matrix import EVERYONE, EXPECTED_ROLES, PAR, PAYLOADS, SEC
+
 from moderation.auth import ANONYMOUS, SYSTEM, Principal, principal_for_token
 from moderation.commands import REGISTRY, load_domain
 from moderation.errors import CommandError
 from moderation.models import Base, Dialogue, Role
 from moderation.snapshot import HINTED_SECTIONS, LIVE_FIELDS, SECTIONS, STAFF, _build
-from security_world import World, without_presence_writes, world_template
-from test_authorization_matrix import EVERYONE, EXPECTED_ROLES, PAR, PAYLOADS, SEC
 
 load_domain()
 PRIVATE = ("me", "my_inputs")  # a participant's own sections: private messages
@@ -129,11 +129,11 @@ def screens_of(service, world: World) -> Screens:
                    for role in ("secretariat", "moderator", "rapporteur", "display")}
     viewers["participant"] = (world.extra["participant_principal"], Role.PARTICIPANT)
     participants = {world.participant_id: world.extra["participant_principal"],
-                    **dict(zip(world.other_participant_ids, world.extra["other_principals"]))}
+                    **dict(zip(world.other_participant_ids, world.extra["other_principals"], strict=False))}
     return Screens(service, world.dialogue_id, viewers, participants)
 
 
-def play(service, screens: Screens, principal: Principal, name: str, payload: dict) -> list[str]:
+def play(service, screens: Screens, principal: Principal, name: str, payload: dict) -> list[str]:  # noqa: C901
     """Run one command and compare what it sent with what changed. Returns
     the problems found (empty when the stream is exact)."""
     before = screens.state()
@@ -242,7 +242,7 @@ def test_a_whole_dialogue_keeps_every_screen_exact(fresh, frozen):
     with service.db.session() as session:
         from moderation.models import Credential
         pids = [session.get(Credential, cid).participant_id for cid in participant_ids]
-    screens = Screens(service, did, viewers, dict(zip(pids, people)))
+    screens = Screens(service, did, viewers, dict(zip(pids, people, strict=False)))
 
     def settings() -> dict[str, Any]:
         return service.snapshot(SYSTEM, did, Role.DISPLAY)["sections"]["input_settings"]

@@ -6,12 +6,11 @@ The helpers ``db_state``, ``committed`` and ``refused`` are shared with the
 other command suites (``from test_command_layer import ...``)."""
 from __future__ import annotations
 
-
 import pytest
-from sqlalchemy import func, select
-
 from concurrency import all_at_once
 from conftest import run, seed_dialogue
+from sqlalchemy import func, select
+
 from moderation.auth import SYSTEM, Principal
 from moderation.commands import REGISTRY, DialoguePayload, command, execute
 from moderation.errors import CommandError

@@ -18,7 +18,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from browser_support import chromium, require_browser
 from conftest import run, seed_dialogue
 from test_pages import admin_client, audit, client_for
@@ -26,8 +25,8 @@ from test_pages import admin_client, audit, client_for
 ROOT = Path(__file__).resolve().parent.parent
 EVIL_NAME = '<script>alert("name")</script>'
 EVIL_NOTE = '"><img src=x onerror=alert(1)>'
-CONSOLE_MODULES = ("moderator", "console_presses", "undo", "offline_queue", "confirm_dialog", "queue_console", "inputs_staff", "input_cards", "statistics", "rapporteur",
-                   "inputs_workspace", "summary_editor")
+CONSOLE_MODULES = ("moderator", "console_presses", "undo", "offline_queue", "confirm_dialog", "queue_console",
+                   "inputs_staff", "input_cards", "statistics", "rapporteur", "inputs_workspace", "summary_editor")
 
 
 @pytest.fixture

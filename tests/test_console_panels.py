@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 import test_console_pages as console_pages
 from test_console_pages import running_item
 
@@ -213,7 +212,6 @@ def test_the_console_shows_what_arrives_until_the_moderator_has_seen_it(open_pag
 @pytest.mark.server
 def test_compact_list_and_attention_pill_pass_axe(browser, live, sockets):
     from playwright.sync_api import expect
-
     from test_accessibility import AXE, axe_violations, describe, require_axe
 
     require_axe()

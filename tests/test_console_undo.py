@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import HeldBroadcasts
-from conftest import run
 # The console tests' fixtures: a server of this module's own (module scope),
 # the browser, signed-in pages and Socket.IO clients.
 import test_console_pages as console
+from browser_support import HeldBroadcasts
+from conftest import run
 
 live, browser, open_page, sockets = console.live, console.browser, console.open_page, console.sockets
 

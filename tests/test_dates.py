@@ -12,13 +12,13 @@ import logging
 import re
 
 import pytest
-from sqlalchemy import select
-
 from conftest import run, seed_dialogue
-from moderation.commands import REGISTRY, load_domain
-from moderation.models import Dialogue
+from sqlalchemy import select
 from test_command_layer import db_state
 from test_pages import admin_client, csrf_of
+
+from moderation.commands import REGISTRY, load_domain
+from moderation.models import Dialogue
 
 API = "/api/v1"
 # Each command that takes a date-time, with what else its payload needs.
@@ -109,7 +109,7 @@ def stored(service, dialogue_id: int) -> Dialogue:
 
 
 def utc(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).astimezone(dt.timezone.utc)
+    return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
 
 
 BOUNDS = [
@@ -135,7 +135,7 @@ def check_stored_and_read_back(world, zone: str, local: str, expected_utc: str) 
     assert send(world, "dialogue.update", {"timezone": zone}).status_code == 200
     response = send(world, "dialogue.update", {"local_start": local})
     assert response.status_code == 200, response.get_json()
-    assert stored(service, did).starts_at.astimezone(dt.timezone.utc) == utc(expected_utc)
+    assert stored(service, did).starts_at.astimezone(dt.UTC) == utc(expected_utc)
     snapshot = app.test_client().get(f"{API}/dialogues/{did}/snapshot", headers=headers).get_json()["snapshot"]
     section = snapshot["sections"]["dialogue"]
     assert utc(section["local_start"]) == utc(expected_utc)
@@ -144,11 +144,11 @@ def check_stored_and_read_back(world, zone: str, local: str, expected_utc: str) 
     latest = "2100-12-31T23:59:59.999999-12:00"   # the latest instant of all
     response = send(world, "inputs.configure", {"window_opens_local": local, "window_closes_local": latest})
     assert response.status_code == 200, response.get_json()
-    assert stored(service, did).input_window_opens_at.astimezone(dt.timezone.utc) == utc(expected_utc)
+    assert stored(service, did).input_window_opens_at.astimezone(dt.UTC) == utc(expected_utc)
 
     response = send(world, "applications.configure", {"open": True, "timezone": zone, "deadline": local})
     assert response.status_code == 200, response.get_json()
-    assert stored(service, did).application_deadline.astimezone(dt.timezone.utc) == utc(expected_utc)
+    assert stored(service, did).application_deadline.astimezone(dt.UTC) == utc(expected_utc)
     assert response.get_json()["result"]["deadline_text"]
     assert app.test_client().get(f"/d/{did}/apply").status_code == 200   # the public page shows the deadline
 

@@ -64,7 +64,7 @@ def test_regenerating_the_role_matrix_keeps_the_hand_written_security_text():
 def test_security_covers_every_asvs_chapter_in_order():
     text = SECURITY.read_text(encoding="utf-8")
     positions = [text.find(f"\n### {chapter}\n") for chapter in ASVS_CHAPTERS]
-    assert all(p > 0 for p in positions), [c for c, p in zip(ASVS_CHAPTERS, positions) if p < 0]
+    assert all(p > 0 for p in positions), [c for c, p in zip(ASVS_CHAPTERS, positions, strict=False) if p < 0]
     assert positions == sorted(positions)
     for chapter in ASVS_CHAPTERS:
         section = text.split(f"\n### {chapter}\n", 1)[1].split("\n### ", 1)[0]

@@ -21,13 +21,13 @@ from collections import Counter
 from html.parser import HTMLParser
 
 import pytest
+from conftest import run, seed_dialogue
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
-
-from conftest import run, seed_dialogue
-from moderation.models import AgendaItem, Dialogue
 from test_exporters import export, fixed_document  # noqa: F401 - the fixture
+
+from moderation.models import AgendaItem, Dialogue
 
 PIECES = ["#", "##", "*", "**", "_", "`", "```", "~~", "[", "]", "(", ")", "![x](y)", "[a](javascript:alert(1))",
           "<b>", "</p>", "<script>", "&amp;", "&#35;", "\\", "|", "| a | b |", "|---|", "-", "+", "=", "---", "===",

@@ -35,7 +35,7 @@ from moderation.plugins.exporters import md_escape, neutralize
 from moderation.summary import build_summary
 
 GOLDEN = Path(__file__).parent / "golden"
-FIXED = dt.datetime(2026, 6, 3, 8, 30, tzinfo=dt.timezone.utc)  # 10:30 in Vienna, 3 minutes into item 2
+FIXED = dt.datetime(2026, 6, 3, 8, 30, tzinfo=dt.UTC)  # 10:30 in Vienna, 3 minutes into item 2
 HOSTILE = "<script>alert(1)</script> *bold* _u_ `code` | pipe &amp;\n# heading\n1. item\n- dash\n[link](x)"
 
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 import pytest
 import socketio
-from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
-
 from conftest import empty_postgres, require, seed_dialogue
 from fault_tools import RedisProcess, TcpProxy
 from server import Client, LiveServer, disconnect_all, run_cli
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
 from moderation.auth import SYSTEM
 from moderation.commands import execute
 from moderation.config import SETTINGS
@@ -137,7 +137,7 @@ def test_kill_9_in_the_middle_of_an_input_burst_loses_nothing_and_stores_nothing
         everything = [item for plan in plans for item in plan]
         deadline = time.monotonic() + BURST_DEADLINE
         threads = [threading.Thread(target=submit_until_acknowledged, args=(client, plan, deadline), daemon=True)
-                   for client, plan in zip(participants, plans)]
+                   for client, plan in zip(participants, plans, strict=False)]
         for thread in threads:
             thread.start()
 

@@ -32,16 +32,16 @@ from typing import Any
 
 import annotated_types
 import pytest
+from conftest import run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
+from security_world import NO_LIMITS, without_presence_writes, world_template
+from test_authorization_matrix import PAYLOADS
 
-from conftest import run
 from moderation.commands import REGISTRY, load_domain
 from moderation.inputs import ListQuery
 from moderation.models import Role
-from security_world import NO_LIMITS, without_presence_writes, world_template
-from test_authorization_matrix import PAYLOADS
 
 load_domain()
 EVENTS = sorted(REGISTRY) + ["snapshot", "inputs.list"]

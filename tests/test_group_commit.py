@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
-from typing import Any, Callable
+from typing import Any
 
 import pytest
-from sqlalchemy import select
-
 from concurrency import all_at_once
 from conftest import seed_dialogue
+from sqlalchemy import select
 from test_command_layer import audit_entries, db_state, version_of
 from test_inputs import NO_LIMIT, World, app  # noqa: F401 - the app fixture without a rate limit
+
 from moderation.commands import REGISTRY, Outcome, Request, execute_group, load_domain
 from moderation.errors import CommandError
 from moderation.models import IdempotencyRecord, Input, Role

@@ -11,16 +11,22 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import make_app, run, seed_dialogue
 from sqlalchemy import func, select
 
-from conftest import make_app, run, seed_dialogue
 from moderation.errors import CommandError
 from moderation.inputs import filters_in_order
 from moderation.models import Input
 from moderation.plugins import make_plugin_manager
 from moderation.plugins.hookspecs import FilterVerdict, InputDraft, InputFilter, hookimpl
-from moderation.plugins.input_filters import (DUPLICATE, FORBIDDEN, LENGTH, _exact_duplicate,
-                                              _length_and_characters, normalized)
+from moderation.plugins.input_filters import (
+    DUPLICATE,
+    FORBIDDEN,
+    LENGTH,
+    _exact_duplicate,
+    _length_and_characters,
+    normalized,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

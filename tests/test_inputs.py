@@ -19,21 +19,29 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, insert, select
-
 from concurrency import all_at_once
 from conftest import make_app, run, seed_dialogue
+from sqlalchemy import func, insert, select
 from test_command_layer import refused
+
 from moderation.auth import SYSTEM, Principal
 from moderation.commands import REGISTRY, load_domain
-from moderation.models import (Dialogue, Endorsement, IdempotencyRecord, Input, InputRevision, InputTheme, Role,
-                               SpeakerEntry)
+from moderation.models import (
+    Dialogue,
+    Endorsement,
+    IdempotencyRecord,
+    Input,
+    InputRevision,
+    InputTheme,
+    Role,
+    SpeakerEntry,
+)
 from moderation.plugins import FilterVerdict, InputFilter, hookimpl
 from moderation.ratelimit import RateLimiter
 
 NO_LIMIT = {"INPUT_RATE_BURST": 100_000, "INPUT_RATE_PER_MINUTE": 100_000}
 VIENNA = ZoneInfo("Europe/Vienna")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture
@@ -1194,7 +1202,7 @@ def test_the_inputs_hint_is_throttled(world, sockets):
     hints = [(data["published"], at) for event, data, at in listener.pull() if event == "inputs_hint"]
     published = [count for count, _ in hints]
     assert published == sorted(published) and published[-2:] == [9, 10], hints
-    gaps = [b - a for (_, a), (_, b) in zip(hints, hints[1:])]
+    gaps = [b - a for (_, a), (_, b) in zip(hints, hints[1:], strict=False)]
     assert all(gap > 0.7 for gap in gaps), gaps  # at most about one a second (collection adds jitter)
     # Nine inputs, one hint a second at most: as many hints as seconds the burst took, and one more.
     assert published.count(9) == 1 and len(hints) - 1 <= 2 + int(burst), (burst, hints)

@@ -14,12 +14,12 @@ import time
 import uuid
 
 import pytest
-from sqlalchemy import func, select
-
 from concurrency import all_at_once
 from conftest import seed_dialogue
 from server import Client, LiveServer, disconnect_all
 from slow_acks import SlowAcks
+from sqlalchemy import func, select
+
 from moderation.models import IdempotencyRecord, Input
 
 pytestmark = pytest.mark.server
@@ -138,7 +138,7 @@ def test_a_submission_cut_at_once_is_stored_once_whatever_reached_the_server(ser
         before = len(participant.snapshots)
         participant.sio.emit("inputs.submit", {"payload": payload, "idempotency_key": key})
         cut(participant)
-        participant.wait_for(lambda: len(participant.snapshots) > before and participant.connected, 15,
+        participant.wait_for(lambda before=before: len(participant.snapshots) > before and participant.connected, 15,
                              "the reconnection")
         ack = None
         for _ in range(20):  # the reconnection may still be settling
@@ -151,7 +151,7 @@ def test_a_submission_cut_at_once_is_stored_once_whatever_reached_the_server(ser
         outcomes.append(ack["replayed"])
         assert stored(server, text) == 1, attempt
         assert len(listed(moderator, text)) == 1
-        moderator.wait_for(lambda: records_for(moderator, ack["result"]["input_id"]), 10, "the moderator's record")
+        moderator.wait_for(lambda ack=ack: records_for(moderator, ack["result"]["input_id"]), 10, "the moderator's record")
     assert len(outcomes) == 3
 
 

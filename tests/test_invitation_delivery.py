@@ -19,14 +19,14 @@ from email import policy
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
-
 from conftest import make_app, run, seed_dialogue
+from sqlalchemy import select
+from test_accreditation import Inbox, application, free_port, open_applications
+
 from moderation.auth import credential_for_token
 from moderation.errors import CommandError
 from moderation.invitations import header_text, letter
 from moderation.models import Credential, Participant
-from test_accreditation import Inbox, application, free_port, open_applications
 
 EVIL = "Mallory\r\nBcc: victim@evil.example"
 

@@ -12,10 +12,9 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import run, seed_dialogue
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import run, seed_dialogue
 from test_pages import PASSWORD, csrf_of
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,9 +10,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from conftest import run, seed_dialogue
 from sqlalchemy import func, select
 
-from conftest import run, seed_dialogue
 from moderation.models import Credential, Participant
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,7 +123,7 @@ def test_role_page_renders_for_its_role(sqlite_app, seeded, role):
     srcs = [script.get("src", "") for script in page.scripts]
     assert any("vendor/socket.io/socket.io.min.js" in src for src in srcs)
     assert any(f"js/{role}.js" in src and script.get("type") == "module"
-               for src, script in zip(srcs, page.scripts))
+               for src, script in zip(srcs, page.scripts, strict=False))
     assert "main" in page.landmarks
     assert 'id="connection"' in html and 'aria-live="polite"' in html
     assert len(page.ids) == len(set(page.ids)), "duplicate ids"

@@ -17,7 +17,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
 from conftest import REQUIRE_SERVICES, run, seed_dialogue
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -891,11 +890,14 @@ window.__calls = {vibrate: [], notify: [], tones: 0, asked: 0};
 navigator.vibrate = (pattern) => { window.__calls.vibrate.push(pattern); return true; };
 class FakeNotification {
   constructor(title, options) { window.__calls.notify.push([title, options && options.body]); }
-  static requestPermission() { window.__calls.asked += 1; FakeNotification.permission = 'granted'; return Promise.resolve('granted'); }
+  static requestPermission() {
+    window.__calls.asked += 1; FakeNotification.permission = 'granted'; return Promise.resolve('granted');
+  }
 }
 FakeNotification.permission = 'default';
 window.Notification = FakeNotification;
-const node = () => ({connect: (next) => next, start() {}, stop() {}, frequency: {}, gain: {setValueAtTime() {}, exponentialRampToValueAtTime() {}}});
+const node = () => ({connect: (next) => next, start() {}, stop() {}, frequency: {},
+                    gain: {setValueAtTime() {}, exponentialRampToValueAtTime() {}}});
 window.AudioContext = class { constructor() { this.currentTime = 0; this.state = 'running'; this.destination = node(); }
   createOscillator() { window.__calls.tones += 1; return node(); } createGain() { return node(); } resume() {} };
 let hidden = false;

@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import POSTGRES_URL, require
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -28,8 +28,17 @@ from sqlalchemy import select
 
 from moderation.errors import CommandError
 from moderation.models import Input
-from moderation.plugins import (BUILTINS, ENTRY_POINT_GROUP, AgendaItemType, Exporter, InputFilter, PluginError,
-                                QueuePolicy, hookimpl, hookspecs)
+from moderation.plugins import (
+    BUILTINS,
+    ENTRY_POINT_GROUP,
+    AgendaItemType,
+    Exporter,
+    InputFilter,
+    PluginError,
+    QueuePolicy,
+    hookimpl,
+    hookspecs,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).resolve().parent / "plugin_fixture"
@@ -190,7 +199,7 @@ class _Offers:
 
     def __init__(self, hook: str, offer):
         setattr(self, hook, hookimpl(lambda: [offer]))
-        setattr(getattr(self, hook), "__name__", hook)
+        getattr(self, hook).__name__ = hook
 
 
 CLASHES = {

@@ -1065,8 +1065,8 @@ def race(q: Queue, services, principals, with_expected: bool) -> None:
         if with_expected:
             payload["expected_entry_id"] = proposed
         results = press_together([
-            lambda s=s, p=p: s.dispatch(p, "queue.call_next", dict(payload)).result
-            for s, p in zip(services, principals)])
+            lambda s=s, p=p, payload=payload: s.dispatch(p, "queue.call_next", dict(payload)).result
+            for s, p in zip(services, principals, strict=False)])
         speaking = q.entries("speaking")
         assert len(speaking) == 1, f"round {round_}: {len(speaking)} speakers at once"
         oks = [value for status, value in results if status == "ok"]

@@ -55,7 +55,7 @@ def assert_every_change_in_order(client: Client, commands: list[int]) -> None:
     assert versions == sorted(set(versions)), f"out of order or repeated: {versions}"
     previous = client.snapshots[0]["version"]
     assert changes[0]["prev_version"] <= previous
-    for before, change in zip(changes, changes[1:]):
+    for before, change in zip(changes, changes[1:], strict=False):
         assert change["prev_version"] == before["version"], f"a change was missed before {change['version']}"
     missing = sorted(set(commands) - set(versions))
     assert not missing, f"changes never received: {missing} (received {versions})"

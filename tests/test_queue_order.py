@@ -17,14 +17,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from moderation.plugins.hookspecs import QueuePolicy
-from moderation.plugins.queue_policies import (ALTERNATE_CHANNEL, ALTERNATE_STAKEHOLDERS, DEFAULT_COMBINATION,
-                                               FIRST_COME, FIRST_TIME_FIRST, POINTS_OF_ORDER_FIRST,
-                                               queue_policies)
+from moderation.plugins.queue_policies import (
+    ALTERNATE_CHANNEL,
+    ALTERNATE_STAKEHOLDERS,
+    DEFAULT_COMBINATION,
+    FIRST_COME,
+    FIRST_TIME_FIRST,
+    POINTS_OF_ORDER_FIRST,
+    queue_policies,
+)
 from moderation.queue_order import Candidate, QueueContext, by_arrival, is_state, order, split
 
 BUILT_INS = [POINTS_OF_ORDER_FIRST, FIRST_TIME_FIRST, ALTERNATE_CHANNEL, ALTERNATE_STAKEHOLDERS, FIRST_COME]
 BY_NAME = {p.name: p for p in BUILT_INS}
-T0 = dt.datetime(2026, 6, 3, 13, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 6, 3, 13, 0, tzinfo=dt.UTC)
 CHANNELS = ("room", "online")
 CATEGORIES = ("ngo_ecosoc", "ngo", "academia", "private_sector", "state_party", "igo", "other")
 TYPES = ("statement", "question", "point_of_order", "reply")

@@ -5,12 +5,12 @@ connections ended when their right to be there ends."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import run, seed_dialogue
+from test_command_layer import db_state, version_of
+
 from moderation.commands import REGISTRY
 from moderation.models import Role
 from moderation.realtime import Realtime
-from test_command_layer import db_state, version_of
 
 
 @pytest.fixture
@@ -121,7 +121,7 @@ def test_each_role_gets_its_own_snapshot_on_connect(connect, service, dialogue):
         client = connect({"dialogue_id": did, "token": dialogue["tokens"][who]})
         assert client.is_connected(), who
         [snapshots[who]] = received(client)["snapshot"]
-    for who, snap in snapshots.items():
+    for snap in snapshots.values():
         assert snap["dialogue_id"] == did and snap["version"] == version
         assert {"dialogue", "agenda", "me"} <= set(snap["sections"])
         assert len(snap["sections"]["agenda"]["items"]) == 4

@@ -8,12 +8,12 @@ from __future__ import annotations
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+from conftest import run, seed_dialogue
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import run, seed_dialogue
-from moderation.redirects import same_site_path
 from test_pages import PASSWORD, admin_client, csrf_of
+
+from moderation.redirects import same_site_path
 
 SITE = "http://localhost"
 # Pieces that have fooled redirect checks: schemes, slashes and backslashes,

@@ -10,10 +10,10 @@ import logging
 import re
 
 import pytest
-
 from conftest import run, seed_dialogue
-from moderation.auth import SYSTEM
 from test_command_layer import db_state
+
+from moderation.auth import SYSTEM
 
 API = "/api/v1"
 DEEP = 5_000

@@ -8,10 +8,10 @@ from __future__ import annotations
 import re
 
 import pytest
+import test_participant_page
 from sqlalchemy import select
 
 from moderation.models import Participant
-import test_participant_page
 
 # The live server, Chromium and a seeded scene of the participant page's browser tests.
 browser, clients, live, scene = (test_participant_page.browser, test_participant_page.clients,

@@ -11,16 +11,16 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
-
+import test_pages
 from conftest import run, seed_dialogue
+from sqlalchemy import select
+from test_command_layer import committed, refused
+from test_pages import csrf_of
+
 from moderation.access import STALE_PASS
 from moderation.errors import CommandError
 from moderation.join_codes import ALPHABET, JoinKeys
 from moderation.models import AuditEntry, Dialogue, Participant
-from test_command_layer import committed, refused
-import test_pages
-from test_pages import csrf_of
 
 service, seeded = test_pages.service, test_pages.seeded  # fixtures: the SQLite app's service, a dialogue
 

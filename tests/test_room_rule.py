@@ -17,18 +17,18 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 
+from conftest import run
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 from sqlalchemy import select
+from test_accreditation import application, open_applications
+from test_command_layer import db_state
 
-from conftest import run
 from moderation.auth import ANONYMOUS, SYSTEM, Principal
 from moderation.errors import CommandError
 from moderation.models import Organization, Participant
 from moderation.room import UNLIMITED_CATEGORIES, organization_key
-from test_accreditation import application, open_applications
-from test_command_layer import db_state
 
 # Three organizations, each typed several ways (case, spacing, punctuation).
 SPELLINGS = [["Acme Network", "ACME network", "acme  network."],

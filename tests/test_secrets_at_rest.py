@@ -16,20 +16,21 @@ import json
 import logging
 import re
 import uuid
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-from sqlalchemy import inspect, select, text
-
 from browser_support import chromium, require_browser
+from security_world import world_template
+from sqlalchemy import inspect, select, text
+from test_authorization_matrix import NOBODY, PARTICIPANT, PAYLOADS, SECRETARIAT, HttpSession
+
 from moderation.auth import hash_token
 from moderation.commands import REGISTRY, CommandSpec, load_domain
 from moderation.errors import CommandError
 from moderation.join_codes import current_code
 from moderation.models import Dialogue, Role
 from moderation.plugins import hookimpl
-from security_world import world_template
-from test_authorization_matrix import NOBODY, PARTICIPANT, PAYLOADS, SECRETARIAT, HttpSession
 
 API = "/api/v1"
 load_domain()

@@ -9,7 +9,6 @@ import re
 from types import SimpleNamespace
 
 import pytest
-
 from conftest import make_app, run, seed_dialogue
 from test_pages import csrf_of
 

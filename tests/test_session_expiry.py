@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from conftest import run
-from moderation import realtime as realtime_module
-from moderation import sessions
 from test_pages import csrf_of
 from test_realtime import command, connect, received  # noqa: F401 - connect is a fixture
 from test_sign_in_limits import Clock
+
+from moderation import realtime as realtime_module
+from moderation import sessions
 
 PASSWORD = "a long enough password"
 IDLE = 120 * 60        # the defaults: a day-long dialogue with a lunch break
@@ -266,7 +266,6 @@ def test_ending_a_users_sessions_on_the_real_server(live_server):
     """The same through the real server: HTTP cookies, the eventlet
     server's Socket.IO connection, and the JSON API with the CSRF header."""
     import requests
-
     from server import Client
 
     service = live_server.app().extensions["moderation"]

@@ -13,15 +13,15 @@ import re
 import uuid
 
 import pytest
-from sqlalchemy import func, select
-
 from conftest import make_app, run, seed_dialogue
-from moderation import throttle as throttle_module
-from moderation.models import Application, Credential, Participant
-from moderation.throttle import TooManyAttempts, Throttle
+from sqlalchemy import func, select
 from test_accreditation import application, open_applications
 from test_accreditation_web import form_data
 from test_pages import csrf_of
+
+from moderation import throttle as throttle_module
+from moderation.models import Application, Credential, Participant
+from moderation.throttle import Throttle, TooManyAttempts
 
 PASSWORD = "a long enough password"
 LIMITS = {"SIGN_IN_RATE_BURST": 3, "SIGN_IN_RATE_PER_MINUTE": 1, "APPLY_RATE_BURST": 2, "APPLY_RATE_PER_HOUR": 1}
@@ -34,7 +34,7 @@ class Clock:
         self.now = start
 
     @classmethod
-    def replacing(cls, monkeypatch, module) -> "Clock":
+    def replacing(cls, monkeypatch, module) -> Clock:
         fake = cls()
         monkeypatch.setattr(module, "clock", fake)
         return fake

@@ -13,13 +13,13 @@ import types
 import typing
 
 import pytest
-from pydantic import BaseModel, ValidationError
-
 from conftest import run
+from pydantic import BaseModel, ValidationError
+from test_command_layer import db_state
+
 from moderation.commands import REGISTRY, load_domain
 from moderation.errors import CommandError, validation_details
 from moderation.storable import NOT_ONE_LINE
-from test_command_layer import db_state
 
 load_domain()
 

@@ -5,6 +5,7 @@ fresh each time."""
 from __future__ import annotations
 
 from conftest import run
+
 from moderation.snapshot import SectionCache
 
 
@@ -76,6 +77,7 @@ def test_the_online_figure_is_live_and_leaves_out_who_is_checked_in(sqlite_app):
     for every snapshot, from who is connected now less who is checked in at
     the door (kept per version), and agrees with counting in the database."""
     from conftest import seed_dialogue
+
     from moderation.accreditation import online_now
 
     service = sqlite_app.extensions["moderation"]

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pytest
 import requests
-from sqlalchemy import func, select
-
 from conftest import run
-from moderation.auth import hash_token
-from moderation.models import Credential, Participant
 from security_world import application
 from server import Client, LiveServer, run_cli
+from sqlalchemy import func, select
+
+from moderation.auth import hash_token
+from moderation.models import Credential, Participant
 
 EVIL = "https://evil.example"
 

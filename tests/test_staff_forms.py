@@ -16,11 +16,11 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-
 import test_console_pages as console_pages
 from conftest import run
 from test_accreditation import application, local, open_applications
 from test_accreditation_web import admin_client, csrf_of, seeded, service  # noqa: F401 (fixtures)
+
 from moderation import accreditation as acc
 from moderation import models
 
@@ -134,12 +134,11 @@ def test_the_secretariat_sees_names_not_stored_keys(sqlite_app, service, seeded)
 @pytest.mark.server
 def test_application_form_errors_clear_as_they_are_fixed(browser, live):
     from playwright.sync_api import expect
-
     from server import Client
 
     secretariat = Client(live, live.token("secretariat"), live.dialogue_id).connect()
     try:
-        deadline = local(dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=6), "Europe/Vienna")
+        deadline = local(dt.datetime.now(dt.UTC) + dt.timedelta(hours=6), "Europe/Vienna")
         secretariat.command("applications.configure", {"open": True, "deadline": deadline})
     finally:
         secretariat.disconnect()
@@ -195,7 +194,6 @@ def test_application_form_errors_clear_as_they_are_fixed(browser, live):
 @pytest.mark.server
 def test_the_dialogue_settings_warn_beside_the_start(browser, live):
     from playwright.sync_api import expect
-
     from server import Client
 
     secretariat = Client(live, live.token("secretariat"), live.dialogue_id).connect()

@@ -8,11 +8,11 @@ from __future__ import annotations
 import logging
 
 import pytest
-
 from conftest import run
+from test_command_layer import db_state
+
 from moderation.auth import SYSTEM
 from moderation.errors import CommandError
-from test_command_layer import db_state
 
 HUGE = 2 ** 63
 

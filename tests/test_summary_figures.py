@@ -20,11 +20,11 @@ import io
 import json
 
 import pytest
+from command_clock import command_clock
+from conftest import run, seed_dialogue
 from lxml import html as lxml_html
 from markdown_it import MarkdownIt
 
-from command_clock import command_clock
-from conftest import run, seed_dialogue
 from moderation.auth import SYSTEM
 
 PEOPLE = (("Amina Okafor", "room", "ngo"), ("Jonas Lindqvist", "online", "academia"),
@@ -46,7 +46,7 @@ def play(service) -> dict:
     d = seed_dialogue(service, participants=PEOPLE)
     did, p = d["dialogue_id"], d["principals"]
     chair, rapporteur = p["moderator"], p["rapporteur"]
-    items = d["item_ids"]  # briefing 20 min, working group update 15, panel 60, input collection 45
+    # The items: briefing 20 min, working group update 15, panel 60, input collection 45.
 
     def cmd(name, payload, who=SYSTEM):
         return run(service, name, {"dialogue_id": did, **payload}, who)
@@ -293,7 +293,7 @@ def check_narrative_format(tables: dict, text: str, ids: dict) -> None:
     # the dialogue's table, then one per item that had interventions
     assert len(speaking) == 3
     expected = [DIALOGUE_SPEAKING, ITEM_SPEAKING[0], ITEM_SPEAKING[1]]
-    for rows, figures in zip(speaking, expected):
+    for rows, figures in zip(speaking, expected, strict=False):
         shown = {r[0]: (int(r[1]), float(r[2])) for r in rows}
         wanted = {**{("In the room" if k == "room" else "Online"): v for k, v in figures["by_channel"].items()},
                   **{CATEGORY_LABEL[k]: v for k, v in figures["by_category"].items()}}

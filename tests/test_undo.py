@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 from command_clock import command_clock
 from sqlalchemy import select
+from test_queue import Queue
 
 from moderation.models import AuditEntry
-from test_queue import Queue
 
 
 @pytest.fixture

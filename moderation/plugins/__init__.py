@@ -10,8 +10,7 @@ from importlib.metadata import entry_points
 import pluggy
 
 from . import hookspecs
-from .hookspecs import (AgendaItemType, Exporter, FilterVerdict, InputDraft, InputFilter,  # noqa: F401
-                        QueuePolicy, hookimpl)
+from .hookspecs import AgendaItemType, Exporter, FilterVerdict, InputDraft, InputFilter, QueuePolicy, hookimpl  # noqa: F401
 
 ENTRY_POINT_GROUP = "moderation.plugins"
 # The built-ins, by entry-point name, for when the package runs from a source

@@ -13,7 +13,8 @@ import html
 import io
 import json
 import re
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..spreadsheet import neutralize
 from .hookspecs import Exporter, hookimpl
@@ -370,7 +371,7 @@ def export_docx(document: dict[str, Any]) -> bytes:
         def table(self, header, rows):
             table = doc.add_table(rows=1, cols=len(header))
             table.style = "Table Grid"
-            for cell, text in zip(table.rows[0].cells, header):
+            for cell, text in zip(table.rows[0].cells, header, strict=False):
                 cell.text = ""
                 cell.paragraphs[0].add_run(str(text)).bold = True
             # Rows are built as XML: python-docx's cell API re-reads the grid

@@ -9,8 +9,8 @@ documented there and exercised by a test.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pluggy
 
@@ -127,7 +127,7 @@ class InputFilter:
 
     name: str
     label: str
-    check: Callable[..., "FilterVerdict | None"]
+    check: Callable[..., FilterVerdict | None]
 
 
 @hookspec
