@@ -111,7 +111,8 @@ def test_the_qr_value_stops_working_with_a_new_code_or_elsewhere(service, seeded
     payload = {"name": "Eve", "organization": "Org", "room_pass": value}
     # Signed for another dialogue, altered, or signed with another key: refused.
     refused(service, "participant.join_with_code", {"dialogue_id": other, **payload})
-    refused(service, "participant.join_with_code", {"dialogue_id": did, **payload, "room_pass": value[:-2] + ("yy" if value.endswith("xx") else "xx")})
+    tampered = value[:-2] + ("yy" if value.endswith("xx") else "xx")
+    refused(service, "participant.join_with_code", {"dialogue_id": did, **payload, "room_pass": tampered})
     foreign = JoinKeys("another key").room_pass(did, 1)
     refused(service, "participant.join_with_code", {"dialogue_id": did, **payload, "room_pass": foreign})
     open_join(service, did)  # a new code: the old QR value is revoked with it
