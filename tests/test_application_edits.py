@@ -15,14 +15,16 @@ import pytest
 from conftest import make_app, run, seed_dialogue
 from sqlalchemy import select
 from test_accreditation import application, open_applications
-from test_accreditation_web import (
+from test_accreditation_web import (  # noqa: F401 - post_form, seeded and service are fixtures
     admin_client,
     applications_count,
     assert_no_inline_code,
     csrf_of,
     form_data,
-    post_form,  # noqa: F401 - the fixtures
-    )
+    post_form,
+    seeded,
+    service,
+)
 from test_invitation_delivery import mail_server_app
 
 from moderation.models import Application
