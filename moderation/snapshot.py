@@ -224,10 +224,15 @@ def digest(name: str, value: Any) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
+# Participant columns that their own ``me`` does not show: writing only
+# these (recording a first connection) sends them nothing privately.
+NOT_IN_ME = frozenset({"connected_at"})
+
+
 def _participants_written(session: Session, dialogue_id: int) -> set[int]:
     """The participants of this dialogue whose row, or whose organization's
     row, the command wrote."""
-    ids = writes.written_rows(session, "participants")
+    ids = writes.written_rows(session, "participants", ignoring=NOT_IN_ME)
     organizations = writes.written_rows(session, "organizations")
     if not ids and not organizations:
         return set()

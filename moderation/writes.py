@@ -8,8 +8,9 @@ itself (inserted, updated and deleted rows, cascades included, and bulk
 ``update``/``delete`` statements), and the snapshot layer sends every section
 that reads one of those tables and whose value differs.
 
-It also keeps the ids of the rows written (``written_rows``): a change to a
-participant's own row is sent to that participant privately (``me``).
+It also keeps the ids of the rows written and their changed columns
+(``written_rows``): a change to what a participant's own row shows them is
+sent to that participant privately (``me``).
 
 Tracking is off unless ``start`` was called on the session; the listeners
 cost one dictionary lookup elsewhere.
@@ -36,10 +37,15 @@ def written(session: Session) -> frozenset[str]:
     return frozenset(session.info.get(_KEY, ()))
 
 
-def written_rows(session: Session, table: str) -> frozenset[int]:
+def written_rows(session: Session, table: str, ignoring: frozenset[str] = frozenset()) -> frozenset[int]:
     """The ids of ``table``'s rows written one by one since ``start`` (rows
-    changed by a bulk statement are not known one by one)."""
-    return frozenset(session.info.get(_KEY, {}).get(table, ()))
+    changed by a bulk statement are not known one by one), leaving out rows
+    of which only ``ignoring`` columns changed."""
+    rows = session.info.get(_KEY, {}).get(table, {})
+    return frozenset(row_id for row_id, columns in rows.items() if columns is ALL or columns - ignoring)
+
+
+ALL = None  # a row inserted or deleted: every column counts as written
 
 
 def _record(target, changed_only: bool) -> None:
@@ -48,23 +54,24 @@ def _record(target, changed_only: bool) -> None:
     if tables is None:
         return
     table = target.__table__.name
-    if changed_only and not _columns_changed(target, BOOKKEEPING.get(table, frozenset())):
+    columns = _columns_changed(target) - BOOKKEEPING.get(table, frozenset()) if changed_only else ALL
+    if columns is not ALL and not columns:
         return
-    ids = tables.setdefault(table, set())
+    rows = tables.setdefault(table, {})
     row_id = getattr(target, "id", None)
     if isinstance(row_id, int):
-        ids.add(row_id)
+        earlier = rows.get(row_id, frozenset())
+        rows[row_id] = ALL if columns is ALL or earlier is ALL else earlier | columns
 
 
-def _columns_changed(target, ignored: frozenset[str]) -> bool:
-    """Whether a column other than ``ignored`` has a net change. Only the
-    attributes set since the last flush are asked, and only columns: asking
-    every attribute builds a state object per attribute (a relationship's
-    history may even load it)."""
+def _columns_changed(target) -> frozenset[str]:
+    """The columns with a net change. Only the attributes set since the last
+    flush are asked, and only columns: asking every attribute builds a state
+    object per attribute (a relationship's history may even load it)."""
     state = inspect(target)
     columns = state.mapper.column_attrs
-    return any(get_history(target, key).has_changes()
-               for key in state.committed_state if key not in ignored and key in columns)
+    return frozenset(key for key in state.committed_state
+                     if key in columns and get_history(target, key).has_changes())
 
 
 @event.listens_for(Mapper, "after_insert")
@@ -89,4 +96,4 @@ def _bulk(execute_state) -> None:
         return
     tables = execute_state.session.info.get(_KEY)
     if tables is not None:
-        tables.setdefault(execute_state.statement.table.name, set())
+        tables.setdefault(execute_state.statement.table.name, {})

@@ -292,6 +292,25 @@ def test_the_first_start_tells_a_screen_connected_before_it_that_inputs_are_open
     assert "input_settings" not in outcome.changes.roles[Role.DISPLAY]["sections"]
 
 
+def test_a_participant_is_told_privately_only_what_their_own_page_shows(fresh, frozen):
+    """Checking someone in changes their ``me``: they are told. Recording
+    their first connection changes nothing they see: no private message."""
+    service = fresh
+    seeded = seed_dialogue(service)
+    did = seeded["dialogue_id"]
+    with service.db.session() as session:
+        from moderation.models import Credential
+        pid = session.get(Credential, principal_for_token(session, seeded["tokens"]["participant0"])
+                          .credential_id).participant_id
+    heard = []
+    service.listeners.append(heard.append)
+    run(service, "attendance.record_connections", {"dialogue_id": did, "participant_ids": [pid]})
+    run(service, "participants.check_in", {"dialogue_id": did, "participant_id": pid})
+    connected, checked_in = heard
+    assert connected.result == {"recorded": [pid]} and connected.changes.private == {}
+    assert checked_in.changes.private[pid]["sections"]["me"]["participant"]["checked_in"] is not None
+
+
 # -- what each section reads -------------------------------------------------------------------------
 TABLES = {table.name for table in Base.metadata.sorted_tables}
 FROM = re.compile(r"\b(?:FROM|JOIN)\s+\"?(\w+)\"?", re.IGNORECASE)
