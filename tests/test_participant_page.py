@@ -667,7 +667,8 @@ def test_browser_input_errors_are_sentences_and_the_text_stays(scene):
     for n in range(6):
         tab.fill("#input-text", f"Quick input {n}")
         tab.click("#input-submit")
-    refused = tab.locator("#my-inputs-list li[data-status=failed]", has_text="sending too quickly")
+    # One or more of the burst is refused, depending on how fast the earlier sends were.
+    refused = tab.locator("#my-inputs-list li[data-status=failed]", has_text="sending too quickly").first
     refused.wait_for()
     assert re.search(r"Please wait \d+ seconds and try again; your text is kept\.", refused.text_content())
     # A later success does not hide the refusal.
