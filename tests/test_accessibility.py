@@ -500,3 +500,41 @@ def test_display_is_large_and_fits_one_projector_screen(size, busy_demo, browser
             assert sizes[part] >= 0.027 * height, (part, sizes)
     finally:
         context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.server
+def test_a_speaker_over_time_is_as_large_and_overlaps_nothing(busy_demo, browser):
+    """The moment a speaker runs over is when the room must see it: "+0:04" in
+    its red box keeps the size of the time left, and neither it nor its label
+    covers the tags above or falls out of the speaker's box."""
+    moderator = connect(busy_demo, "moderator")
+    allotted = moderator.fresh_snapshot()["sections"]["queue"]["current"]["allotted_seconds"]
+    try:
+        for _ in range(3):  # down to the 10 s floor: over time in seconds
+            moderator.command("queue.adjust_speaker_time", {"seconds": -600})
+        for size in (DESKTOP, {"width": 1920, "height": 1080}, {"width": 1280, "height": 720}):
+            context = browser.new_context(viewport=size)
+            try:
+                page = context.new_page()
+                page.goto(busy_demo.demo["links"]["display"])
+                page.wait_for_selector('#speaker-countdown[data-phase="overtime"]', timeout=20_000)
+                sizes = page.evaluate(TYPE_SIZES)
+                assert sizes["scroll"] == sizes["screen"], sizes
+                assert sizes["countdown"] >= 0.14 * size["height"], (size, sizes)
+                boxes = page.evaluate("""() => Object.fromEntries(
+                    ["speaker-countdown", "speaker-timer-label", "speaker-type", "speaker-channel", "display-speaker"]
+                    .map((id) => [id, document.getElementById(id).getBoundingClientRect().toJSON()]))""")
+                box, countdown = boxes["display-speaker"], boxes["speaker-countdown"]
+                for part in ("speaker-countdown", "speaker-timer-label"):
+                    assert box["top"] <= boxes[part]["top"] and boxes[part]["bottom"] <= box["bottom"] + 1, (size, part, boxes)
+                for tag in ("speaker-type", "speaker-channel"):
+                    t = boxes[tag]
+                    apart = (t["right"] <= countdown["left"] or countdown["right"] <= t["left"]
+                             or t["bottom"] <= countdown["top"] + 2 or countdown["bottom"] <= t["top"])
+                    assert apart, (size, tag, boxes)
+            finally:
+                context.close()
+    finally:
+        moderator.command("queue.adjust_speaker_time", {"seconds": allotted - 10})
+        moderator.disconnect()
