@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from moderation import create_app  # noqa: E402
-from moderation.auth import SYSTEM  # noqa: E402
+from moderation.core.auth import SYSTEM  # noqa: E402
 from moderation.models import Input, InputTheme, SpeakerEntry, Theme  # noqa: E402
 
 CATEGORIES = ["ngo_ecosoc", "ngo", "academia", "private_sector", "state_party", "igo", "other"]

@@ -8,7 +8,7 @@ Each case runs in its own child process, patched as the case says:
 
 - ``psycopg2``: the server's own wiring. The child imports ``run.py`` (which
   calls ``eventlet.monkey_patch()`` first, as the server does) and builds the
-  engine with ``moderation.db.Database``, so that a plain ``postgresql://`` URL
+  engine with ``moderation.core.db.Database``, so that a plain ``postgresql://`` URL
   goes through the same code as in the server.
 - ``psycopg2-unpatched``: the same, but ``eventlet.monkey_patch(psycopg=False)``
   (what the server would do without eventlet's psycopg2 wait callback).
@@ -73,7 +73,7 @@ def child(case: str, url: str, slow_s: float) -> None:
     import eventlet
     from sqlalchemy import text
 
-    from moderation.db import Database, make_engine
+    from moderation.core.db import Database, make_engine
 
     if scheme == "postgresql":
         engine = Database(url).engine  # the server's URL handling: postgresql:// -> psycopg2

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from moderation.core.errors import Forbidden
+
 if TYPE_CHECKING:
     from flask import Flask
 
@@ -65,14 +67,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from flask_socketio import SocketIO
     from flask_wtf.csrf import CSRFError, CSRFProtect
 
-    from . import api, sessions, web
-    from .config import load_settings
-    from .db import Database
-    from .message_queue import socketio_options
-    from .plugins import agenda_item_types, make_plugin_manager
-    from .realtime import Realtime
-    from .service import Service
-    from .throttle import Throttle
+    from moderation.core.attempts import Throttle
+    from moderation.core.config import load_settings
+    from moderation.core.db import Database
+    from moderation.core.service import Service
+    from moderation.plugins import agenda_item_types, make_plugin_manager
+    from moderation.web import api, sessions
+    from moderation.web import pages as web
+    from moderation.web.message_queue import socketio_options
+    from moderation.web.realtime import Realtime
 
     config = dict(config or {})
     instance_path = config.pop("INSTANCE_PATH", None) or os.environ.get("MODERATION_INSTANCE_PATH") \
@@ -80,9 +83,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=instance_path and str(instance_path), instance_relative_config=True,
                 template_folder=str(resource_folder("templates")), static_folder=str(resource_folder("static")))
     settings = load_settings(app.instance_path, config)
-    from . import storable
+    from moderation.core import storable
     storable.init_app(app)  # numbers in URLs, query strings and forms that no database stores
-    from . import bodies
+    from moderation.web import bodies
     bodies.init_app(app)  # each route's body limit, before anything reads the body
     app.config.update(settings)
     app.config.update(
@@ -134,7 +137,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.exempt(api.bp)  # the API checks CSRF itself for cookie sessions, bearer tokens need none
     app.register_blueprint(web.bp)
     app.register_blueprint(api.bp)
-    from . import accreditation_web
+    from moderation.features.accreditation import web as accreditation_web
     accreditation_web.init_app(app)
     for blueprints in plugins.hook.register_blueprints(app=app):
         for blueprint in blueprints or ():
@@ -144,8 +147,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     def _csrf_error(exc):
         from flask import render_template
 
-        from .errors import CommandError
-        error = CommandError("forbidden", "This form has expired. Reload the page and try again.")
+        error = Forbidden("This form has expired. Reload the page and try again.")
         return render_template("error.html", error=error), 400
 
     @app.get("/healthz")
@@ -189,7 +191,7 @@ class _JSON:
 
     @staticmethod
     def loads(text_, **kwargs):
-        from .packets import loads  # raises only ValueError, whatever the nesting
+        from moderation.web.packets import loads  # raises only ValueError, whatever the nesting
         return loads(text_)
 
 

@@ -10,12 +10,12 @@ import sys
 
 import click
 
-from .auth import SYSTEM
-from .errors import CommandError
+from moderation.core.auth import SYSTEM
+from moderation.core.errors import CommandError
 
 
 def _app(**config):
-    from . import create_app
+    from moderation import create_app
     return create_app({"ASYNC_MODE": "threading", **config})
 
 
@@ -59,7 +59,7 @@ def db_current():
 
 
 def _require_schema(app) -> None:
-    from .db import SchemaBehind
+    from moderation.core.db import SchemaBehind
     try:
         app.extensions["db"].require_current()
     except SchemaBehind as exc:
@@ -90,8 +90,8 @@ def create_admin(username: str, password: str | None, generate: bool, display_na
                                                 "http://127.0.0.1:5000).")
 def demo(as_json: bool, base_url: str | None):
     """Seed the demo dialogue into the configured database and print its links."""
-    from .demo import seed_demo
-    from .server import print_demo
+    from moderation.demo import seed_demo
+    from moderation.server import print_demo
     app = _app(AUTO_UPGRADE=True)
     base = base_url or app.config.get("PUBLIC_URL") or "http://127.0.0.1:5000"
     result = seed_demo(app, base)

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from .auth import SYSTEM
-from .models import Credential, Dialogue, Participant, User
+from moderation.core.auth import SYSTEM
+from moderation.models import Credential, Dialogue, Participant, User
 
 DEMO_TITLE = "Constructive Dialogue on Trafficking in Persons"
 PREP_TITLE = "Multistakeholder Preparation Day on Trafficking in Persons"

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .commands import REGISTRY, CommandSpec, load_domain
-from .config import ENV_PREFIX, SETTINGS
-from .localtime import DATE_TIME_SCHEMA
-from .storable import SINGLE_LINE_PATTERN
+from moderation.core.commands import REGISTRY, CommandSpec, load_domain
+from moderation.core.config import ENV_PREFIX, SETTINGS
+from moderation.core.localtime import DATE_TIME_SCHEMA
+from moderation.core.storable import SINGLE_LINE_PATTERN
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCKS = {
@@ -83,7 +83,7 @@ def command_reference() -> str:
 
 def role_matrix() -> str:
     """Which role may run which command, from the registry."""
-    from .models import Role
+    from moderation.models import Role
 
     load_domain()
     roles = list(Role)

@@ -577,7 +577,7 @@ class Nominee(Base):
 class UndoRecord(Base):
     """What a disruptive console command (next item, end speaker, ...) took
     away, so that one ``undo`` command can put exactly that back for a few
-    seconds (``moderation.undo``). ``version`` is the dialogue version the
+    seconds (``moderation.features.queue.undo``). ``version`` is the dialogue version the
     command made; ``rows`` the speaker entries and agenda items as they were."""
 
     __tablename__ = "undo_records"

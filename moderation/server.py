@@ -144,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=os.environ.get("MODERATION_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from . import create_app
-    from .db import SchemaBehind
+    from moderation import create_app
+    from moderation.core.db import SchemaBehind
 
     config = {"ASYNC_MODE": args.async_mode}
     if args.demo:
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     base_url = app.config.get("PUBLIC_URL") or f"http://{args.host}:{args.port}"
     if args.demo:
-        from .demo import seed_demo
+        from moderation.demo import seed_demo
         demo = seed_demo(app, base_url)
         print_demo(demo)
         if args.demo_json:
@@ -183,7 +183,7 @@ def serve_eventlet(app, host: str, port: int) -> None:
     import eventlet.wsgi
     from eventlet.green import socket
 
-    from .shutdown import GracefulStop
+    from moderation.core.shutdown import GracefulStop
 
     family, *_rest, address = socket.getaddrinfo(host, port)[0]
     listener = StoppableListener(eventlet.listen(address, family, backlog=LISTEN_BACKLOG))
@@ -249,7 +249,7 @@ def serve_gevent(app, host: str, port: int) -> None:
     from gevent.pool import Pool
     from geventwebsocket.handler import WebSocketHandler
 
-    from .shutdown import STOP_SECONDS, GracefulStop
+    from moderation.core.shutdown import STOP_SECONDS, GracefulStop
 
     server = pywsgi.WSGIServer((host, port), app, handler_class=WebSocketHandler, log=None,
                                spawn=Pool(MAX_CONNECTIONS), backlog=LISTEN_BACKLOG)
@@ -275,7 +275,7 @@ def serve_threading(app, host: str, port: int) -> None:
     from gunicorn.app.base import BaseApplication
     from gunicorn.workers.gthread import ThreadWorker
 
-    from .shutdown import STOP_SECONDS, GracefulStop
+    from moderation.core.shutdown import STOP_SECONDS, GracefulStop
 
     stop = GracefulStop(app, stop_accepting=lambda: None)  # the worker stops accepting by itself
     import threading

@@ -18,8 +18,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from moderation import create_app
-from moderation.auth import SYSTEM, Principal
-from moderation.db import Database, normalize_url
+from moderation.core.auth import SYSTEM, Principal
+from moderation.core.db import Database, normalize_url
 from moderation.models import Base
 
 POSTGRES_URL = os.environ.get("MODERATION_TEST_POSTGRES_URL", "")

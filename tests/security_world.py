@@ -16,7 +16,7 @@ from typing import Any
 
 from conftest import make_app, run, seed_dialogue
 
-from moderation.auth import ANONYMOUS, Principal
+from moderation.core.auth import ANONYMOUS, Principal
 
 ROLES = ("secretariat", "moderator", "rapporteur", "participant", "display")
 PASSWORD = "a long enough password"

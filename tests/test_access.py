@@ -10,9 +10,9 @@ from conftest import run, seed_dialogue
 from sqlalchemy import func, select
 from test_command_layer import committed, refused
 
-from moderation.auth import ANONYMOUS, SYSTEM, Principal, check_password, credential_for_token, hash_token
-from moderation.commands import REGISTRY, load_domain
-from moderation.errors import CommandError
+from moderation.core.auth import ANONYMOUS, SYSTEM, Principal, check_password, credential_for_token, hash_token
+from moderation.core.commands import REGISTRY, load_domain
+from moderation.core.errors import CommandError
 from moderation.models import Credential, Participant, RoleAssignment, User
 
 _names = itertools.count(1)

@@ -27,10 +27,11 @@ from conftest import run, seed_dialogue
 from sqlalchemy import func, select
 from test_command_layer import committed, db_state, refused
 
-from moderation import accreditation as acc
-from moderation.auth import ANONYMOUS, SYSTEM, Principal, credential_for_token
-from moderation.errors import CommandError
-from moderation.invitations import SmtpSettings, invitations_zip, letters, send
+from moderation.core.auth import ANONYMOUS, SYSTEM, Principal, credential_for_token
+from moderation.core.errors import CommandError
+from moderation.features.accreditation import commands as acc
+from moderation.features.accreditation.invitations import SmtpSettings, invitations_zip, letters, send
+from moderation.features.summary.commands import attendance
 from moderation.models import (
     Application,
     AuditEntry,
@@ -42,7 +43,6 @@ from moderation.models import (
     Role,
     SpeakerEntry,
 )
-from moderation.summary import attendance
 
 _numbers = itertools.count(1)
 NOW = dt.datetime.now(dt.UTC)

@@ -21,8 +21,8 @@ from conftest import make_app, run, seed_dialogue
 from sqlalchemy import func, select
 from test_accreditation import Inbox, application, decode_qr, free_port, invite, local, open_applications
 
-from moderation.api import openapi_document
 from moderation.models import Application, Dialogue, Participant
+from moderation.web.api import openapi_document
 
 PASSWORD = "a long enough password"
 NOW = dt.datetime.now(dt.UTC)
@@ -425,7 +425,7 @@ def test_a_restarted_server_does_not_record_known_connections_again(sqlite_app, 
     """After a restart the whole room reconnects at once: participants whose
     first connection is recorded take no new version (each would be a change
     for every screen), and a participant never seen before still is recorded."""
-    from moderation.accreditation_web import PresenceWatcher
+    from moderation.features.accreditation.web import PresenceWatcher
 
     did = seeded["dialogue_id"]
     known, new = seeded["participant_ids"][0], seeded["participant_ids"][1]
@@ -460,7 +460,7 @@ def test_connections_seen_while_the_database_is_down_are_recorded_later(tmp_path
     from fault_tools import TcpProxy
     from sqlalchemy.engine import make_url
 
-    from moderation.accreditation_web import PresenceWatcher
+    from moderation.features.accreditation.web import PresenceWatcher
 
     empty_postgres(postgres_server_url)
     direct = make_url(postgres_server_url)

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from test_command_layer import audit_entries, committed, refused, version_of
 
-from moderation import agenda
-from moderation.auth import SYSTEM
+from moderation.core.auth import SYSTEM
+from moderation.features.agenda import commands as agenda
 from moderation.models import AgendaItem, AuditEntry, Dialogue, ItemStatus
 
 UTC = dt.UTC

@@ -10,7 +10,7 @@ import pytest
 from conftest import make_app, run, seed_dialogue
 from test_command_layer import db_state, version_of
 
-from moderation.commands import REGISTRY
+from moderation.core.commands import REGISTRY
 
 API = "/api/v1"
 

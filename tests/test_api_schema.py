@@ -40,7 +40,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from security_world import World, without_presence_writes, world_template
 
-from moderation.storable import first_problem
+from moderation.core.storable import first_problem
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 NEGATIVE_CHECKS = [negative_data_rejection, *CHECKS]
@@ -246,7 +246,7 @@ def body_schema(api: Api, operation) -> dict | None:
 
 
 def date_fields(schema: dict) -> list[str]:
-    from moderation.localtime import DATE_TIME_SCHEMA
+    from moderation.core.localtime import DATE_TIME_SCHEMA
     return [name for name, field in schema.get("properties", {}).items()
             if DATE_TIME_SCHEMA in field.get("anyOf", [field])]
 

@@ -34,9 +34,9 @@ from conftest import run
 from security_world import JOIN_CODE, PASSWORD, World, application, without_presence_writes, world_template
 from test_command_layer import db_state, version_of
 
-from moderation.auth import ANONYMOUS
-from moderation.commands import REGISTRY, CommandSpec, load_domain
-from moderation.errors import STATUS
+from moderation.core.auth import ANONYMOUS
+from moderation.core.commands import REGISTRY, CommandSpec, load_domain
+from moderation.core.errors import STATUS
 from moderation.models import Role
 
 API = "/api/v1"

@@ -29,11 +29,11 @@ from security_world import World, without_presence_writes, world_template
 from sqlalchemy import event
 from test_authorization_matrix import EVERYONE, EXPECTED_ROLES, PAR, PAYLOADS, SEC
 
-from moderation.auth import ANONYMOUS, SYSTEM, Principal, principal_for_token
-from moderation.commands import REGISTRY, load_domain
-from moderation.errors import CommandError
+from moderation.core.auth import ANONYMOUS, SYSTEM, Principal, principal_for_token
+from moderation.core.commands import REGISTRY, load_domain
+from moderation.core.errors import CommandError
+from moderation.core.sections import HINTED_SECTIONS, LIVE_FIELDS, SECTIONS, STAFF, _build
 from moderation.models import Base, Dialogue, Role
-from moderation.snapshot import HINTED_SECTIONS, LIVE_FIELDS, SECTIONS, STAFF, _build
 
 load_domain()
 PRIVATE = ("me", "my_inputs")  # a participant's own sections: private messages
@@ -63,7 +63,7 @@ def frozen():
     """One instant for the commands and the snapshots: a value that moves
     with the clock alone (a countdown) must not look like a change."""
     with command_clock("10:30:00") as clock, pytest.MonkeyPatch.context() as patch:
-        patch.setattr("moderation.snapshot.utcnow", clock)
+        patch.setattr("moderation.core.sections.utcnow", clock)
         yield clock
 
 

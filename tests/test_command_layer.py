@@ -11,9 +11,9 @@ from concurrency import all_at_once
 from conftest import run, seed_dialogue
 from sqlalchemy import func, select
 
-from moderation.auth import SYSTEM, Principal
-from moderation.commands import REGISTRY, DialoguePayload, command, execute
-from moderation.errors import CommandError
+from moderation.core.auth import SYSTEM, Principal
+from moderation.core.commands import REGISTRY, DialoguePayload, command, execute
+from moderation.core.errors import CommandError
 from moderation.models import AgendaItem, AuditEntry, Base, Dialogue, IdempotencyRecord, Role
 
 

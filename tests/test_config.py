@@ -9,7 +9,7 @@ import stat
 import pytest
 
 from moderation import OriginPolicy, create_app
-from moderation.config import SETTINGS, load_settings
+from moderation.core.config import SETTINGS, load_settings
 
 EMPTY: dict[str, str] = {}
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from test_command_layer import db_state
 from test_pages import admin_client, csrf_of
 
-from moderation.commands import REGISTRY, load_domain
+from moderation.core.commands import REGISTRY, load_domain
 from moderation.models import Dialogue
 
 API = "/api/v1"
@@ -51,7 +51,7 @@ def date_time_fields() -> dict[str, list[str]]:
 
 
 def test_every_date_time_field_is_the_one_bounded_type():
-    from moderation.localtime import DATE_TIME_SCHEMA
+    from moderation.core.localtime import DATE_TIME_SCHEMA
     fields = date_time_fields()
     assert {"dialogue.update", "inputs.configure", "applications.configure"} <= set(fields)
     for command, names in fields.items():

@@ -3,8 +3,8 @@ hand-written parts must name what the code has."""
 from pathlib import Path
 
 from moderation import docgen
-from moderation.commands import REGISTRY, load_domain
-from moderation.config import ENV_PREFIX, SETTINGS
+from moderation.core.commands import REGISTRY, load_domain
+from moderation.core.config import ENV_PREFIX, SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 

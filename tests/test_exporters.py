@@ -28,11 +28,11 @@ import pytest
 from command_clock import command_clock
 from conftest import make_app, run, seed_dialogue
 
-from moderation.auth import SYSTEM
+from moderation.core.auth import SYSTEM
+from moderation.features.summary.commands import build_summary
 from moderation.models import Dialogue
 from moderation.plugins import summary_exporters
 from moderation.plugins.exporters import md_escape, neutralize
-from moderation.summary import build_summary
 
 GOLDEN = Path(__file__).parent / "golden"
 FIXED = dt.datetime(2026, 6, 3, 8, 30, tzinfo=dt.UTC)  # 10:30 in Vienna, 3 minutes into item 2

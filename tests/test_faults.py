@@ -22,11 +22,11 @@ from server import Client, LiveServer, disconnect_all, run_cli
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from moderation.auth import SYSTEM
-from moderation.commands import execute
-from moderation.config import SETTINGS
+from moderation.core.auth import SYSTEM
+from moderation.core.commands import execute
+from moderation.core.config import SETTINGS
 from moderation.models import IdempotencyRecord, Input
-from moderation.realtime import SNAPSHOT_COST
+from moderation.web.realtime import SNAPSHOT_COST
 
 pytestmark = pytest.mark.server
 

@@ -39,8 +39,8 @@ from pydantic import BaseModel, ValidationError
 from security_world import NO_LIMITS, without_presence_writes, world_template
 from test_authorization_matrix import PAYLOADS
 
-from moderation.commands import REGISTRY, load_domain
-from moderation.inputs import ListQuery
+from moderation.core.commands import REGISTRY, load_domain
+from moderation.features.inputs.commands import ListQuery
 from moderation.models import Role
 
 load_domain()
@@ -347,7 +347,7 @@ def edge_cases(model: type[BaseModel], valid: dict[str, Any]):
 
 def test_every_event_is_fuzzed():
     """A new command is fuzzed as soon as it is registered; the read events too."""
-    from moderation.realtime import Realtime
+    from moderation.web.realtime import Realtime
     handlers = {name for name in vars(Realtime) if name.startswith("on_")}
     assert {"on_snapshot", "on_list_inputs"} <= handlers
     assert set(EVENTS) == set(REGISTRY) | {"snapshot", "inputs.list"}

@@ -15,8 +15,8 @@ from conftest import reset_postgres
 from server import Client, LiveServer, disconnect_all, wait_until
 from sqlalchemy import create_engine, select, text
 
+from moderation.core.shutdown import CLOSE_SECONDS, STOP_SECONDS
 from moderation.models import Dialogue
-from moderation.shutdown import CLOSE_SECONDS, STOP_SECONDS
 
 pytestmark = pytest.mark.server
 

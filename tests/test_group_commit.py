@@ -20,8 +20,8 @@ from sqlalchemy import select
 from test_command_layer import audit_entries, db_state, version_of
 from test_inputs import NO_LIMIT, World, app  # noqa: F401 - the app fixture without a rate limit
 
-from moderation.commands import REGISTRY, Outcome, Request, execute_group, load_domain
-from moderation.errors import CommandError
+from moderation.core.commands import REGISTRY, Outcome, Request, execute_group, load_domain
+from moderation.core.errors import CommandError
 from moderation.models import IdempotencyRecord, Input, Role
 
 

@@ -14,8 +14,8 @@ import pytest
 from conftest import make_app, run, seed_dialogue
 from sqlalchemy import func, select
 
-from moderation.errors import CommandError
-from moderation.inputs import filters_in_order
+from moderation.core.errors import CommandError
+from moderation.features.inputs.commands import filters_in_order
 from moderation.models import Input
 from moderation.plugins import make_plugin_manager
 from moderation.plugins.hookspecs import FilterVerdict, InputDraft, InputFilter, hookimpl
@@ -248,13 +248,13 @@ def test_the_duplicate_check_compares_with_the_participants_own_inputs(filtered_
 
 def test_submissions_work_when_the_built_in_plugin_module_was_imported_first(tmp_path):
     """A third-party plugin may import the built-in module (to reuse
-    ``normalized``) before anything imports ``moderation.inputs``: the
+    ``normalized``) before anything imports ``moderation.features.inputs.commands``: the
     package name ``moderation.plugins.input_filters`` is then the module, not
     the function. Submissions must still pass the filters."""
     script = textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(ROOT / "tests")!r})
-        import moderation.plugins.input_filters  # first, before moderation.inputs
+        import moderation.plugins.input_filters  # first, before moderation.features.inputs.commands
         from conftest import make_app, run, seed_dialogue
         from pathlib import Path
         app = make_app(Path({str(tmp_path)!r}), "sqlite:///{tmp_path / 'first.sqlite3'}")

@@ -24,8 +24,9 @@ from conftest import make_app, run, seed_dialogue
 from sqlalchemy import func, insert, select
 from test_command_layer import refused
 
-from moderation.auth import SYSTEM, Principal
-from moderation.commands import REGISTRY, load_domain
+from moderation.core.auth import SYSTEM, Principal
+from moderation.core.commands import REGISTRY, load_domain
+from moderation.core.rate_limits import RateLimiter
 from moderation.models import (
     Dialogue,
     Endorsement,
@@ -37,7 +38,6 @@ from moderation.models import (
     SpeakerEntry,
 )
 from moderation.plugins import FilterVerdict, InputFilter, hookimpl
-from moderation.ratelimit import RateLimiter
 
 NO_LIMIT = {"INPUT_RATE_BURST": 100_000, "INPUT_RATE_PER_MINUTE": 100_000}
 VIENNA = ZoneInfo("Europe/Vienna")

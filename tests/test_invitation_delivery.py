@@ -23,9 +23,9 @@ from conftest import make_app, run, seed_dialogue
 from sqlalchemy import select
 from test_accreditation import Inbox, application, free_port, open_applications
 
-from moderation.auth import credential_for_token
-from moderation.errors import CommandError
-from moderation.invitations import header_text, letter
+from moderation.core.auth import credential_for_token
+from moderation.core.errors import CommandError
+from moderation.features.accreditation.invitations import header_text, letter
 from moderation.models import Credential, Participant
 
 EVIL = "Mallory\r\nBcc: victim@evil.example"

@@ -19,8 +19,8 @@ from conftest import reset_postgres, seed_dialogue
 from server import Client, LiveServer, ServerExited, disconnect_all, run_cli, token_of
 from sqlalchemy import select
 
-from moderation.auth import credential_for_token
-from moderation.config import SETTINGS
+from moderation.core.auth import credential_for_token
+from moderation.core.config import SETTINGS
 from moderation.models import Participant
 
 pytestmark = pytest.mark.server

@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from moderation.db import Database, SchemaBehind
+from moderation.core.db import Database, SchemaBehind
 from moderation.models import Base
 
 

@@ -4,7 +4,7 @@ Under eventlet (the default async mode) a query that waits in libpq must let
 the other green threads run, or every connection of the process stalls for
 as long as the slowest query. ``run.py`` monkey-patches with eventlet's
 defaults, which install eventlet's wait callback in psycopg2, and plain
-``postgresql://`` URLs use psycopg2 (``moderation.db.normalize_url``).
+``postgresql://`` URLs use psycopg2 (``moderation.core.db.normalize_url``).
 
 This runs ``bench/pg_driver.py`` for the server's wiring and, as the control
 that shows the measurement can see a blocked loop, for psycopg2 without the

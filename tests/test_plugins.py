@@ -26,7 +26,7 @@ import pytest
 from conftest import make_app, run, seed_dialogue
 from sqlalchemy import select
 
-from moderation.errors import CommandError
+from moderation.core.errors import CommandError
 from moderation.models import Input
 from moderation.plugins import (
     BUILTINS,

@@ -13,8 +13,8 @@ import pytest
 from conftest import reset_postgres
 from server import Client, LiveServer, disconnect_all, wait_until
 
+from moderation.features.accreditation.presence import EXPIRY, HEARTBEAT, READ_CACHE, SharedPresence
 from moderation.models import Role
-from moderation.presence import EXPIRY, HEARTBEAT, READ_CACHE, SharedPresence
 
 
 def process(*connections):
@@ -61,7 +61,7 @@ def test_every_process_counts_its_share_and_a_silent_one_drops_out_after_the_exp
 
 def test_without_redis_each_process_counts_its_own_and_says_so_once(caplog):
     presence = SharedPresence(process(participant(1, 10), participant(1, 11)), "redis://127.0.0.1:1/0", "x")
-    with caplog.at_level(logging.INFO, logger="moderation.presence"):
+    with caplog.at_level(logging.INFO, logger="moderation.features.accreditation.presence"):
         presence.publish()
         started = time.monotonic()
         for _ in range(20):

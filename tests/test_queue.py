@@ -20,12 +20,12 @@ from concurrency import all_at_once
 from conftest import make_app, run, seed_dialogue
 from sqlalchemy import select
 
-from moderation.auth import ANONYMOUS, SYSTEM, Principal
-from moderation.commands import REGISTRY, load_domain
-from moderation.errors import CommandError
+from moderation.core.auth import ANONYMOUS, SYSTEM, Principal
+from moderation.core.commands import REGISTRY, load_domain
+from moderation.core.errors import CommandError
+from moderation.features.queue.order import split
 from moderation.models import AgendaItem, Dialogue, SpeakerEntry, utcnow
 from moderation.plugins.hookspecs import QueuePolicy, hookimpl
-from moderation.queue_order import split
 
 TIMER_SLACK = 2.0  # seconds a test may take between a command and the check
 

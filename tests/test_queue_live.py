@@ -8,7 +8,7 @@ from concurrency import all_at_once
 from conftest import seed_dialogue
 from server import Client, LiveServer
 
-from moderation.auth import SYSTEM
+from moderation.core.auth import SYSTEM
 
 pytestmark = pytest.mark.server
 

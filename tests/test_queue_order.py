@@ -1,4 +1,4 @@
-"""The ordering engine on its own (``moderation.queue_order``): no database,
+"""The ordering engine on its own (``moderation.features.queue.order``): no database,
 no app. Every built-in policy alone and in combinations, checked as
 properties over generated queues (hypothesis) and on small worked examples.
 
@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from moderation.features.queue.order import Candidate, QueueContext, by_arrival, is_state, order, split
 from moderation.plugins.hookspecs import QueuePolicy
 from moderation.plugins.queue_policies import (
     ALTERNATE_CHANNEL,
@@ -26,7 +27,6 @@ from moderation.plugins.queue_policies import (
     POINTS_OF_ORDER_FIRST,
     queue_policies,
 )
-from moderation.queue_order import Candidate, QueueContext, by_arrival, is_state, order, split
 
 BUILT_INS = [POINTS_OF_ORDER_FIRST, FIRST_TIME_FIRST, ALTERNATE_CHANNEL, ALTERNATE_STAKEHOLDERS, FIRST_COME]
 BY_NAME = {p.name: p for p in BUILT_INS}

@@ -8,9 +8,9 @@ import pytest
 from conftest import run, seed_dialogue
 from test_command_layer import db_state, version_of
 
-from moderation.commands import REGISTRY
+from moderation.core.commands import REGISTRY
 from moderation.models import Role
-from moderation.realtime import Realtime
+from moderation.web.realtime import Realtime
 
 
 @pytest.fixture
@@ -270,7 +270,7 @@ def test_an_unknown_event_changes_nothing(room, service):
 def test_a_hint_reaches_every_participant_once_and_staff_once(app, connect, dialogue):
     """Hints go to the participants one slice of the room at a time; every
     connection is in exactly one slice, so each gets the hint once."""
-    from moderation.realtime import HINT_SLICES
+    from moderation.web.realtime import HINT_SLICES
     did = dialogue["dialogue_id"]
     tokens = [dialogue["tokens"][name] for name in ("participant0", "participant1")]
     participants = [connect({"dialogue_id": did, "token": tokens[i % 2]}) for i in range(HINT_SLICES + 3)]

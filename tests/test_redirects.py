@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_pages import PASSWORD, admin_client, csrf_of
 
-from moderation.redirects import same_site_path
+from moderation.web.redirects import same_site_path
 
 SITE = "http://localhost"
 # Pieces that have fooled redirect checks: schemes, slashes and backslashes,

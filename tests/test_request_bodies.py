@@ -13,7 +13,7 @@ import pytest
 from conftest import run, seed_dialogue
 from test_command_layer import db_state
 
-from moderation.auth import SYSTEM
+from moderation.core.auth import SYSTEM
 
 API = "/api/v1"
 DEEP = 5_000

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from test_command_layer import committed, refused
 from test_pages import csrf_of
 
-from moderation.access import STALE_PASS
-from moderation.errors import CommandError
-from moderation.join_codes import ALPHABET, JoinKeys
+from moderation.core.errors import CommandError
+from moderation.features.access.commands import STALE_PASS
+from moderation.features.access.join_codes import ALPHABET, JoinKeys
 from moderation.models import AuditEntry, Dialogue, Participant
 
 service, seeded = test_pages.service, test_pages.seeded  # fixtures: the SQLite app's service, a dialogue

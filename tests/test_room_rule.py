@@ -25,10 +25,10 @@ from sqlalchemy import select
 from test_accreditation import application, open_applications
 from test_command_layer import db_state
 
-from moderation.auth import ANONYMOUS, SYSTEM, Principal
-from moderation.errors import CommandError
+from moderation.core.auth import ANONYMOUS, SYSTEM, Principal
+from moderation.core.errors import CommandError
+from moderation.features.access.room import UNLIMITED_CATEGORIES, organization_key
 from moderation.models import Organization, Participant
-from moderation.room import UNLIMITED_CATEGORIES, organization_key
 
 # Three organizations, each typed several ways (case, spacing, punctuation).
 SPELLINGS = [["Acme Network", "ACME network", "acme  network."],

@@ -25,10 +25,10 @@ from security_world import world_template
 from sqlalchemy import inspect, select, text
 from test_authorization_matrix import NOBODY, PARTICIPANT, PAYLOADS, SECRETARIAT, HttpSession
 
-from moderation.auth import hash_token
-from moderation.commands import REGISTRY, CommandSpec, load_domain
-from moderation.errors import CommandError
-from moderation.join_codes import current_code
+from moderation.core.auth import hash_token
+from moderation.core.commands import REGISTRY, CommandSpec, load_domain
+from moderation.core.errors import CommandError
+from moderation.features.access.join_codes import current_code
 from moderation.models import Dialogue, Role
 from moderation.plugins import hookimpl
 

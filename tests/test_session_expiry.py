@@ -4,7 +4,7 @@ Socket.IO connection opens and on every Socket.IO event (a connection is
 told ``session_ended``). The secretariat ending a user's sessions works end
 to end: pages, API, open connections, on the real server too.
 
-Time is moved on by replacing ``moderation.sessions.clock``: no sleeps."""
+Time is moved on by replacing ``moderation.web.sessions.clock``: no sleeps."""
 from __future__ import annotations
 
 import re
@@ -15,8 +15,8 @@ from test_pages import csrf_of
 from test_realtime import command, connect, received  # noqa: F401 - connect is a fixture
 from test_sign_in_limits import Clock
 
-from moderation import realtime as realtime_module
-from moderation import sessions
+from moderation.web import realtime as realtime_module
+from moderation.web import sessions
 
 PASSWORD = "a long enough password"
 IDLE = 120 * 60        # the defaults: a day-long dialogue with a lunch break
@@ -136,7 +136,7 @@ def test_anonymous_pages_carry_no_keepalive(app):
 
 
 def test_session_settings_are_checked(tmp_path):
-    from moderation.config import load_settings
+    from moderation.core.config import load_settings
     settings = load_settings(tmp_path, environ={})
     assert (settings["SESSION_IDLE_MINUTES"], settings["SESSION_MAX_HOURS"]) == (120, 12)
     for name in ("SESSION_IDLE_MINUTES", "SESSION_MAX_HOURS"):

@@ -6,7 +6,7 @@ changes nothing. The client address is the socket's, or the proxy's
 X-Forwarded-For entry only when TRUSTED_PROXY_HOPS says to believe it.
 With a Redis message queue the counters are shared by every process.
 
-Time is moved on by replacing ``moderation.throttle.clock``: no sleeps."""
+Time is moved on by replacing ``moderation.core.attempts.clock``: no sleeps."""
 from __future__ import annotations
 
 import re
@@ -19,9 +19,9 @@ from test_accreditation import application, open_applications
 from test_accreditation_web import form_data
 from test_pages import csrf_of
 
-from moderation import throttle as throttle_module
+from moderation.core import attempts as throttle_module
+from moderation.core.attempts import Throttle, TooManyAttempts
 from moderation.models import Application, Credential, Participant
-from moderation.throttle import Throttle, TooManyAttempts
 
 PASSWORD = "a long enough password"
 LIMITS = {"SIGN_IN_RATE_BURST": 3, "SIGN_IN_RATE_PER_MINUTE": 1, "APPLY_RATE_BURST": 2, "APPLY_RATE_PER_HOUR": 1}
@@ -331,7 +331,7 @@ def test_proxy_headers_are_believed_only_from_a_trusted_proxy(app, proxied_app):
 
 
 def test_client_address_counts_ipv6_by_its_64_and_unwraps_mapped_ipv4(app):
-    from moderation.throttle import client_address
+    from moderation.core.attempts import client_address
     cases = {"2001:db8:1:2:aaaa::1": "2001:db8:1:2::/64", "2001:db8:1:2:bbbb::9": "2001:db8:1:2::/64",
              "::ffff:198.51.100.3": "198.51.100.3", "198.51.100.3": "198.51.100.3"}
     for raw, expected in cases.items():

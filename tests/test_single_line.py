@@ -17,9 +17,9 @@ from conftest import run
 from pydantic import BaseModel, ValidationError
 from test_command_layer import db_state
 
-from moderation.commands import REGISTRY, load_domain
-from moderation.errors import CommandError, validation_details
-from moderation.storable import NOT_ONE_LINE
+from moderation.core.commands import REGISTRY, load_domain
+from moderation.core.errors import CommandError, validation_details
+from moderation.core.storable import NOT_ONE_LINE
 
 load_domain()
 

@@ -12,7 +12,7 @@ from security_world import application
 from server import Client, LiveServer, run_cli
 from sqlalchemy import func, select
 
-from moderation.auth import hash_token
+from moderation.core.auth import hash_token
 from moderation.models import Credential, Participant
 
 EVIL = "https://evil.example"
@@ -296,8 +296,8 @@ def test_every_public_command_has_a_guessing_limit():
     """A public command (no role needed) is limited per client address by
     the service; one without a rule in ``throttle.PUBLIC_ATTEMPTS`` would
     not be."""
-    from moderation.commands import REGISTRY, load_domain
-    from moderation.throttle import PUBLIC_ATTEMPTS
+    from moderation.core.attempts import PUBLIC_ATTEMPTS
+    from moderation.core.commands import REGISTRY, load_domain
     load_domain()
     public = {name for name, spec in REGISTRY.items() if spec.public}
     assert public and public <= set(PUBLIC_ATTEMPTS), f"give these a rule: {public - set(PUBLIC_ATTEMPTS)}"

@@ -21,8 +21,8 @@ from conftest import run
 from test_accreditation import application, local, open_applications
 from test_accreditation_web import admin_client, csrf_of, seeded, service  # noqa: F401 (fixtures)
 
-from moderation import accreditation as acc
 from moderation import models
+from moderation.features.accreditation import commands as acc
 
 # A server of this module's own, for the browser test.
 live, browser = console_pages.live, console_pages.browser

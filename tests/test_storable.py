@@ -11,8 +11,8 @@ import pytest
 from conftest import run
 from test_command_layer import db_state
 
-from moderation.auth import SYSTEM
-from moderation.errors import CommandError
+from moderation.core.auth import SYSTEM
+from moderation.core.errors import CommandError
 
 HUGE = 2 ** 63
 

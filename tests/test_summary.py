@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import run
 
-from moderation.auth import SYSTEM, Principal
 from moderation.cli import main
-from moderation.errors import CommandError
+from moderation.core.auth import SYSTEM, Principal
+from moderation.core.errors import CommandError
 
 FORMATS = {"docx", "md", "html", "json", "inputs_csv", "inputs_xlsx", "interventions_csv"}
 

@@ -25,7 +25,7 @@ from conftest import run, seed_dialogue
 from lxml import html as lxml_html
 from markdown_it import MarkdownIt
 
-from moderation.auth import SYSTEM
+from moderation.core.auth import SYSTEM
 
 PEOPLE = (("Amina Okafor", "room", "ngo"), ("Jonas Lindqvist", "online", "academia"),
           ("Chen Wei", "room", "state_party"), ("Priya Raman", "online", "ngo_ecosoc"),

@@ -9,8 +9,8 @@ from importlib.metadata import entry_points
 
 import pluggy
 
-from . import hookspecs
-from .hookspecs import AgendaItemType, Exporter, FilterVerdict, InputDraft, InputFilter, QueuePolicy, hookimpl  # noqa: F401
+from moderation.plugins import hookspecs
+from moderation.plugins.hookspecs import AgendaItemType, Exporter, FilterVerdict, InputDraft, InputFilter, QueuePolicy, hookimpl  # noqa: F401
 
 ENTRY_POINT_GROUP = "moderation.plugins"
 # The built-ins, by entry-point name, for when the package runs from a source

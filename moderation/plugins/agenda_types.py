@@ -1,6 +1,6 @@
 """Built-in agenda-item types: the four parts of a Constructive Dialogue and a
 generic item. Registered through the ``moderation.plugins`` entry point."""
-from .hookspecs import AgendaItemType, hookimpl
+from moderation.plugins.hookspecs import AgendaItemType, hookimpl
 
 BRIEFING = AgendaItemType(
     "briefing", "Briefing on the review process", 20,

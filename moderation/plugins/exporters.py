@@ -2,7 +2,7 @@
 Markdown, a print-ready HTML page, JSON (everything, for archiving), CSV and
 XLSX of the inputs, and CSV of the interventions.
 
-Every exporter takes the document from ``moderation.summary.build_summary``
+Every exporter takes the document from ``moderation.features.summary.commands.build_summary``
 and escapes user text for its own format. Registered through the
 ``moderation.plugins`` entry point like any third-party plugin.
 """
@@ -16,8 +16,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..spreadsheet import neutralize
-from .hookspecs import Exporter, hookimpl
+from moderation.core.csv import neutralize
+from moderation.plugins.hookspecs import Exporter, hookimpl
 
 
 def _item_heading(number: int, title: str) -> str:

@@ -69,7 +69,7 @@ class QueuePolicy:
     """A rule for ordering the speaker queue.
 
     ``arrange(entries, before, context, rest)`` returns ``entries`` in this
-    policy's order. ``entries`` are ``moderation.queue_order.Candidate``
+    policy's order. ``entries`` are ``moderation.features.queue.order.Candidate``
     objects; ``before`` is the candidate placed just ahead of them (or the
     last speaker), for policies that alternate; ``context`` tells who has
     spoken; ``rest(sub_list, before)`` orders a part with the policies that
@@ -140,7 +140,7 @@ def input_filters() -> list[InputFilter]:
 @dataclass(frozen=True)
 class Exporter:
     """A file format for the summary: ``export(document)`` turns the summary
-    document (a JSON-ready dict, see ``moderation.summary.build_summary``)
+    document (a JSON-ready dict, see ``moderation.features.summary.commands.build_summary``)
     into the file's bytes. ``name`` is what users pick (``docx``, ``md``)."""
 
     name: str

@@ -7,7 +7,7 @@ import unicodedata
 
 from sqlalchemy import select
 
-from .hookspecs import FilterVerdict, InputFilter, hookimpl
+from moderation.plugins.hookspecs import FilterVerdict, InputFilter, hookimpl
 
 # Control characters other than line breaks and tabs have no place in a
 # comment and can hide text in exports.
@@ -37,7 +37,7 @@ def _length_and_characters(draft, session):
 
 
 def _exact_duplicate(draft, session):
-    from ..models import Input, InputStatus
+    from moderation.models import Input, InputStatus
 
     if draft.participant_id is None:
         return None

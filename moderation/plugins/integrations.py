@@ -2,7 +2,7 @@
 what an operator tails during a session."""
 import logging
 
-from .hookspecs import hookimpl
+from moderation.plugins.hookspecs import hookimpl
 
 log = logging.getLogger("moderation.changes")
 

@@ -1,7 +1,7 @@
 """Built-in speaker-queue policies. Registered through the
 ``moderation.plugins`` entry point like any third-party plugin."""
-from ..queue_order import alternate, by_arrival, is_state, split
-from .hookspecs import QueuePolicy, hookimpl
+from moderation.features.queue.order import alternate, by_arrival, is_state, split
+from moderation.plugins.hookspecs import QueuePolicy, hookimpl
 
 POINT_OF_ORDER = "point_of_order"
 

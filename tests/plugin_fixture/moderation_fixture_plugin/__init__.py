@@ -35,7 +35,7 @@ bp = Blueprint("fixture_plugin", __name__, url_prefix="/plugins/fixture")
 @bp.get("/d/<int:dialogue_id>/whoami")
 def whoami(dialogue_id: int):
     """Roles are checked against the database, as the built-in pages do."""
-    from moderation.web import current_actor
+    from moderation.web.pages import current_actor
 
     actor = current_actor(dialogue_id)
     if not actor.roles:
