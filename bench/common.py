@@ -128,7 +128,7 @@ def prepare(root: str, instance: str, participants: int, out: str) -> None:
     sys.path.insert(0, root)
     from moderation import create_app
     from moderation.core.auth import SYSTEM
-    from moderation.core.commands import execute
+    from moderation.core.execution import execute
     from moderation.demo import seed_demo
 
     app = create_app({"INSTANCE_PATH": instance, "ASYNC_MODE": "threading", "AUTO_UPGRADE": True,

@@ -1,6 +1,6 @@
 """The command layer's clock, set by hand.
 
-Every command reads the time once (``moderation.core.commands.utcnow``) and
+Every command reads the time once (``moderation.core.execution.utcnow``) and
 stores it as ``ctx.now``: agenda and speaker timers, input times, check-ins.
 Replacing that one function lets a test play a dialogue minute by minute and
 know every figure the summary must show, without sleeping. The export's
@@ -45,6 +45,6 @@ def command_clock(start: str = "10:00:00"):
     """Patch the command layer's (and the export's) clock for the block."""
     clock = CommandClock(start)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("moderation.core.commands.utcnow", clock)
+        patch.setattr("moderation.core.execution.utcnow", clock)
         patch.setattr("moderation.models.utcnow", clock)
         yield clock

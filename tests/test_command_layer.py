@@ -12,8 +12,9 @@ from conftest import run, seed_dialogue
 from sqlalchemy import func, select
 
 from moderation.core.auth import SYSTEM, Principal
-from moderation.core.commands import REGISTRY, DialoguePayload, command, execute
+from moderation.core.commands import REGISTRY, DialoguePayload, command
 from moderation.core.errors import CommandError
+from moderation.core.execution import execute
 from moderation.models import AgendaItem, AuditEntry, Base, Dialogue, IdempotencyRecord, Role
 
 

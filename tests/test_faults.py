@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from moderation.core.auth import SYSTEM
-from moderation.core.commands import execute
 from moderation.core.config import SETTINGS
+from moderation.core.execution import execute
 from moderation.models import IdempotencyRecord, Input
 from moderation.web.realtime import SNAPSHOT_COST
 

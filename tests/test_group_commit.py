@@ -1,4 +1,4 @@
-"""Group commit (``commands.execute_group`` and ``Service._dispatch_grouped``):
+"""Group commit (``execution.execute_group`` and ``Service._dispatch_grouped``):
 grouped commands (input submissions, endorsements) that arrive while another
 command holds the write lock are committed together, in one transaction with
 one version, one change message per role and one commit. Each command keeps
@@ -20,8 +20,9 @@ from sqlalchemy import select
 from test_command_layer import audit_entries, db_state, version_of
 from test_inputs import NO_LIMIT, World, app  # noqa: F401 - the app fixture without a rate limit
 
-from moderation.core.commands import REGISTRY, Outcome, Request, execute_group, load_domain
+from moderation.core.commands import REGISTRY, Outcome, load_domain
 from moderation.core.errors import CommandError
+from moderation.core.execution import Request, execute_group
 from moderation.models import IdempotencyRecord, Input, Role
 
 

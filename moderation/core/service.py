@@ -17,8 +17,9 @@ from flask import has_request_context
 
 from moderation.core.attempts import public_attempt
 from moderation.core.auth import Principal, principal_for_token, resolve_actor
-from moderation.core.commands import REGISTRY, Outcome, Request, execute, execute_group, load_domain
+from moderation.core.commands import REGISTRY, Outcome, load_domain
 from moderation.core.errors import CommandError, Forbidden, Internal, InvalidPayload, NotFound, Unauthenticated, not_allowed
+from moderation.core.execution import Request, execute, execute_group
 from moderation.core.rate_limits import RateLimiter
 from moderation.core.sections import SectionCache, build_changes, build_sections, build_snapshot
 from moderation.features.access.join_codes import JoinKeys

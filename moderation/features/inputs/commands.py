@@ -3,7 +3,7 @@ the panel and written statements; their moderation, endorsements, themes and
 the rapporteurs' work on them.
 
 Not one input may be lost: an input is acknowledged only once committed, and
-the client's idempotency key makes a retry safe (see ``commands.execute``).
+the client's idempotency key makes a retry safe (see ``moderation.core.execution``).
 What each audience sees of an input is decided in ``input_view``: the
 organization is always recorded, but only the secretariat and the author see
 it when the author chose to appear as "a participant".
