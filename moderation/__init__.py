@@ -67,6 +67,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from flask_socketio import SocketIO
     from flask_wtf.csrf import CSRFError, CSRFProtect
 
+    from moderation import features
     from moderation.core.attempts import Throttle
     from moderation.core.config import load_settings
     from moderation.core.db import Database
@@ -107,6 +108,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         db.upgrade()
     plugins = make_plugin_manager(settings["PLUGINS"], tuple(config.get("PLUGIN_OBJECTS", ())))
     agenda_item_types(plugins)  # fail early on clashing plugins
+    features.load_features()  # every command, section and read registered before anything serves
     service = Service(app, db, plugins)
     app.extensions["db"] = db
     app.extensions["moderation"] = service
@@ -136,9 +138,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf = CSRFProtect(app)
     csrf.exempt(api.bp)  # the API checks CSRF itself for cookie sessions, bearer tokens need none
     app.register_blueprint(web.bp)
+    api.route_commands()
     app.register_blueprint(api.bp)
-    from moderation.features.accreditation import web as accreditation_web
-    accreditation_web.init_app(app)
+    features.init_app(app)  # each feature's commands, sections, reads, pages and API paths
     for blueprints in plugins.hook.register_blueprints(app=app):
         for blueprint in blueprints or ():
             app.register_blueprint(blueprint)

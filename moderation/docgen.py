@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from moderation.core.commands import REGISTRY, CommandSpec, load_domain
+from moderation.core.commands import REGISTRY, CommandSpec
 from moderation.core.config import ENV_PREFIX, SETTINGS
 from moderation.core.localtime import DATE_TIME_SCHEMA
 from moderation.core.storable import SINGLE_LINE_PATTERN
+from moderation.features import load_features
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCKS = {
@@ -61,7 +62,7 @@ def _fields(spec: CommandSpec) -> list[str]:
 
 
 def command_reference() -> str:
-    load_domain()
+    load_features()
     out = []
     for spec in sorted(REGISTRY.values(), key=lambda s: s.name):
         roles = "anyone (public)" if spec.public else ", ".join(sorted(r.value for r in spec.roles))
@@ -85,7 +86,7 @@ def role_matrix() -> str:
     """Which role may run which command, from the registry."""
     from moderation.models import Role
 
-    load_domain()
+    load_features()
     roles = list(Role)
     rows = ["| command | " + " | ".join(r.value for r in roles) + " | anonymous |",
             "|---|" + "---|" * (len(roles) + 1)]

@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from test_command_layer import committed, refused
 
 from moderation.core.auth import ANONYMOUS, SYSTEM, Principal, check_password, credential_for_token, hash_token
-from moderation.core.commands import REGISTRY, load_domain
+from moderation.core.commands import REGISTRY
 from moderation.core.errors import CommandError
+from moderation.features import load_features
 from moderation.models import Credential, Participant, RoleAssignment, User
 
 _names = itertools.count(1)
@@ -146,7 +147,7 @@ CORE_PREFIXES = ("agenda.", "dialogue.", "participant.", "access.", "user.")
 
 
 def test_the_matrix_covers_every_core_command():
-    load_domain()
+    load_features()
     core = {name for name in REGISTRY if name.startswith(CORE_PREFIXES)}
     assert core == set(MATRIX)
 

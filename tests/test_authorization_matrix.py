@@ -35,13 +35,14 @@ from security_world import JOIN_CODE, PASSWORD, World, application, without_pres
 from test_command_layer import db_state, version_of
 
 from moderation.core.auth import ANONYMOUS
-from moderation.core.commands import REGISTRY, CommandSpec, load_domain
+from moderation.core.commands import REGISTRY, CommandSpec
 from moderation.core.errors import STATUS
+from moderation.features import load_features
 from moderation.models import Role
 
 API = "/api/v1"
 AUTHORIZATION_CODES = {"forbidden", "unauthenticated", "link_revoked"}
-load_domain()
+load_features()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ command of the registry (with the authorization matrix's valid payloads, on
 a copy of the security world), each role's snapshot is taken before and
 after, and every section whose value changed must be in that role's change
 message with its new value. Participants and the display follow the inputs'
-overview through the public hint (``HINTED_SECTIONS``); the staff follow
+overview through the public hint (sections declared ``hinted``); the staff follow
 inputs record by record; a participant's own ``me`` and ``my_inputs`` travel
 in private messages. A short dialogue is then played from the first item to
 the last, checked the same way at each step (``input_settings.live`` flips
@@ -30,12 +30,13 @@ from sqlalchemy import event
 from test_authorization_matrix import EVERYONE, EXPECTED_ROLES, PAR, PAYLOADS, SEC
 
 from moderation.core.auth import ANONYMOUS, SYSTEM, Principal, principal_for_token
-from moderation.core.commands import REGISTRY, load_domain
+from moderation.core.commands import REGISTRY
 from moderation.core.errors import CommandError
-from moderation.core.sections import HINTED_SECTIONS, LIVE_FIELDS, SECTIONS, STAFF, _build
+from moderation.core.sections import SECTIONS, STAFF, _build
+from moderation.features import load_features
 from moderation.models import Base, Dialogue, Role
 
-load_domain()
+load_features()
 PRIVATE = ("me", "my_inputs")  # a participant's own sections: private messages
 INPUT_STATUSES = (None, "withdrawn", "merged")  # the staff list shows all but withdrawn by default
 
@@ -70,7 +71,8 @@ def frozen():
 # -- the oracle ------------------------------------------------------------------------------------
 def without_live_fields(name: str, value: Any) -> Any:
     """Who is connected changes with no command (it has its own hint)."""
-    live = LIVE_FIELDS.get(name)
+    spec = SECTIONS.get(name)
+    live = spec.live.fields if spec is not None and spec.live is not None else None
     if live and isinstance(value, dict):
         return {key: field for key, field in value.items() if key not in live}
     return value
@@ -157,7 +159,7 @@ def play(service, screens: Screens, principal: Principal, name: str, payload: di
         for section, value in after["sections"][viewer].items():
             if before["sections"][viewer].get(section) == value:
                 continue
-            if section in HINTED_SECTIONS and role not in STAFF:
+            if section in SECTIONS and SECTIONS[section].hinted and role not in STAFF:
                 hint = changes.hint if changes is not None else None
                 if hint is None or hint["published"] != value["published"]:
                     problems.append(f"{role.value}: {section} changed but the hint says {hint}")

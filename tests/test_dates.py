@@ -17,7 +17,8 @@ from sqlalchemy import select
 from test_command_layer import db_state
 from test_pages import admin_client, csrf_of
 
-from moderation.core.commands import REGISTRY, load_domain
+from moderation.core.commands import REGISTRY
+from moderation.features import load_features
 from moderation.models import Dialogue
 
 API = "/api/v1"
@@ -41,7 +42,7 @@ NOT_A_MOMENT = ["2026-02-30T10:00", "2026-06-03T24:00", "2026-06-03T10:60", "202
 def date_time_fields() -> dict[str, list[str]]:
     """Every command's fields that hold a date and time: by type, and by a
     name that says so (so that a date kept as text is found too)."""
-    load_domain()
+    load_features()
     found: dict[str, list[str]] = {}
     for spec in REGISTRY.values():
         for name, field in spec.payload.model_fields.items():

@@ -3,8 +3,9 @@ hand-written parts must name what the code has."""
 from pathlib import Path
 
 from moderation import docgen
-from moderation.core.commands import REGISTRY, load_domain
+from moderation.core.commands import REGISTRY
 from moderation.core.config import ENV_PREFIX, SETTINGS
+from moderation.features import load_features
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,7 +18,7 @@ def test_generated_blocks_are_current():
 
 
 def test_protocol_names_every_command_and_event():
-    load_domain()
+    load_features()
     protocol = (ROOT / "docs" / "protocol.md").read_text(encoding="utf-8")
     for spec in REGISTRY.values():
         assert f"### `{spec.name}`" in protocol

@@ -39,11 +39,12 @@ from pydantic import BaseModel, ValidationError
 from security_world import NO_LIMITS, without_presence_writes, world_template
 from test_authorization_matrix import PAYLOADS
 
-from moderation.core.commands import REGISTRY, load_domain
+from moderation.core.commands import REGISTRY
+from moderation.features import load_features
 from moderation.features.inputs.commands import ListQuery
 from moderation.models import Role
 
-load_domain()
+load_features()
 EVENTS = sorted(REGISTRY) + ["snapshot", "inputs.list"]
 EXAMPLES = 12
 FUZZ = settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,

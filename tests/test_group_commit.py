@@ -20,9 +20,10 @@ from sqlalchemy import select
 from test_command_layer import audit_entries, db_state, version_of
 from test_inputs import NO_LIMIT, World, app  # noqa: F401 - the app fixture without a rate limit
 
-from moderation.core.commands import REGISTRY, Outcome, load_domain
+from moderation.core.commands import REGISTRY, Outcome
 from moderation.core.errors import CommandError
 from moderation.core.execution import Request, execute_group
+from moderation.features import load_features
 from moderation.models import IdempotencyRecord, Input, Role
 
 
@@ -115,7 +116,7 @@ def while_the_lock_is_held(service, dialogue_ids: list[int], calls: list[Callabl
 
 
 def test_only_bursty_participant_commands_are_grouped():
-    load_domain()
+    load_features()
     assert {name for name, spec in REGISTRY.items() if spec.grouped} == {"inputs.submit", "inputs.endorse"}
 
 

@@ -25,8 +25,9 @@ from sqlalchemy import func, insert, select
 from test_command_layer import refused
 
 from moderation.core.auth import SYSTEM, Principal
-from moderation.core.commands import REGISTRY, load_domain
+from moderation.core.commands import REGISTRY
 from moderation.core.rate_limits import RateLimiter
+from moderation.features import load_features
 from moderation.models import (
     Dialogue,
     Endorsement,
@@ -254,14 +255,14 @@ MATRIX = {
 
 
 def test_the_matrix_covers_every_input_command_and_matches_the_registry():
-    load_domain()
+    load_features()
     assert set(MATRIX) == {name for name in REGISTRY if name.startswith("inputs.")}
     for name, (allowed, _) in MATRIX.items():
         assert REGISTRY[name].roles == {Role(r) for r in allowed}, name
 
 
 def test_the_issue_operation_ids_exist():
-    load_domain()
+    load_features()
     ids = {spec.operation_id for spec in REGISTRY.values()}
     assert {"submitInput", "editInput", "withdrawInput", "endorseInput", "moderateInput", "tagInput",
             "mergeInputs", "createTheme"} <= ids

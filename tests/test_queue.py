@@ -21,8 +21,9 @@ from conftest import make_app, run, seed_dialogue
 from sqlalchemy import select
 
 from moderation.core.auth import ANONYMOUS, SYSTEM, Principal
-from moderation.core.commands import REGISTRY, load_domain
+from moderation.core.commands import REGISTRY
 from moderation.core.errors import CommandError
+from moderation.features import load_features
 from moderation.features.queue.order import split
 from moderation.models import AgendaItem, Dialogue, SpeakerEntry, utcnow
 from moderation.plugins.hookspecs import QueuePolicy, hookimpl
@@ -156,7 +157,7 @@ PARTICIPANT_COMMANDS = ["queue.request_floor", "queue.withdraw_request"]
 
 
 def test_every_queue_command_is_covered_here():
-    load_domain()
+    load_features()
     assert {n for n in REGISTRY if n.startswith("queue.")} == set(CHAIR_COMMANDS) | set(PARTICIPANT_COMMANDS)
 
 

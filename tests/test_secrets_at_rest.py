@@ -26,14 +26,15 @@ from sqlalchemy import inspect, select, text
 from test_authorization_matrix import NOBODY, PARTICIPANT, PAYLOADS, SECRETARIAT, HttpSession
 
 from moderation.core.auth import hash_token
-from moderation.core.commands import REGISTRY, CommandSpec, load_domain
+from moderation.core.commands import REGISTRY, CommandSpec
 from moderation.core.errors import CommandError
+from moderation.features import load_features
 from moderation.features.access.join_codes import current_code
 from moderation.models import Dialogue, Role
 from moderation.plugins import hookimpl
 
 API = "/api/v1"
-load_domain()
+load_features()
 # What these commands answer is a secret (an independent list: the test
 # finds the secrets by their hashes, and fails when one of these did not
 # answer one, so that it cannot pass by finding none).

@@ -17,11 +17,12 @@ from conftest import run
 from pydantic import BaseModel, ValidationError
 from test_command_layer import db_state
 
-from moderation.core.commands import REGISTRY, load_domain
+from moderation.core.commands import REGISTRY
 from moderation.core.errors import CommandError, validation_details
 from moderation.core.storable import NOT_ONE_LINE
+from moderation.features import load_features
 
-load_domain()
+load_features()
 
 # Multi-line on purpose: what people write in paragraphs or one per line.
 MULTI_LINE = {

@@ -297,7 +297,8 @@ def test_every_public_command_has_a_guessing_limit():
     the service; one without a rule in ``throttle.PUBLIC_ATTEMPTS`` would
     not be."""
     from moderation.core.attempts import PUBLIC_ATTEMPTS
-    from moderation.core.commands import REGISTRY, load_domain
-    load_domain()
+    from moderation.core.commands import REGISTRY
+    from moderation.features import load_features
+    load_features()
     public = {name for name, spec in REGISTRY.items() if spec.public}
     assert public and public <= set(PUBLIC_ATTEMPTS), f"give these a rule: {public - set(PUBLIC_ATTEMPTS)}"

@@ -204,8 +204,3 @@ def without_secrets(result: dict[str, Any], fields: tuple[str, ...]) -> dict[str
     if removed:
         clean[SHOWN_ONCE] = True
     return clean
-
-
-def load_domain() -> None:
-    """Import the modules that register commands (idempotent)."""
-    from moderation.features.summary import commands as summary  # noqa: F401

@@ -23,95 +23,91 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from moderation.core import writes
 from moderation.core.timers import ms
-from moderation.features.access.commands import participant_view, participants_section
-from moderation.features.accreditation.commands import attendance_section, checked_in_ids, online_now
-from moderation.features.agenda.commands import agenda_section
-from moderation.features.dialogues.commands import dialogue_section
-from moderation.features.inputs.commands import (
-    audience_for,
-    input_records,
-    input_settings_section,
-    input_view,
-    my_inputs,
-    overview_section,
-    pinned_section,
-    themes_section,
-)
-from moderation.features.queue.commands import queue_section, queue_staff_section, statistics_section
-from moderation.features.summary.commands import narrative_records, summary_section
-from moderation.models import Dialogue, Input, Participant, Role, utcnow
+from moderation.models import Dialogue, Role, utcnow
 
 ALL_ROLES = frozenset(Role)
 STAFF = frozenset({Role.SECRETARIAT, Role.MODERATOR, Role.RAPPORTEUR})
-# Sections whose changes reach participants and displays only through the
-# throttled inputs hint (``published``), not in a change per input.
-HINTED_SECTIONS = frozenset({"inputs_overview"})
+
+
+@dataclass(frozen=True)
+class Live:
+    """Fields of a section that change without a command (who is connected):
+    rebuilt for every snapshot, left out of its digest (they travel in their
+    own hint), so they never make the section "changed"."""
+
+    fields: frozenset[str]
+    build: Callable[[Session, Dialogue, SectionCache], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class Section:
     """A named part of the state: who sees it, how it is built, the tables
     its value depends on, and whether it differs between the roles that see
-    it."""
+    it. A ``hinted`` section reaches participants and displays only through
+    the throttled hint, not in a change per command."""
 
     name: str
     roles: frozenset[Role]
     build: Callable[..., Any]
     reads: frozenset[str]
     per_role: bool = False
+    hinted: bool = False
+    live: Live | None = None
 
 
 SECTIONS: dict[str, Section] = {}
 
 
-def section(name: str, roles: frozenset[Role], *, reads: set[str], per_role: bool = False):
-    def register(build):
-        SECTIONS[name] = Section(name, roles, build, frozenset(reads), per_role)
+def section(name: str, roles: frozenset[Role], *, reads: set[str], per_role: bool = False, hinted: bool = False,
+            live: Live | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``build(session, dialogue, now, plugins, role)`` as the
+    section ``name``: a feature declares its sections where it lives."""
+    def register(build: Callable[..., Any]) -> Callable[..., Any]:
+        if name in SECTIONS:
+            raise ValueError(f"section {name!r} registered twice")
+        SECTIONS[name] = Section(name, roles, build, frozenset(reads), per_role, hinted, live)
         return build
     return register
 
 
-QUEUE_TABLES = {"dialogues", "agenda_items", "speaker_entries", "organizations"}
-section("dialogue", ALL_ROLES, reads={"dialogues"})(dialogue_section)
-section("agenda", ALL_ROLES, reads={"dialogues", "agenda_items"})(agenda_section)
-section("queue", ALL_ROLES, reads=QUEUE_TABLES)(queue_section)
-section("queue_staff", STAFF, reads=QUEUE_TABLES)(queue_staff_section)
-section("statistics", STAFF, reads={"speaker_entries"})(statistics_section)
-section("input_settings", ALL_ROLES, reads={"dialogues", "agenda_items"})(input_settings_section)
-section("inputs_overview", ALL_ROLES, reads={"inputs"}, per_role=True)(overview_section)
-section("themes", STAFF, reads={"themes", "input_themes"})(themes_section)
-section("pinned", ALL_ROLES, reads={"dialogues", "inputs"})(pinned_section)
-section("summary", STAFF, reads={"dialogues", "summary_sections"})(summary_section)
-section("attendance", ALL_ROLES, reads={"participants"})(attendance_section)
+@dataclass(frozen=True)
+class Personal:
+    """A section about the connected person only (``me``, their own inputs):
+    never cached, never broadcast; sent privately by ``private`` hooks."""
+
+    build: Callable[[Session, Role, int | None, str], Any]
+    participants_only: bool
 
 
-@section("participants", STAFF, reads={"participants", "organizations"}, per_role=True)
-def _participants(session, dialogue, now, plugins, role):
-    # E-mail addresses are personal data: the secretariat's alone.
-    return participants_section(session, dialogue, now, plugins, with_personal=role is Role.SECRETARIAT)
+PERSONAL: dict[str, Personal] = {}
+
+
+def personal(name: str, *, participants_only: bool = False):
+    """Register ``build(session, role, participant_id, label)`` as a personal section."""
+    def register(build):
+        PERSONAL[name] = Personal(build, participants_only)
+        return build
+    return register
+
+
+# Hooks that tell participants privately what a command changed for them:
+# ``hook(session, dialogue, outcome)`` yields (participant id, "sections" or
+# "records", name, value); records of one name are sent as a list.
+PRIVATE: list[Callable[[Session, Dialogue, Any], Iterable[tuple[int, str, str, Any]]]] = []
+# Hooks that add to the public hint of a change: ``hook(session, dialogue,
+# outcome, now, plugins)`` returns fields or None.
+HINTS: list[Callable[..., dict[str, Any] | None]] = []
 
 
 def _build(spec: Section, session, dialogue, now, plugins, role):
     return spec.build(session, dialogue, now, plugins, role)
-
-
-def me_section(session: Session, role: Role, participant_id: int | None, label: str) -> dict[str, Any]:
-    me: dict[str, Any] = {"role": role.value, "name": label, "participant": None}
-    if participant_id is not None:
-        participant = session.get(Participant, participant_id)
-        if participant is not None:
-            me["participant"] = participant_view(participant)
-            me["name"] = participant.name
-    return me
 
 
 class SectionCache:
@@ -122,15 +118,8 @@ class SectionCache:
     version: each shared section is built once, not once per participant.
     An entry lives ``ttl`` seconds, because a few sections also depend on the
     time (whether the written-input window is open); personal sections are
-    never cached. ``LIVE`` fields change without a new version and are
-    rebuilt for every snapshot."""
-
-    LIVE: dict[str, Callable[[Session, Dialogue, SectionCache], dict[str, Any]]] = {
-        # Who is checked in changes with a version; who is connected does not.
-        "attendance": lambda session, dialogue, cache: {"online": online_now(
-            session, dialogue.id, checked_in=cache.get((dialogue.id, dialogue.version, "checked_in", None),
-                                                       lambda: checked_in_ids(session, dialogue.id)))},
-    }
+    never cached. A section's ``live`` fields change without a new version
+    and are rebuilt for every snapshot."""
 
     def __init__(self, ttl: float = 1.0, max_entries: int = 512, clock=time.monotonic):
         self.ttl = ttl
@@ -171,11 +160,11 @@ def build_snapshot(session: Session, dialogue: Dialogue, role: Role, plugins, *,
             continue
         key = (dialogue.id, dialogue.version, name, role if spec.per_role else None)
         sections[name] = cache.get(key, lambda spec=spec: _build(spec, session, dialogue, now, plugins, role))
-        if name in cache.LIVE:
-            sections[name] = {**sections[name], **cache.LIVE[name](session, dialogue, cache)}
-    sections["me"] = me_section(session, role, participant_id, label)
-    if participant_id is not None:
-        sections["my_inputs"] = my_inputs(session, participant_id)
+        if spec.live is not None:
+            sections[name] = {**sections[name], **spec.live.build(session, dialogue, cache)}
+    for name, mine in PERSONAL.items():
+        if participant_id is not None or not mine.participants_only:
+            sections[name] = mine.build(session, role, participant_id, label)
     return {"dialogue_id": dialogue.id, "version": dialogue.version, "server_time": ms(now),
             "role": role.value, "sections": sections}
 
@@ -190,17 +179,23 @@ def build_sections(session: Session, dialogue: Dialogue, role: Role, plugins, na
 @dataclass(frozen=True)
 class RecordKind:
     """Records sent one by one in changes, to the roles that follow them
-    (lists too long to resend whole). Participants and displays do not
-    follow inputs: they get a throttled hint and fetch the page they show."""
+    (lists too long to resend whole). ``audience(role)`` says which roles
+    see the same view of a record, so that it is built once for them."""
 
     roles: frozenset[Role]
     build: Callable[..., list]
+    audience: Callable[[Role], Any] = lambda role: role
 
 
-RECORDS: dict[str, RecordKind] = {
-    "inputs": RecordKind(STAFF, input_records),
-    "summary_sections": RecordKind(STAFF, narrative_records),
-}
+RECORDS: dict[str, RecordKind] = {}
+
+
+def record_kind(kind: str, roles: frozenset[Role], *, audience: Callable[[Role], Any] | None = None):
+    """Register ``build(session, ids, role)`` as the view of the records of ``kind``."""
+    def register(build):
+        RECORDS[kind] = RecordKind(roles, build, audience or (lambda role: role))
+        return build
+    return register
 
 
 @dataclass
@@ -210,35 +205,14 @@ class Changes:
     hint: dict[str, Any] | None = None          # the public inputs hint, if inputs changed
 
 
-# Fields that change without a command (who is connected): they travel in
-# their own hint (``presence``), so they do not make a section "changed".
-LIVE_FIELDS: dict[str, frozenset[str]] = {"attendance": frozenset({"online"})}
-
-
 def digest(name: str, value: Any) -> str:
     """A short fingerprint of a section's value, to tell whether it changed."""
-    live = LIVE_FIELDS.get(name)
+    spec = SECTIONS.get(name)
+    live = spec.live.fields if spec is not None and spec.live is not None else None
     if live and isinstance(value, dict):
         value = {key: field for key, field in value.items() if key not in live}
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
-
-
-# Participant columns that their own ``me`` does not show: writing only
-# these (recording a first connection) sends them nothing privately.
-NOT_IN_ME = frozenset({"connected_at"})
-
-
-def _participants_written(session: Session, dialogue_id: int) -> set[int]:
-    """The participants of this dialogue whose row, or whose organization's
-    row, the command wrote."""
-    ids = writes.written_rows(session, "participants", ignoring=NOT_IN_ME)
-    organizations = writes.written_rows(session, "organizations")
-    if not ids and not organizations:
-        return set()
-    return set(session.scalars(select(Participant.id).where(
-        Participant.dialogue_id == dialogue_id,
-        Participant.id.in_(ids) | Participant.organization_id.in_(organizations))))
 
 
 def build_changes(session: Session, dialogue: Dialogue, outcome, plugins) -> Changes:  # noqa: C901
@@ -268,15 +242,13 @@ def build_changes(session: Session, dialogue: Dialogue, outcome, plugins) -> Cha
             digests[slot] = fingerprint
         return key
 
-    input_ids = sorted(outcome.records.get("inputs", ()))
-    inputs = list(session.scalars(select(Input).where(Input.id.in_(input_ids)))) if input_ids else []
     built_records: dict[tuple[str, str], list] = {}
     messages: dict[Role, dict[str, Any]] = {}
     for role in Role:
         sections = {}
         for name in sorted(named | maybe):
             spec = SECTIONS.get(name)
-            if spec is None or role not in spec.roles or (name in HINTED_SECTIONS and role not in STAFF):
+            if spec is None or role not in spec.roles or (spec.hinted and role not in STAFF):
                 continue
             key = build(spec, role)
             if key not in unchanged:
@@ -286,7 +258,7 @@ def build_changes(session: Session, dialogue: Dialogue, outcome, plugins) -> Cha
             spec = RECORDS.get(kind)
             if spec is None or not ids or role not in spec.roles:
                 continue
-            key = (kind, audience_for(role))  # views differ by audience, not by role
+            key = (kind, spec.audience(role))  # views differ by audience, not by role
             if key not in built_records:
                 built_records[key] = spec.build(session, sorted(ids), role)
             records[kind] = built_records[key]
@@ -300,22 +272,17 @@ def build_changes(session: Session, dialogue: Dialogue, outcome, plugins) -> Cha
     if digests != (dialogue.section_digests or {}):
         dialogue.section_digests = digests
     private: dict[int, dict[str, Any]] = {}
-
-    def private_message(participant_id: int) -> dict[str, Any]:
-        return private.setdefault(participant_id, {"dialogue_id": dialogue.id, "version": version,
-                                                   "sections": {}, "records": {}})
-
-    # A participant's own row (or their organization's) written: their ``me``.
-    own = set(outcome.records.get("participants", ())) | _participants_written(session, dialogue.id)
-    for participant_id in sorted(own):
-        private_message(participant_id)["sections"]["me"] = me_section(session, Role.PARTICIPANT,
-                                                                        participant_id, "")
-    for inp in inputs:
-        if inp.participant_id is not None and inp.source == "participant":
-            private_message(inp.participant_id)["records"].setdefault("my_inputs", []).append(
-                input_view(inp, "author"))
-    hint = None
-    if inputs:
-        hint = {"dialogue_id": dialogue.id, "version": version,
-                "published": overview_section(session, dialogue, now, plugins, Role.PARTICIPANT)["published"]}
+    for hook in PRIVATE:
+        for participant_id, part, name, value in hook(session, dialogue, outcome):
+            message = private.setdefault(participant_id, {"dialogue_id": dialogue.id, "version": version,
+                                                          "sections": {}, "records": {}})
+            if part == "records":
+                message["records"].setdefault(name, []).append(value)
+            else:
+                message["sections"][name] = value
+    hint: dict[str, Any] | None = None
+    for add in HINTS:
+        fields = add(session, dialogue, outcome, now, plugins)
+        if fields is not None:
+            hint = {**(hint or {"dialogue_id": dialogue.id, "version": version}), **fields}
     return Changes(messages, private, hint)

@@ -17,12 +17,12 @@ from flask import has_request_context
 
 from moderation.core.attempts import public_attempt
 from moderation.core.auth import Principal, principal_for_token, resolve_actor
-from moderation.core.commands import REGISTRY, Outcome, load_domain
+from moderation.core.commands import REGISTRY, Outcome
 from moderation.core.errors import CommandError, Forbidden, Internal, InvalidPayload, NotFound, Unauthenticated, not_allowed
 from moderation.core.execution import Request, execute, execute_group
 from moderation.core.rate_limits import RateLimiter
+from moderation.core.reads import READS, ReadContext
 from moderation.core.sections import SectionCache, build_changes, build_sections, build_snapshot
-from moderation.features.access.join_codes import JoinKeys
 from moderation.models import Dialogue, Role
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,6 @@ GATHER_SECONDS = 0.002
 
 class Service:
     def __init__(self, app, db, plugins):
-        load_domain()
         self.app = app
         self.db = db
         self.plugins = plugins
@@ -53,7 +52,7 @@ class Service:
         self._waiting: dict[Any, list[Request]] = defaultdict(list)  # grouped commands, per lock
         self._last_group_end: dict[Any, float] = defaultdict(float)
         self.section_cache = SectionCache()
-        self.join_keys = JoinKeys(app.config["SECRET_KEY"])
+        self.join_keys: Any = None  # the access feature's JoinKeys, set by its init_app
         self.limits = {"inputs": RateLimiter(capacity=app.config["INPUT_RATE_BURST"],
                                              rate=app.config["INPUT_RATE_PER_MINUTE"] / 60.0)}
 
@@ -197,46 +196,26 @@ class Service:
             return {"version": dialogue.version, "role": chosen.value,
                     "sections": build_sections(session, dialogue, chosen, self.plugins, names)}
 
-    def list_inputs(self, principal: Principal, dialogue_id: int, query: dict[str, Any], role=None) -> dict[str, Any]:
-        """One page of inputs as the caller's role sees them."""
-        from pydantic import ValidationError
-
-        from moderation.core.errors import validation_details
-        from moderation.core.storable import check
-        from moderation.features.inputs.commands import ListQuery, list_inputs
-        check(query, "Some filters are invalid.")
-        try:
-            params = ListQuery.model_validate(query)
-        except ValidationError as exc:
-            raise InvalidPayload("Some filters are invalid.", validation_details(exc)) from None
-        check(params.model_dump(), "Some filters are invalid.")  # numbers as read from the text
-        with self.db.session() as session:
-            _dialogue(session, dialogue_id)
-            actor = resolve_actor(session, principal, dialogue_id)
-            chosen = choose_role(actor, role)
-            mine = actor.participant_id if chosen is Role.PARTICIPANT else None
-            return list_inputs(session, dialogue_id, chosen, **params.model_dump(), participant_id=mine)
-
-    def export(self, principal: Principal, dialogue_id: int, format_name: str):
-        """The summary in one format: (exporter, bytes, file name). For the
-        secretariat, moderators and rapporteurs."""
-        from moderation.features.summary.commands import build_summary
-        from moderation.models import utcnow
-        from moderation.plugins import summary_exporters
-        exporters = summary_exporters(self.plugins)
-        exporter = exporters.get(format_name)
-        if exporter is None:
-            raise NotFound(f"Unknown export format {str(format_name)[:40]!r}.",
-                               {"formats": sorted(exporters)})
+    def read(self, principal: Principal, dialogue_id: int, name: str, query: Any = None,
+             role: Role | str | None = None) -> Any:
+        """A declared read (``moderation.core.reads``): validated, then
+        authorized against the database, as ``role`` (default: the caller's
+        highest role in the dialogue)."""
+        spec = READS[name]
+        params = spec.validate(query)
         with self.db.session() as session:
             dialogue = _dialogue(session, dialogue_id)
             actor = resolve_actor(session, principal, dialogue_id)
-            if not actor.has(Role.SECRETARIAT, Role.MODERATOR, Role.RAPPORTEUR):
-                raise not_allowed(principal.anonymous, "Only the secretariat, moderators and rapporteurs can export the summary.")
-            document = build_summary(session, dialogue, self.plugins, utcnow())
-        stem = f"summary-dialogue-{dialogue_id}" if not format_name.endswith("_csv") and \
-            not format_name.endswith("_xlsx") else f"{format_name.rsplit('_', 1)[0]}-dialogue-{dialogue_id}"
-        return exporter, exporter.export(document), f"{stem}.{exporter.extension}"
+            spec.authorize(actor)
+            return spec.handler(ReadContext(session, dialogue, actor, choose_role(actor, role), self.plugins, params))
+
+    def list_inputs(self, principal: Principal, dialogue_id: int, query: dict[str, Any], role=None) -> dict[str, Any]:
+        """One page of inputs as the caller's role sees them."""
+        return self.read(principal, dialogue_id, "inputs.list", query, role)
+
+    def export(self, principal: Principal, dialogue_id: int, format_name: str):
+        """The summary in one format: (exporter, bytes, file name)."""
+        return self.read(principal, dialogue_id, "summary.export", {"format": format_name})
 
     def actor(self, principal: Principal, dialogue_id: int | None):
         with self.db.session() as session:

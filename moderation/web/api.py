@@ -9,10 +9,10 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 
 from moderation import __version__
-from moderation.core.commands import REGISTRY, CommandSpec, load_domain
+from moderation.core.commands import REGISTRY, CommandSpec
 from moderation.core.errors import CommandError, Forbidden, InvalidPayload, TooLarge, Unauthenticated
+from moderation.core.reads import READS
 from moderation.core.storable import INT_MAX, INT_MIN
-from moderation.features.inputs.commands import ListQuery
 from moderation.models import Dialogue, Role
 from moderation.plugins import summary_exporters
 from moderation.web.bodies import body_limit, json_object, largest_json, sized
@@ -52,10 +52,18 @@ def flask_rule(http_path: str) -> str:
     return re.sub(r"\{(\w+_id)\}", r"<int:\1>", http_path)
 
 
-load_domain()
-for _spec in REGISTRY.values():
-    bp.add_url_rule(flask_rule(_spec.http_path), endpoint=_spec.operation_id,
-                    view_func=_command_view(_spec), methods=["POST"])
+def route_commands() -> None:
+    """One POST route per registered command, added once (before the
+    blueprint is first registered: the features have loaded by then)."""
+    if _ROUTED:
+        return
+    for spec in REGISTRY.values():
+        bp.add_url_rule(flask_rule(spec.http_path), endpoint=spec.operation_id,
+                        view_func=_command_view(spec), methods=["POST"])
+        _ROUTED.add(spec.operation_id)
+
+
+_ROUTED: set[str] = set()
 
 
 @bp.get("/dialogues")
@@ -221,7 +229,7 @@ def openapi_document() -> dict[str, Any]:
                                key: {"type": "object"}}}}}},
                 **_errors(401, 403, 404, 422)}}}
     list_params = [{"name": name, "in": "query", "required": False, "schema": schema}
-                   for name, schema in ListQuery.model_json_schema()["properties"].items()]
+                   for name, schema in READS["inputs.list"].query.model_json_schema()["properties"].items()]
     paths.setdefault("/dialogues/{dialogue_id}/inputs", {})["get"] = {
         "operationId": "listInputs",
         "summary": "One page of inputs, filtered and sorted, as the caller's role sees them.",

@@ -1,1 +1,1 @@
-"""features/agenda"""
+"""Agenda: the items, starting and ending them, their timing."""

@@ -1,1 +1,1 @@
-"""features/dialogues"""
+"""Dialogues: creating one and its settings (title, venue, dates, time zone)."""

@@ -1,1 +1,1 @@
-"""features/inputs"""
+"""Written inputs: submitting, moderating (approve, publish, pin, merge), themes, and listing them."""

@@ -1,1 +1,1 @@
-"""features/summary"""
+"""The summary: the rapporteurs' narrative sections and the document built for States."""
