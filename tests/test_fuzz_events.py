@@ -40,7 +40,7 @@ from security_world import NO_LIMITS, without_presence_writes, world_template
 from test_authorization_matrix import PAYLOADS
 
 from moderation.core.commands import REGISTRY, load_domain
-from moderation.features.inputs.commands import ListQuery
+from moderation.features.inputs.listing import ListQuery
 from moderation.models import Role
 
 load_domain()

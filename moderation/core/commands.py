@@ -486,5 +486,6 @@ def prefetch_principals(session: Session, principals: list[Principal]) -> list[A
 
 def load_domain() -> None:
     """Import the modules that register commands (idempotent)."""
+    from moderation.features.inputs import contributions, moderating, rapporteurs, settings  # noqa: F401
     from moderation.features.queue import asking, floor, list_of_speakers  # noqa: F401
     from moderation.features.summary import commands as summary  # noqa: F401
