@@ -41,7 +41,7 @@ from test_authorization_matrix import PAYLOADS
 
 from moderation.core.commands import REGISTRY
 from moderation.features import load_features
-from moderation.features.inputs.commands import ListQuery
+from moderation.features.inputs.listing import ListQuery
 from moderation.models import Role
 
 load_features()

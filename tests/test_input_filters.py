@@ -15,9 +15,8 @@ from conftest import make_app, run, seed_dialogue
 from sqlalchemy import func, select
 
 from moderation.core.errors import CommandError
-from moderation.features.inputs.commands import filters_in_order
 from moderation.models import Input
-from moderation.plugins import make_plugin_manager
+from moderation.plugins import filters_in_order, make_plugin_manager
 from moderation.plugins.hookspecs import FilterVerdict, InputDraft, InputFilter, hookimpl
 from moderation.plugins.input_filters import (
     DUPLICATE,

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import re
 from html.parser import HTMLParser
 
@@ -106,7 +107,7 @@ class ShownText(HTMLParser):
 def stored_keys() -> set[str]:
     keys = set(models.TOPICS) | set(acc.ORGANIZATION_CATEGORIES) | set(acc.DELEGATE_CATEGORIES)
     for value in vars(models).values():
-        if isinstance(value, type) and issubclass(value, models.enum.Enum):
+        if isinstance(value, type) and issubclass(value, enum.Enum):
             keys |= {member.value for member in value if isinstance(member.value, str)}
     return {key for key in keys if "_" in key}   # "online" or "pending" may be words of a sentence
 

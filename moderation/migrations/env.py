@@ -20,7 +20,10 @@ def run_migrations_online() -> None:
             connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(connection=connection, target_metadata=target_metadata,
                           render_as_batch=connection.dialect.name == "sqlite",
-                          compare_type=True)
+                          compare_type=True,
+                          # UTCDateTime lives in moderation/models/base.py; new migrations
+                          # name it as the older ones do (they import only moderation.models).
+                          user_module_prefix="moderation.models.")
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()

@@ -19,7 +19,8 @@ from moderation.core.errors import Conflict, InvalidPayload, NotFound
 from moderation.core.storable import SingleLine
 from moderation.core.timers import ms
 from moderation.features.queue import undo
-from moderation.features.queue.commands import end_current_speaker, open_entries
+from moderation.features.queue.handling import end_current_speaker
+from moderation.features.queue.state import open_entries
 from moderation.models import AgendaItem, Dialogue, ItemStatus, Role
 from moderation.plugins import agenda_item_types
 

@@ -1,7 +1,7 @@
 """The inputs' reads: one page of inputs, as the caller's role sees them
 (participants see the published ones and their own)."""
 from moderation.core.reads import ReadContext, read
-from moderation.features.inputs.commands import ListQuery, list_inputs
+from moderation.features.inputs.listing import ListQuery, list_inputs
 from moderation.models import Role
 
 

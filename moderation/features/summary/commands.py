@@ -22,8 +22,8 @@ from moderation.core.commands import Context, DialoguePayload, command
 from moderation.core.errors import Conflict, NotFound
 from moderation.core.timers import ms
 from moderation.features.dialogues.commands import topic_label
-from moderation.features.inputs.commands import ANONYMOUS_LABEL, themes_of
-from moderation.features.queue.commands import speaking_statistics
+from moderation.features.inputs.audiences import ANONYMOUS_LABEL, themes_of
+from moderation.features.queue.views import speaking_statistics
 from moderation.models import (
     CATEGORY_LABELS,
     INPUT_KIND_LABELS,
