@@ -486,4 +486,14 @@ def prefetch_principals(session: Session, principals: list[Principal]) -> list[A
 
 def load_domain() -> None:
     """Import the modules that register commands (idempotent)."""
+    from moderation.features.accreditation import (  # noqa: F401
+        applications,
+        checkin,
+        delegates,
+        exports,
+        links,
+        privacy,
+        review,
+        travel,
+    )
     from moderation.features.summary import commands as summary  # noqa: F401

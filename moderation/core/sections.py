@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from moderation.core import writes
 from moderation.core.timers import ms
 from moderation.features.access.commands import participant_view, participants_section
-from moderation.features.accreditation.commands import attendance_section, checked_in_ids, online_now
+from moderation.features.accreditation.checkin import attendance_section, checked_in_ids, online_now
 from moderation.features.agenda.commands import agenda_section
 from moderation.features.dialogues.commands import dialogue_section
 from moderation.features.inputs.commands import (
