@@ -29,8 +29,11 @@ from test_command_layer import committed, db_state, refused
 
 from moderation.core.auth import ANONYMOUS, SYSTEM, Principal, credential_for_token
 from moderation.core.errors import CommandError
-from moderation.features.accreditation import commands as acc
+from moderation.features.accreditation.applications import applications_of_token
+from moderation.features.accreditation.checkin import online_now, register_connections
+from moderation.features.accreditation.exports import ListApplicationsQuery, list_applications, travel_csv
 from moderation.features.accreditation.invitations import SmtpSettings, invitations_zip, letters, send
+from moderation.features.accreditation.privacy import DELETED
 from moderation.features.summary.commands import attendance
 from moderation.models import (
     Application,
@@ -178,8 +181,8 @@ def test_only_the_edit_token_changes_an_application(service, dialogue):
     assert second["applications"][0]["updated"] is False and second["edit_token"] != token
     assert snapshot_of(service, original["application_id"]) == before               # untouched
     with service.db.session() as s:
-        listed = {a["id"]: a for a in acc.list_applications(s, did, acc.ListApplicationsQuery())}
-        only = acc.list_applications(s, did, acc.ListApplicationsQuery(duplicate=True))
+        listed = {a["id"]: a for a in list_applications(s, did, ListApplicationsQuery())}
+        only = list_applications(s, did, ListApplicationsQuery(duplicate=True))
     assert listed[original["application_id"]]["possible_duplicate_of"] is None
     assert listed[second["applications"][0]["application_id"]]["possible_duplicate_of"] == original["application_id"]
     assert [a["id"] for a in only] == [second["applications"][0]["application_id"]]
@@ -222,11 +225,11 @@ def test_an_edit_token_covers_the_dialogues_of_its_submission(service, dialogue)
     assert [(a["dialogue_id"], a["updated"]) for a in both["applications"]] == [(did, True), (prep, False)]
     assert "edit_token" not in both
     with service.db.session() as s:
-        assert len(acc.applications_of_token(s, token)) == 2
+        assert len(applications_of_token(s, token)) == 2
     # A token of another submission does not reach these.
     other = run(service, "applications.submit", application([third], name="Other Org"), ANONYMOUS)
     with service.db.session() as s:
-        assert [a.dialogue_id for a in acc.applications_of_token(s, other["edit_token"])] == [third]
+        assert [a.dialogue_id for a in applications_of_token(s, other["edit_token"])] == [third]
     # After the deadline the token changes nothing; the secretariat still can (a late change).
     open_applications(service, prep, deadline=local(NOW - dt.timedelta(minutes=1), "Europe/Vienna"))
     refused(service, "applications.update", {**application([did, prep]), "edit_token": token}, ANONYMOUS,
@@ -580,7 +583,7 @@ def test_travel_support_for_grassroots_and_victim_led_organizations(service, dia
                                          "decision": "granted", "note": "Economy ticket"})
     refused(service, "travel.request", {"dialogue_id": did}, amara, code="conflict")
     with service.db.session() as s:
-        exported = acc.travel_csv(s, s.get(Dialogue, did)).decode("utf-8-sig")
+        exported = travel_csv(s, s.get(Dialogue, did)).decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(exported)))
     assert [(r["organization"], r["travel_support"], r["decision_note"], r["request_note"]) for r in rows] == \
         [("Victims' Voice e.V.", "Granted", "Economy ticket", "From Lagos")]
@@ -734,13 +737,13 @@ def test_deleting_personal_data_keeps_the_counts(service, dialogue):
     with service.db.session() as s:
         assert attendance(s, did) == before
         personal = [p for p in s.scalars(select(Participant).where(Participant.dialogue_id == did))]
-        assert {p.name for p in personal} == {acc.DELETED} and {p.email for p in personal} == {""}
+        assert {p.name for p in personal} == {DELETED} and {p.email for p in personal} == {""}
         app_row = s.scalars(select(Application).where(Application.dialogue_id == did)).one()
         assert (app_row.contact_name, app_row.contact_email, app_row.travel_request_note) == ("", "", "")
         assert app_row.organization_name == "Victims' Voice e.V." and app_row.travel_support == "requested"
         assert {n.email for n in app_row.nominees} == {""} and len(app_row.nominees) == 3
         assert app_row.edit_token_hash is None                        # the edit link opens nothing any more
-        assert {e.name for e in s.scalars(select(SpeakerEntry).where(SpeakerEntry.dialogue_id == did))} == {acc.DELETED}
+        assert {e.name for e in s.scalars(select(SpeakerEntry).where(SpeakerEntry.dialogue_id == did))} == {DELETED}
         assert {i.author_name for i in s.scalars(select(Input).where(Input.dialogue_id == did))} == {""}
         assert credential_for_token(s, links["Amara Diallo"]["token"]) is None
         text = str([e.payload for e in s.scalars(select(AuditEntry).where(AuditEntry.dialogue_id == did))])
@@ -773,9 +776,9 @@ def test_presence_counts_connected_participants_not_checked_in(service, dialogue
     source = Source({"a": Connection(people["Amara Diallo"]), "b": Connection(people["Carla Ruiz"]),
                      "b2": Connection(people["Carla Ruiz"]), "c": Connection(None, Role.DISPLAY),
                      "d": Connection(people["Bo Chen"], dialogue_id=did + 1000)})
-    acc.register_connections(service.db.engine, source)
+    register_connections(service.db.engine, source)
     with service.db.session() as s:
-        assert acc.online_now(s, did) == 2
+        assert online_now(s, did) == 2
     run(service, "participants.check_in", {"dialogue_id": did, "participant_id": people["Amara Diallo"]})
     assert service.snapshot(dialogue["principals"]["display"], did)["sections"]["attendance"] == \
         {"in_room": 1, "online": 1}

@@ -244,7 +244,7 @@ def test_no_spreadsheet_cell_runs_as_a_formula(fixed_document):  # noqa: F811
 
 def test_the_accreditation_exports_neutralize_formulas_too(sqlite_app):
     """The participants and travel exports and the invitations list use the same rule."""
-    from moderation.features.accreditation.commands import csv_safe
+    from moderation.core.csv import csv_safe
     for text in ("=1+1", " =1+1", "\uff1dSUM(A1)", "\r\n@x", "\t-1"):
         assert not runs_as_formula(csv_safe(text)), text
     assert csv_safe("plain") == "plain" and csv_safe(None) == "" and csv_safe(3) == "3"

@@ -78,7 +78,7 @@ def test_the_online_figure_is_live_and_leaves_out_who_is_checked_in(sqlite_app):
     the door (kept per version), and agrees with counting in the database."""
     from conftest import seed_dialogue
 
-    from moderation.features.accreditation.commands import online_now
+    from moderation.features.accreditation.checkin import online_now
 
     service = sqlite_app.extensions["moderation"]
     seeded = seed_dialogue(service)

@@ -23,7 +23,8 @@ from test_accreditation import application, local, open_applications
 from test_accreditation_web import admin_client, csrf_of, seeded, service  # noqa: F401 (fixtures)
 
 from moderation import models
-from moderation.features.accreditation import commands as acc
+from moderation.features.accreditation.applications import ORGANIZATION_CATEGORIES
+from moderation.features.accreditation.delegates import DELEGATE_CATEGORIES
 
 # A server of this module's own, for the browser test.
 live, browser = console_pages.live, console_pages.browser
@@ -105,7 +106,7 @@ class ShownText(HTMLParser):
 
 
 def stored_keys() -> set[str]:
-    keys = set(models.TOPICS) | set(acc.ORGANIZATION_CATEGORIES) | set(acc.DELEGATE_CATEGORIES)
+    keys = set(models.TOPICS) | set(ORGANIZATION_CATEGORIES) | set(DELEGATE_CATEGORIES)
     for value in vars(models).values():
         if isinstance(value, type) and issubclass(value, enum.Enum):
             keys |= {member.value for member in value if isinstance(member.value, str)}

@@ -8,7 +8,6 @@ and escapes user text for its own format. Registered through the
 """
 from __future__ import annotations
 
-import csv
 import html
 import io
 import json
@@ -16,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from moderation.core.csv import neutralize
+from moderation.core.csv import neutralize, write_csv
 from moderation.plugins.hookspecs import Exporter, hookimpl
 
 
@@ -284,12 +283,7 @@ INTERVENTION_COLUMNS: list[tuple[str, Callable[[dict], Any]]] = [
 
 
 def _csv(columns, rows: Iterable[dict]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([name for name, _ in columns])
-    for row in rows:
-        writer.writerow([neutralize(get(row)) for _, get in columns])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")  # BOM: Excel then reads UTF-8
+    return write_csv(([get(row) for _, get in columns] for row in rows), [name for name, _ in columns]).encode("utf-8")
 
 
 def export_inputs_csv(document: dict[str, Any]) -> bytes:

@@ -16,7 +16,6 @@ header or a recipient.
 """
 from __future__ import annotations
 
-import csv
 import html
 import io
 import re
@@ -34,6 +33,8 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 
 import segno
+
+from moderation.core.csv import csv_safe, write_csv
 
 MODE_TEXT = {
     "room": "in person, in the room",
@@ -182,20 +183,15 @@ def letters(invitations: Iterable[dict[str, Any]], dialogue: dict[str, Any], bas
 
 def invitations_zip(items: list[Letter]) -> bytes:
     """One .eml per invitation (an unsent draft) and invitations.csv."""
-    from moderation.features.accreditation.commands import csv_safe
-
     out = io.BytesIO()
-    rows = io.StringIO()
-    writer = csv.writer(rows)
-    writer.writerow(["name", "email", "organization", "mode", "link", "file"])
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         for item in items:
             draft = _copy(item.message)
             draft["X-Unsent"] = "1"   # opens as a draft to send, not as a received message
             archive.writestr(item.filename, draft.as_bytes())
-            writer.writerow([csv_safe(v) for v in (item.name, item.email, item.organization, item.mode,
-                                                   item.link, item.filename)])
-        archive.writestr("invitations.csv", "\ufeff" + rows.getvalue())
+        archive.writestr("invitations.csv", write_csv(
+            ((item.name, item.email, item.organization, item.mode, item.link, item.filename) for item in items),
+            ["name", "email", "organization", "mode", "link", "file"], cell=csv_safe))
     return out.getvalue()
 
 

@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 from moderation.core.auth import SYSTEM
 from moderation.core.errors import CommandError
-from moderation.features.accreditation import commands as acc
+from moderation.features.accreditation import checkin
 from moderation.models import Participant, Role
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class LocalPresence:
         return {c.dialogue_id for c in list(self.connections.values())}
 
     def participant_ids(self, dialogue_id: int) -> set[int]:
-        return acc.participants_among(self.connections, dialogue_id)
+        return checkin.participants_among(self.connections, dialogue_id)
 
     def publish(self) -> None:
         """Nothing to share."""
@@ -123,7 +123,7 @@ class SharedPresence(LocalPresence):
     def publish(self) -> None:
         """Write this process's participants per dialogue (and renew their expiry)."""
         with self._lock:
-            shares = {d: ids for d in self.dialogues() if (ids := acc.participants_among(self.connections, d))}
+            shares = {d: ids for d in self.dialogues() if (ids := checkin.participants_among(self.connections, d))}
             gone = self._published - shares.keys()
 
             def write():
@@ -304,7 +304,7 @@ class PresenceWatcher:
         for dialogue_id in dirty:
             try:
                 with self.service.db.session() as s:
-                    online = acc.online_now(s, dialogue_id)
+                    online = checkin.online_now(s, dialogue_id)
             except CommandError as exc:
                 if exc.code != "unavailable":
                     raise
@@ -327,6 +327,6 @@ def init_app(app) -> None:
     realtime = app.extensions["realtime"]
     presence = make_presence(app, realtime)
     app.extensions["presence"] = presence
-    acc.register_connections(app.extensions["db"].engine, presence)
+    checkin.register_connections(app.extensions["db"].engine, presence)
     realtime.presence_listeners.append(PresenceWatcher(app.extensions["moderation"], realtime, presence))
     on_stop(app).append(presence.withdraw)

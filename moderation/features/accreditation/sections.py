@@ -2,7 +2,7 @@
 connected online (``live``: it changes without a command, so it is rebuilt
 for every snapshot and travels in the presence hint)."""
 from moderation.core.sections import ALL_ROLES, Live, section
-from moderation.features.accreditation.commands import attendance_section, checked_in_ids, online_now
+from moderation.features.accreditation.checkin import attendance_section, checked_in_ids, online_now
 
 
 def _online(session, dialogue, cache):
