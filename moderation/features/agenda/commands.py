@@ -18,6 +18,7 @@ from moderation.core.commands import Context, DialoguePayload, command
 from moderation.core.errors import Conflict, InvalidPayload, NotFound
 from moderation.core.storable import SingleLine
 from moderation.core.timers import ms
+from moderation.core.updates import assign_given
 from moderation.features.queue import undo
 from moderation.features.queue.handling import end_current_speaker
 from moderation.features.queue.state import open_entries
@@ -367,12 +368,7 @@ def update_item(ctx: Context, p: UpdateItemPayload):
     item = _item(ctx, p.item_id)
     if p.item_type is not None:
         item.item_type = _item_type(ctx, p.item_type).name
-    if p.title is not None:
-        item.title = p.title
-    if p.description is not None:
-        item.description = p.description
-    if p.presenters is not None:
-        item.presenters = p.presenters
+    assign_given(item, p, "title", "description", "presenters")
     if p.planned_minutes is not None:
         item.planned_seconds = p.planned_minutes * 60
     ctx.touch(*AGENDA_SECTIONS)

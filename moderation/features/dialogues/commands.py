@@ -12,6 +12,7 @@ from moderation.core.commands import Context, DialoguePayload, Payload, command
 from moderation.core.errors import Forbidden, InvalidPayload
 from moderation.core.localtime import DateTime, instant
 from moderation.core.storable import SingleLine
+from moderation.core.updates import assign_given
 from moderation.features.access.join_codes import keys_of
 from moderation.features.agenda.commands import ms
 from moderation.models import TOPICS, Dialogue, DialogueKind, Format, Role
@@ -113,10 +114,7 @@ class UpdateDialoguePayload(DialogueFields, DialoguePayload):
 
 
 def _apply(ctx: Context, dialogue: Dialogue, p: DialogueFields) -> None:
-    for name in ("topic", "kind", "venue", "format", "timezone"):
-        value = getattr(p, name)
-        if value is not None:
-            setattr(dialogue, name, value)
+    assign_given(dialogue, p, "topic", "kind", "venue", "format", "timezone")
     if p.prepares_id is not None:
         target = ctx.session.get(Dialogue, p.prepares_id)
         if target is None or target.id == dialogue.id:

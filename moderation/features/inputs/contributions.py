@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from moderation.core.commands import Context, DialoguePayload, command
 from moderation.core.errors import CommandError, Conflict, Forbidden, NotFound
+from moderation.core.updates import assign_given
 from moderation.features.inputs.audiences import PUBLISHED
 from moderation.features.inputs.handling import InputPayload, KindName, Text, changed, clean_text, find_input, unpin
 from moderation.features.inputs.window import STATEMENT_MAX_WORDS, agenda_state, check_window
@@ -116,8 +117,7 @@ def edit(ctx: Context, p: EditPayload):
         ctx.session.add(InputRevision(input_id=inp.id, text=inp.text, replaced_by="author", replaced_at=ctx.now))
         inp.text = text
     inp.kind = kind
-    if p.named is not None:
-        inp.named = p.named
+    assign_given(inp, p, "named")
     if verdict is not None:
         inp.flagged = verdict.message[:300]
         if verdict.action == "hold":

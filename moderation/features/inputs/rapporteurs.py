@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select
 from moderation.core.commands import Context, DialoguePayload, command
 from moderation.core.errors import Conflict, InvalidPayload, NotFound
 from moderation.core.storable import SingleLine
+from moderation.core.updates import assign_given
 from moderation.features.inputs.audiences import PUBLISHED
 from moderation.features.inputs.handling import (
     STAFF,
@@ -75,8 +76,7 @@ def update_theme(ctx: Context, p: UpdateThemePayload):
             if ctx.session.scalar(select(Theme).where(Theme.dialogue_id == theme.dialogue_id, Theme.name == p.name)):
                 raise Conflict(f"There is already a theme called {p.name!r}.")
             theme.name = p.name
-        if p.description is not None:
-            theme.description = p.description
+        assign_given(theme, p, "description")
     ctx.touch("themes")
     return {"theme_id": p.theme_id}
 

@@ -9,6 +9,7 @@ from pydantic import Field
 from moderation.core.commands import Context, DialoguePayload, command
 from moderation.core.errors import InvalidPayload
 from moderation.core.localtime import DateTime, instant
+from moderation.core.updates import assign_given
 from moderation.models import Role
 
 
@@ -30,10 +31,7 @@ class InputSettingsPayload(DialoguePayload):
 def configure(ctx: Context, p: InputSettingsPayload):
     """Set the moderation mode, the length limit and the written-input window with its deadline."""
     dialogue = ctx.require_dialogue()
-    if p.moderation_mode is not None:
-        dialogue.moderation_mode = p.moderation_mode
-    if p.max_chars is not None:
-        dialogue.max_input_chars = p.max_chars
+    assign_given(dialogue, p, "moderation_mode", max_input_chars="max_chars")
     if p.close_window:
         dialogue.input_window_opens_at = dialogue.input_window_closes_at = None
     elif p.window_opens_local is not None or p.window_closes_local is not None:

@@ -10,6 +10,7 @@ from pydantic import Field
 from moderation.core.commands import Context, DialoguePayload, command
 from moderation.core.errors import Conflict, InvalidPayload
 from moderation.core.storable import SingleLine
+from moderation.core.updates import assign_given
 from moderation.features.queue import undo
 from moderation.features.queue.handling import (
     CHAIR,
@@ -172,13 +173,8 @@ def configure(ctx: Context, p: ConfigurePayload):
             raise InvalidPayload("Unknown or repeated policy.", [{
                 "field": "policies", "message": "choose from " + ", ".join(sorted(available))}])
         dialogue.queue_policies = list(p.policies)
-    if p.speaking_seconds is not None:
-        dialogue.speaking_seconds = p.speaking_seconds
+    assign_given(dialogue, p, "speaking_seconds", "warning_seconds", "points_of_order_when_closed")
     if p.speaking_seconds_by_type is not None:
         dialogue.speaking_seconds_by_type = dict(p.speaking_seconds_by_type)
-    if p.warning_seconds is not None:
-        dialogue.warning_seconds = p.warning_seconds
-    if p.points_of_order_when_closed is not None:
-        dialogue.points_of_order_when_closed = p.points_of_order_when_closed
     changed(ctx)
     return {"policies": policy_names(dialogue)}

@@ -21,6 +21,7 @@ from moderation.core import timers
 from moderation.core.commands import Context, DialoguePayload, command
 from moderation.core.errors import Conflict, NotFound
 from moderation.core.timers import ms
+from moderation.core.updates import assign_given
 from moderation.features.dialogues.commands import topic_label
 from moderation.features.inputs.audiences import ANONYMOUS_LABEL, themes_of
 from moderation.features.queue.views import speaking_statistics
@@ -372,12 +373,7 @@ class SummarySettingsPayload(DialoguePayload):
 def configure(ctx: Context, p: SummarySettingsPayload):
     """Choose whether points name organizations, whether the annex lists them, and the chairs' names."""
     dialogue = ctx.require_dialogue()
-    if p.attribution is not None:
-        dialogue.summary_attribution = p.attribution
-    if p.list_organizations is not None:
-        dialogue.summary_list_organizations = p.list_organizations
-    if p.chairs is not None:
-        dialogue.chairs = p.chairs
+    assign_given(dialogue, p, "chairs", summary_attribution="attribution", summary_list_organizations="list_organizations")
     ctx.touch("summary")
     return {"attribution": dialogue.summary_attribution, "list_organizations": dialogue.summary_list_organizations}
 
