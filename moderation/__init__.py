@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from moderation.core.errors import Forbidden
+from moderation.version import __version__  # re-exported: moderation.__version__
 
 if TYPE_CHECKING:
     from flask import Flask
-
-__version__ = "0.1.0"
 
 PACKAGE = Path(__file__).resolve().parent
 ROOT = PACKAGE.parent

@@ -19,13 +19,13 @@ import ipaddress
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, has_request_context, request
+from flask import Response, current_app, has_request_context, request
 
 from moderation.core.errors import CommandError
 from moderation.core.rate_limits import RateLimiter
@@ -55,7 +55,7 @@ class TooManyAttempts(CommandError):
         self.retry_after = retry_after
 
 
-def retry_after_header(response, exc: CommandError):
+def retry_after_header(response: Response, exc: CommandError) -> Response:
     """Add ``Retry-After`` to the response of a rate-limited request."""
     details = exc.details if isinstance(exc.details, dict) else {}
     if exc.code == "rate_limited" and isinstance(details.get("retry_after"), (int, float)):
@@ -130,7 +130,7 @@ class Throttle:
     """``check(kind, keys)`` refuses when any key's bucket is empty;
     ``spend(kind, keys)`` takes one token from each."""
 
-    def __init__(self, config):
+    def __init__(self, config: Mapping[str, Any]) -> None:
         self.limits = {
             "sign_in": Limit(config["SIGN_IN_RATE_BURST"], config["SIGN_IN_RATE_PER_MINUTE"] / 60.0,
                              "Too many failed attempts to sign in from your network or for this account. "

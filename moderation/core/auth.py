@@ -147,5 +147,7 @@ def principal_for_token(session: Session, token: str) -> Principal:
         raise token_not_valid()
     if credential.user_id is not None:
         user = session.get(User, credential.user_id)
+        if user is None:  # the user was removed since
+            raise token_not_valid()
         return Principal(user_id=user.id, session_epoch=user.session_epoch)
     return Principal(credential_id=credential.id)

@@ -13,7 +13,7 @@ import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
@@ -58,9 +58,10 @@ class CommandSpec:
 
 
 REGISTRY: dict[str, CommandSpec] = {}
+Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
-def _docstring(handler, name: str) -> tuple[str, str]:
+def _docstring(handler: Callable[..., Any], name: str) -> tuple[str, str]:
     """(summary, description) from a handler's docstring."""
     summary, _, rest = inspect.cleandoc(handler.__doc__ or name).partition("\n")
     return summary.strip(), " ".join(rest.split())
@@ -68,7 +69,8 @@ def _docstring(handler, name: str) -> tuple[str, str]:
 
 def command(name: str, *, payload: type[Payload], roles: set[Role] | frozenset[Role] = frozenset(),
             operation_id: str, http_path: str, public: bool = False,
-            redact: tuple[str, ...] = (), secret: tuple[str, ...] = (), grouped: bool = False):
+            redact: tuple[str, ...] = (), secret: tuple[str, ...] = (), grouped: bool = False,
+            ) -> Callable[[Handler], Handler]:
     """Register a command handler. The handler's docstring is its summary
     (first line) and description (the rest) in the protocol and OpenAPI
     documents. ``grouped`` commands (hundreds of
@@ -78,7 +80,7 @@ def command(name: str, *, payload: type[Payload], roles: set[Role] | frozenset[R
     first answer carries them, the stored answer (and so a replay), the
     plugins and the log never do."""
 
-    def register(handler):
+    def register(handler: Handler) -> Handler:
         if name in REGISTRY:
             raise ValueError(f"command {name!r} registered twice")
         if not roles and not public:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,10 +113,11 @@ SETTINGS: tuple[Setting, ...] = (
 SETTING_NAMES = frozenset(s.name for s in SETTINGS)
 
 
-def load_settings(instance_path: str | os.PathLike, overrides: dict | None = None,
-                  environ: dict | None = None) -> dict[str, Any]:
+def load_settings(instance_path: str | os.PathLike, overrides: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Return the effective settings, later sources winning over earlier ones."""
-    environ = os.environ if environ is None else environ
+    if environ is None:
+        environ = os.environ
     instance = Path(instance_path)
     values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
 

@@ -4,7 +4,11 @@ into its own shape (an acknowledgement, a JSON 4xx, a CLI message) from the
 code alone, so a new error type needs no change in any adapter."""
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pydantic
 
 STATUS = {
     "invalid_payload": 422,
@@ -124,14 +128,14 @@ _BY_CODE: dict[str, type[_Typed]] = {kind.code: kind for kind in _Typed.__subcla
 PATTERN_MESSAGES: dict[str, str] = {}
 
 
-def validation_details(exc) -> list[dict[str, Any]]:
+def validation_details(exc: pydantic.ValidationError) -> list[dict[str, Any]]:
     """A pydantic ValidationError as a short, JSON-safe list of
     ``{field, message}`` in words a person understands (the input is not echoed)."""
     return [{"field": ".".join(str(p) for p in e.get("loc", ())) or None, "message": _message(e)}
             for e in exc.errors()]
 
 
-def _message(error: dict[str, Any]) -> str:  # noqa: C901 - one sentence per validation error type
+def _message(error: Mapping[str, Any]) -> str:  # noqa: C901 - one sentence per validation error type
     kind, ctx = error.get("type", ""), error.get("ctx") or {}
     if kind == "missing":
         return "This field is required."
@@ -143,7 +147,7 @@ def _message(error: dict[str, Any]) -> str:  # noqa: C901 - one sentence per val
         return "This field is required." if ctx.get("min_length") == 1 else \
             f"Too short: at least {ctx.get('min_length')} characters."
     if kind == "string_pattern_mismatch":
-        return PATTERN_MESSAGES.get(ctx.get("pattern"), "Not in the expected format.")
+        return PATTERN_MESSAGES.get(str(ctx.get("pattern")), "Not in the expected format.")
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return "Must be a whole number."
     if kind in ("bool_type", "bool_parsing"):

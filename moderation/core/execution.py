@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from moderation.core import storable, writes
 from moderation.core.auth import Actor, Principal, resolve_actor
@@ -135,7 +135,7 @@ class _Replay(Exception):
 
 
 # -- one command -------------------------------------------------------------------------------------
-def execute(sessions, plugins, principal: Principal, name: str, payload: Any,
+def execute(sessions: sessionmaker[Session], plugins: Any, principal: Principal, name: str, payload: Any,
             idempotency_key: str | None = None, describe: Describe | None = None,
             limits: dict[str, Any] | None = None, join_keys: Any = None) -> Outcome:
     """Run one command in one transaction. See the module docstring.
@@ -204,7 +204,7 @@ def _checked(requests: Iterable[Request], dialogue_id: int) -> list[tuple[Reques
                 raise InvalidPayload(f"{spec.name} cannot be grouped.")
             check_key(request.idempotency_key)
             data = validate(spec, request.payload)
-            if data.dialogue_id != dialogue_id:
+            if getattr(data, "dialogue_id", None) != dialogue_id:
                 raise InvalidPayload("The group's commands must all name one dialogue.")
             todo.append((request, spec, data))
         except CommandError as exc:
@@ -268,8 +268,9 @@ class _Group:
                        records={kind: frozenset(ids) for kind, ids in records.items()})
 
 
-def execute_group(sessions, plugins, dialogue_id: int, requests: list[Request], describe: Describe | None = None,
-                  limits: dict[str, Any] | None = None, join_keys: Any = None) -> Outcome | None:
+def execute_group(sessions: sessionmaker[Session], plugins: Any, dialogue_id: int, requests: list[Request],
+                  describe: Describe | None = None, limits: dict[str, Any] | None = None,
+                  join_keys: Any = None) -> Outcome | None:
     """Run several ``grouped`` commands of one dialogue in one transaction.
 
     A burst of submissions then costs one version increment, one change
@@ -289,7 +290,7 @@ def execute_group(sessions, plugins, dialogue_id: int, requests: list[Request], 
     try:
         with sessions.begin() as session:
             version = lock_dialogue(session, dialogue_id)
-            dialogue = session.get(Dialogue, dialogue_id)
+            dialogue = session.get_one(Dialogue, dialogue_id)  # it exists: its version was just taken
             loaded = prefetch_principals(session, [r.principal for r, _, _ in todo])  # noqa: F841 - kept alive
             keys = {r.idempotency_key for r, _, _ in todo if r.idempotency_key is not None}
             stored = {(rec.scope, rec.key): rec for rec in session.scalars(

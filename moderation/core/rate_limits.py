@@ -9,7 +9,9 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +26,8 @@ class RateLimiter:
     """``allow(key)`` takes one token from ``key``'s bucket; buckets hold
     ``capacity`` tokens and refill at ``rate`` tokens a second."""
 
-    def __init__(self, capacity: float, rate: float, clock=time.monotonic, max_keys: int = 100_000):
+    def __init__(self, capacity: float, rate: float, clock: Callable[[], float] = time.monotonic,
+                 max_keys: int = 100_000) -> None:
         if capacity < 1 or rate <= 0:
             # A bucket that never holds a token, or never refills, refuses
             # everyone for good (and retry_after would divide by zero).
@@ -98,8 +101,8 @@ class EventGate:
     ``costs`` weighs events by name (``"connect"`` for a namespace connect):
     what builds a whole snapshot counts as many ordinary events."""
 
-    def __init__(self, eio, *, capacity: float, rate: float, flood_after: int, costs: dict[str, float],
-                 refusal, on_flood=None):
+    def __init__(self, eio: Any, *, capacity: float, rate: float, flood_after: int, costs: dict[str, float],
+                 refusal: Callable[[float], Any], on_flood: Callable[[str], None] | None = None) -> None:
         self.eio = eio
         self.limiter = RateLimiter(capacity=capacity, rate=rate)
         self.flood_after = flood_after
@@ -114,7 +117,7 @@ class EventGate:
         eio.on("disconnect", self.on_disconnect)
         eio.async_handlers = False
 
-    def on_message(self, eio_sid, data):
+    def on_message(self, eio_sid: str, data: str | bytes) -> Any:
         try:
             return self._weigh(eio_sid, data)
         finally:
@@ -123,12 +126,12 @@ class EventGate:
             # sender takes turns with everyone else.
             self.eio.sleep(0)
 
-    def _weigh(self, eio_sid, data):
+    def _weigh(self, eio_sid: str, data: str | bytes) -> Any:
         if eio_sid not in self.eio.sockets:
             return None  # closed a moment ago: the rest of what it sent is dropped
         head = PACKET_HEAD.match(data) if isinstance(data, str) else None
         kind, namespace, ack_id, event = head.groups() if head else (None, None, "", None)
-        cost = self.costs.get("connect", 1) if kind == CONNECT else self.costs.get(event, 1) if kind == EVENT else 1
+        cost = self.costs.get("connect", 1) if kind == CONNECT else self.costs.get(event or "", 1) if kind == EVENT else 1
         if self.limiter.allow(eio_sid, cost):
             return self._deliver(eio_sid, data)
         refused = self.refused[eio_sid] = self.refused.get(eio_sid, 0) + 1
@@ -146,7 +149,7 @@ class EventGate:
                 pass
         return None
 
-    def on_disconnect(self, eio_sid, reason=None):
+    def on_disconnect(self, eio_sid: str, reason: Any = None) -> Any:
         self.limiter.forget(eio_sid)
         self.refused.pop(eio_sid, None)
         return self._disconnected(eio_sid, reason)

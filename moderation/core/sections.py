@@ -20,6 +20,8 @@ message and asks for a snapshot.
 """
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import hashlib
 import json
 import time
@@ -89,9 +91,9 @@ class Personal:
 PERSONAL: dict[str, Personal] = {}
 
 
-def personal(name: str, *, participants_only: bool = False):
+def personal(name: str, *, participants_only: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``build(session, role, participant_id, label)`` as a personal section."""
-    def register(build):
+    def register(build: Callable[..., Any]) -> Callable[..., Any]:
         PERSONAL[name] = Personal(build, participants_only)
         return build
     return register
@@ -106,7 +108,7 @@ PRIVATE: list[Callable[[Session, Dialogue, Any], Iterable[tuple[int, str, str, A
 HINTS: list[Callable[..., dict[str, Any] | None]] = []
 
 
-def _build(spec: Section, session, dialogue, now, plugins, role):
+def _build(spec: Section, session: Session, dialogue: Dialogue, now: dt.datetime, plugins: Any, role: Role) -> Any:
     return spec.build(session, dialogue, now, plugins, role)
 
 
@@ -121,7 +123,7 @@ class SectionCache:
     never cached. A section's ``live`` fields change without a new version
     and are rebuilt for every snapshot."""
 
-    def __init__(self, ttl: float = 1.0, max_entries: int = 512, clock=time.monotonic):
+    def __init__(self, ttl: float = 1.0, max_entries: int = 512, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
         self.clock = clock
@@ -144,7 +146,7 @@ class SectionCache:
         return value
 
 
-def build_snapshot(session: Session, dialogue: Dialogue, role: Role, plugins, *,
+def build_snapshot(session: Session, dialogue: Dialogue, role: Role, plugins: Any, *,
                    participant_id: int | None = None, label: str = "",
                    cache: SectionCache | None = None) -> dict[str, Any]:
     """Every section ``role`` may see. Shared sections come from ``cache``
@@ -159,7 +161,7 @@ def build_snapshot(session: Session, dialogue: Dialogue, role: Role, plugins, *,
             sections[name] = _build(spec, session, dialogue, now, plugins, role)
             continue
         key = (dialogue.id, dialogue.version, name, role if spec.per_role else None)
-        sections[name] = cache.get(key, lambda spec=spec: _build(spec, session, dialogue, now, plugins, role))
+        sections[name] = cache.get(key, functools.partial(_build, spec, session, dialogue, now, plugins, role))
         if spec.live is not None:
             sections[name] = {**sections[name], **spec.live.build(session, dialogue, cache)}
     for name, mine in PERSONAL.items():
@@ -169,7 +171,8 @@ def build_snapshot(session: Session, dialogue: Dialogue, role: Role, plugins, *,
             "role": role.value, "sections": sections}
 
 
-def build_sections(session: Session, dialogue: Dialogue, role: Role, plugins, names) -> dict[str, Any]:
+def build_sections(session: Session, dialogue: Dialogue, role: Role, plugins: Any,
+                   names: Iterable[str]) -> dict[str, Any]:
     """Some sections only (for the read operations of the API)."""
     now = utcnow()
     return {name: _build(SECTIONS[name], session, dialogue, now, plugins, role)
@@ -190,9 +193,10 @@ class RecordKind:
 RECORDS: dict[str, RecordKind] = {}
 
 
-def record_kind(kind: str, roles: frozenset[Role], *, audience: Callable[[Role], Any] | None = None):
+def record_kind(kind: str, roles: frozenset[Role], *, audience: Callable[[Role], Any] | None = None,
+                ) -> Callable[[Callable[..., list]], Callable[..., list]]:
     """Register ``build(session, ids, role)`` as the view of the records of ``kind``."""
-    def register(build):
+    def register(build: Callable[..., list]) -> Callable[..., list]:
         RECORDS[kind] = RecordKind(roles, build, audience or (lambda role: role))
         return build
     return register
@@ -215,7 +219,7 @@ def digest(name: str, value: Any) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def build_changes(session: Session, dialogue: Dialogue, outcome, plugins) -> Changes:  # noqa: C901
+def build_changes(session: Session, dialogue: Dialogue, outcome: Any, plugins: Any) -> Changes:  # noqa: C901
     """The messages a committed command sends, built inside its transaction.
     Also moves each role's stream pointer (``dialogue.stream_versions``) and
     keeps the digest of every section built (``dialogue.section_digests``)."""
@@ -225,7 +229,7 @@ def build_changes(session: Session, dialogue: Dialogue, outcome, plugins) -> Cha
     unchanged: set[tuple[str, Role | None]] = set()
     streams = dict(dialogue.stream_versions or {})
     digests = dict(dialogue.section_digests or {})
-    written = getattr(outcome, "written", frozenset())
+    written: frozenset[str] = getattr(outcome, "written", frozenset())
     # Named by the command: always sent. Reading what it wrote: sent if
     # changed. No digests yet (a new dialogue): every section, once.
     named = set(outcome.touched)
@@ -242,7 +246,7 @@ def build_changes(session: Session, dialogue: Dialogue, outcome, plugins) -> Cha
             digests[slot] = fingerprint
         return key
 
-    built_records: dict[tuple[str, str], list] = {}
+    built_records: dict[tuple[str, Any], list] = {}
     messages: dict[Role, dict[str, Any]] = {}
     for role in Role:
         sections = {}
@@ -255,12 +259,12 @@ def build_changes(session: Session, dialogue: Dialogue, outcome, plugins) -> Cha
                 sections[name] = built[key]
         records = {}
         for kind, ids in sorted(outcome.records.items()):
-            spec = RECORDS.get(kind)
-            if spec is None or not ids or role not in spec.roles:
+            view = RECORDS.get(kind)
+            if view is None or not ids or role not in view.roles:
                 continue
-            key = (kind, spec.audience(role))  # views differ by audience, not by role
+            key = (kind, view.audience(role))  # views differ by audience, not by role
             if key not in built_records:
-                built_records[key] = spec.build(session, sorted(ids), role)
+                built_records[key] = view.build(session, sorted(ids), role)
             records[kind] = built_records[key]
         if not sections and not records:
             continue

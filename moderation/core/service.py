@@ -9,20 +9,22 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import has_request_context
+from flask import Flask, has_request_context
+from sqlalchemy.orm import Session
 
 from moderation.core.attempts import public_attempt
-from moderation.core.auth import Principal, principal_for_token, resolve_actor
-from moderation.core.commands import REGISTRY, Outcome
+from moderation.core.auth import Actor, Principal, principal_for_token, resolve_actor
+from moderation.core.commands import REGISTRY, CommandSpec, Outcome
+from moderation.core.db import Database
 from moderation.core.errors import CommandError, Forbidden, Internal, InvalidPayload, NotFound, Unauthenticated, not_allowed
 from moderation.core.execution import Request, execute, execute_group
 from moderation.core.rate_limits import RateLimiter
 from moderation.core.reads import READS, ReadContext
-from moderation.core.sections import SectionCache, build_changes, build_sections, build_snapshot
+from moderation.core.sections import Changes, SectionCache, build_changes, build_sections, build_snapshot
 from moderation.models import Dialogue, Role
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ GATHER_SECONDS = 0.002
 
 
 class Service:
-    def __init__(self, app, db, plugins):
+    def __init__(self, app: Flask, db: Database, plugins: Any) -> None:
         self.app = app
         self.db = db
         self.plugins = plugins
@@ -57,7 +59,7 @@ class Service:
                                              rate=app.config["INPUT_RATE_PER_MINUTE"] / 60.0)}
 
     @contextmanager
-    def _lock(self, dialogue_id: Any):
+    def _lock(self, dialogue_id: Any) -> Iterator[None]:
         key = self._lock_key(dialogue_id)
         with self._guard:
             lock = self._locks[key]
@@ -78,7 +80,7 @@ class Service:
                 return self._dispatch(spec, principal, name, payload, idempotency_key)
         return self._dispatch(spec, principal, name, payload, idempotency_key)
 
-    def _dispatch(self, spec, principal: Principal, name: str, payload: Any,
+    def _dispatch(self, spec: CommandSpec | None, principal: Principal, name: str, payload: Any,
                   idempotency_key: str | None) -> Outcome:
         dialogue_id = payload.get("dialogue_id") if isinstance(payload, dict) else None
         if spec is not None and spec.grouped and isinstance(dialogue_id, int) and not isinstance(dialogue_id, bool):
@@ -156,7 +158,7 @@ class Service:
                 log.exception("dialogue_changed of plugin %s failed after %s", impl.plugin_name,
                               outcome.command)
 
-    def _describe(self, session, dialogue, outcome):
+    def _describe(self, session: Session, dialogue: Dialogue, outcome: Outcome) -> Changes:
         return build_changes(session, dialogue, outcome, self.plugins)
 
     def snapshot(self, principal: Principal, dialogue_id: int, role: Role | str | None = None) -> dict[str, Any]:
@@ -168,7 +170,8 @@ class Service:
             return self._snapshot_of(session, dialogue, actor, choose_role(actor, role))
 
     def join(self, dialogue_id: int, role: Role | str | None = None, *, principal: Principal | None = None,
-             token: str | None = None, admit=None):
+             token: str | None = None, admit: Callable[[Principal], None] | None = None,
+             ) -> tuple[Principal, Actor, Role, dict[str, Any]]:
         """What a new connection needs, from one read: (principal, actor, the
         role it takes, its snapshot). The principal is given, or named by
         ``token``; ``admit(principal)`` may refuse it before any work is done.
@@ -176,6 +179,8 @@ class Service:
         with self.db.session() as session:
             if token is not None:
                 principal = principal_for_token(session, token)
+            if principal is None:
+                raise Unauthenticated("Please sign in or open your personal link first.")
             if admit is not None:
                 admit(principal)
             actor = resolve_actor(session, principal, dialogue_id)
@@ -183,11 +188,12 @@ class Service:
             snapshot = self._snapshot_of(session, _dialogue(session, dialogue_id), actor, chosen)
             return principal, actor, chosen, snapshot
 
-    def _snapshot_of(self, session, dialogue: Dialogue, actor, role: Role) -> dict[str, Any]:
+    def _snapshot_of(self, session: Session, dialogue: Dialogue, actor: Actor, role: Role) -> dict[str, Any]:
         return build_snapshot(session, dialogue, role, self.plugins, participant_id=actor.participant_id,
                               label=actor.label, cache=self.section_cache)
 
-    def sections(self, principal: Principal, dialogue_id: int, names, role=None) -> dict[str, Any]:
+    def sections(self, principal: Principal, dialogue_id: int, names: Iterable[str],
+                 role: Role | str | None = None) -> dict[str, Any]:
         """Named sections as ``role`` sees them; sections the role may not see
         are left out. Returns {version, role, sections}."""
         with self.db.session() as session:
@@ -209,27 +215,28 @@ class Service:
             spec.authorize(actor)
             return spec.handler(ReadContext(session, dialogue, actor, choose_role(actor, role), self.plugins, params))
 
-    def list_inputs(self, principal: Principal, dialogue_id: int, query: dict[str, Any], role=None) -> dict[str, Any]:
+    def list_inputs(self, principal: Principal, dialogue_id: int, query: dict[str, Any],
+                    role: Role | str | None = None) -> dict[str, Any]:
         """One page of inputs as the caller's role sees them."""
         return self.read(principal, dialogue_id, "inputs.list", query, role)
 
-    def export(self, principal: Principal, dialogue_id: int, format_name: str):
+    def export(self, principal: Principal, dialogue_id: int, format_name: str) -> Any:
         """The summary in one format: (exporter, bytes, file name)."""
         return self.read(principal, dialogue_id, "summary.export", {"format": format_name})
 
-    def actor(self, principal: Principal, dialogue_id: int | None):
+    def actor(self, principal: Principal, dialogue_id: int | None) -> Actor:
         with self.db.session() as session:
             return resolve_actor(session, principal, dialogue_id)
 
 
-def _dialogue(session, dialogue_id: int) -> Dialogue:
+def _dialogue(session: Session, dialogue_id: int) -> Dialogue:
     dialogue = session.get(Dialogue, dialogue_id)
     if dialogue is None:
         raise NotFound(f"Dialogue {dialogue_id} does not exist.")
     return dialogue
 
 
-def choose_role(actor, role: Role | str | None) -> Role:
+def choose_role(actor: Actor, role: Role | str | None) -> Role:
     if role is not None:
         try:
             wanted = Role(role)

@@ -25,9 +25,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from flask import Flask
 
 from moderation.core.errors import CommandError, ServerStopping
 
@@ -47,7 +49,7 @@ class InFlight:
     """Counts the Socket.IO events being handled; once the process is
     stopping, refuses new ones."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._count = 0
         self.stopping = False
@@ -57,7 +59,7 @@ class InFlight:
             raise stopping_error()
 
     @contextmanager
-    def admit(self):
+    def admit(self) -> Iterator[None]:
         with self._lock:
             self.check()
             self._count += 1
@@ -77,12 +79,12 @@ class InFlight:
             return self._count == 0
 
 
-def on_stop(app) -> list[Callable[[], Any]]:
+def on_stop(app: Flask) -> list[Callable[[], Any]]:
     """The app's stop hooks, called once when the process stops gracefully."""
     return app.extensions.setdefault("on_stop", [])
 
 
-def close_connections(socketio, message: str) -> list:
+def close_connections(socketio: Any, message: str) -> list:
     """Tell this process's clients that it is stopping, then close their
     connections as a broken transport would: Socket.IO clients reconnect
     after that (after Socket.IO's own goodbye they would not). What was
@@ -108,8 +110,8 @@ class GracefulStop:
 
     MESSAGE = "The server is restarting. Reconnecting…"
 
-    def __init__(self, app, stop_accepting: Callable[[], None], requests_done: Callable[[], bool] | None = None,
-                 abandon: Callable[[], None] | None = None, finish: Callable[[], None] | None = None):
+    def __init__(self, app: Flask, stop_accepting: Callable[[], None], requests_done: Callable[[], bool] | None = None,
+                 abandon: Callable[[], None] | None = None, finish: Callable[[], None] | None = None) -> None:
         self.app = app
         self.socketio = app.extensions["socketio"]
         self.realtime = app.extensions["realtime"]
@@ -120,7 +122,7 @@ class GracefulStop:
         self.started = False
         self.finished = threading.Event()
 
-    def begin(self, *_signal_args) -> None:
+    def begin(self, *_signal_args: Any) -> None:
         """Start the stop in the background (safe to call from a signal handler)."""
         if self.started:
             return

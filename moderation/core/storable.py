@@ -80,7 +80,7 @@ def check(value: Any, message: str = "Some fields are missing or invalid.") -> N
         raise InvalidPayload(message, [problem])
 
 
-def _in_range(_endpoint, values) -> None:
+def _in_range(_endpoint: str | None, values: dict[str, Any] | None) -> None:
     """A number in the URL that no database stores is not found. Checked once
     the route is chosen, not by the converter: a converter that refuses
     makes Werkzeug answer 405 when another route of the path takes another

@@ -17,8 +17,10 @@ cost one dictionary lookup elsewhere.
 """
 from __future__ import annotations
 
-from sqlalchemy import event, inspect
-from sqlalchemy.orm import Mapper, Session
+from typing import Any
+
+from sqlalchemy import Connection, event, inspect
+from sqlalchemy.orm import Mapper, ORMExecuteState, Session
 from sqlalchemy.orm.attributes import get_history
 
 _KEY = "moderation.written_tables"
@@ -48,7 +50,7 @@ def written_rows(session: Session, table: str, ignoring: frozenset[str] = frozen
 ALL = None  # a row inserted or deleted: every column counts as written
 
 
-def _record(target, changed_only: bool) -> None:
+def _record(target: Any, changed_only: bool) -> None:
     session = Session.object_session(target)
     tables = session.info.get(_KEY) if session is not None else None
     if tables is None:
@@ -64,7 +66,7 @@ def _record(target, changed_only: bool) -> None:
         rows[row_id] = ALL if columns is ALL or earlier is ALL else earlier | columns
 
 
-def _columns_changed(target) -> frozenset[str]:
+def _columns_changed(target: Any) -> frozenset[str]:
     """The columns with a net change. Only the attributes set since the last
     flush are asked, and only columns: asking every attribute builds a state
     object per attribute (a relationship's history may even load it)."""
@@ -75,25 +77,25 @@ def _columns_changed(target) -> frozenset[str]:
 
 
 @event.listens_for(Mapper, "after_insert")
-def _inserted(mapper, connection, target) -> None:
+def _inserted(mapper: Mapper, connection: Connection, target: Any) -> None:
     _record(target, changed_only=False)
 
 
 @event.listens_for(Mapper, "after_delete")
-def _deleted(mapper, connection, target) -> None:
+def _deleted(mapper: Mapper, connection: Connection, target: Any) -> None:
     _record(target, changed_only=False)
 
 
 @event.listens_for(Mapper, "after_update")
-def _updated(mapper, connection, target) -> None:
+def _updated(mapper: Mapper, connection: Connection, target: Any) -> None:
     # Called for every object flushed as dirty, even without a net change.
     _record(target, changed_only=True)
 
 
 @event.listens_for(Session, "do_orm_execute")
-def _bulk(execute_state) -> None:
+def _bulk(execute_state: ORMExecuteState) -> None:
     if not (execute_state.is_update or execute_state.is_delete or execute_state.is_insert):
         return
     tables = execute_state.session.info.get(_KEY)
     if tables is not None:
-        tables.setdefault(execute_state.statement.table.name, {})
+        tables.setdefault(execute_state.statement.table.name, {})  # type: ignore[attr-defined]  # DML only

@@ -8,13 +8,13 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from moderation import __version__
 from moderation.core.commands import REGISTRY, CommandSpec
 from moderation.core.errors import CommandError, Forbidden, InvalidPayload, TooLarge, Unauthenticated
 from moderation.core.reads import READS
 from moderation.core.storable import INT_MAX, INT_MIN
 from moderation.models import Dialogue, Role
 from moderation.plugins import summary_exporters
+from moderation.version import __version__
 from moderation.web.bodies import body_limit, json_object, largest_json, sized
 from moderation.web.principal import api_principal, service
 from moderation.web.responses import error_response, file_response

@@ -1,19 +1,23 @@
-"""Pages: sign-in, access links, joining with a code, the role pages and the
-secretariat's pages. Pages render the current snapshot on the server; small
-JavaScript modules in ``static/js`` keep them live over Socket.IO."""
+"""Pages: sign-in, access links, the role pages and the secretariat's pages
+(features add their own pages and template variables: joining with a code
+is the access feature's). Pages render the current snapshot on the server;
+small JavaScript modules in ``static/js`` keep them live over Socket.IO."""
 from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, session, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from moderation.core.attempts import address_key, attempt, client_address, public_attempt, retry_after_header, security_log
-from moderation.core.auth import Principal, check_password, credential_for_token, hash_password
+from moderation.core.attempts import address_key, attempt, client_address, retry_after_header, security_log
+from moderation.core.auth import check_password, credential_for_token, hash_password
 from moderation.core.errors import (
     CommandError,
     Forbidden,
@@ -22,11 +26,8 @@ from moderation.core.errors import (
     LinkRevoked,
     NotFound,
     Unauthenticated,
-    not_allowed,
 )
 from moderation.core.service import choose_role
-from moderation.features.access.commands import STALE_PASS
-from moderation.features.access.join_codes import current_code, current_room_pass, room_pass_matches
 from moderation.models import CATEGORY_LABELS, TOPICS, Credential, Dialogue, Participant, Role, RoleAssignment, User
 from moderation.plugins import agenda_item_types
 from moderation.web import sessions
@@ -36,6 +37,32 @@ from moderation.web.responses import error_response
 
 bp = Blueprint("web", __name__)
 ROLE_PAGES = ("moderator", "participant", "display", "rapporteur")
+# What a feature adds to the pages of a dialogue: page name ("display",
+# "admin_dialogue", ...) -> builders of ``build(session, dialogue) -> dict``
+# of template variables (the access feature's join code and QR link).
+PAGE_EXTRAS: dict[str, list[Callable[[Session, Dialogue], dict[str, Any]]]] = {}
+
+
+def page_extra(*pages: str) -> Callable[[Callable[[Session, Dialogue], dict[str, Any]]],
+                                        Callable[[Session, Dialogue], dict[str, Any]]]:
+    """Register ``build(session, dialogue)`` as template variables of ``pages``."""
+    def register(build: Callable[[Session, Dialogue], dict[str, Any]]) -> Callable[[Session, Dialogue], dict[str, Any]]:
+        for page in pages:
+            PAGE_EXTRAS.setdefault(page, []).append(build)
+        return build
+    return register
+
+
+def page_extras(page: str, dialogue_id: int) -> dict[str, Any]:
+    builders = PAGE_EXTRAS.get(page, ())
+    if not builders:
+        return {}
+    extras: dict[str, Any] = {}
+    with service().db.session() as s:
+        dialogue = s.get(Dialogue, dialogue_id) or abort(404)
+        for build in builders:
+            extras.update(build(s, dialogue))
+    return extras
 
 
 def sign_in(*, user: User | None = None, credential: Credential | None = None) -> None:
@@ -149,68 +176,6 @@ def access_link(token: str):
         return redirect(page_for(Role(credential.role), credential.dialogue_id))
 
 
-@bp.route("/d/<int:dialogue_id>/join", methods=["GET", "POST"])
-def join(dialogue_id: int):
-    """Join with the code, or with the display's QR code: its link carries a
-    signed value (``?t=``) that stands for the code, and the form then
-    starts from "In the room"."""
-    room_pass = request.values.get("t", "")[:200] or request.form.get("room_pass", "")[:200]
-    error, form = None, {}
-    with service().db.session() as s:
-        dialogue = s.get(Dialogue, dialogue_id) or abort(404)
-        title, enabled = dialogue.title, dialogue.join_enabled
-        if room_pass and request.method == "GET" and enabled \
-                and not room_pass_matches(service().join_keys, dialogue, room_pass):
-            error, room_pass = Forbidden(STALE_PASS), ""
-    if request.method == "POST":
-        form = {k: request.form.get(k, "")[:300] for k in ("code", "name", "organization", "category", "channel")}
-        payload = {"dialogue_id": dialogue_id, **form}
-        if room_pass:
-            del payload["code"]
-            payload["room_pass"] = room_pass
-        try:
-            with public_attempt("participant.join_with_code", payload):
-                outcome = service().dispatch(Principal(), "participant.join_with_code", payload)
-            with service().db.session() as s:
-                sign_in(credential=s.get(Credential, outcome.result["credential_id"]))
-            return redirect(url_for("web.role_page", dialogue_id=dialogue_id, role="participant"))
-        except CommandError as exc:
-            error = exc
-            if room_pass and exc.code == "forbidden":  # stale: the code shown on the screen still works
-                room_pass = ""
-    response = make_response(render_template("join.html", dialogue_id=dialogue_id, title=title, enabled=enabled,
-                                             error=error, form=form, room_pass=room_pass),
-                             (error.status if error and request.method == "POST" else 200))
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return retry_after_header(response, error) if error else response
-
-
-@bp.get("/d/<int:dialogue_id>/join-code")
-def join_code(dialogue_id: int):
-    """The current join code and QR link, for the display and staff (never
-    participants): the display asks again when ``join_generation`` in its
-    ``dialogue`` section changes. Nothing secret travels over Socket.IO."""
-    actor = current_actor(dialogue_id)
-    if not actor.has(Role.DISPLAY, Role.SECRETARIAT, Role.MODERATOR):
-        raise not_allowed(not actor.roles, "This is for the room's display and the staff.")
-    with service().db.session() as s:
-        dialogue = s.get(Dialogue, dialogue_id) or abort(404)
-        response = make_response(join_view(dialogue))
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def join_view(dialogue: Dialogue) -> dict:
-    """What the display and the secretariat show of joining: the code (None
-    for a code of the secretariat's own, kept as a hash) and the QR link."""
-    keys = service().join_keys
-    room_pass = current_room_pass(keys, dialogue)
-    return {"enabled": dialogue.join_enabled, "generation": dialogue.join_generation or 0,
-            "code": current_code(keys, dialogue),
-            "path": url_for("web.join", dialogue_id=dialogue.id, t=room_pass) if room_pass else None}
-
-
 @bp.get("/d/<int:dialogue_id>/<role>")
 def role_page(dialogue_id: int, role: str):
     if role not in ROLE_PAGES:
@@ -219,12 +184,8 @@ def role_page(dialogue_id: int, role: str):
     if principal.anonymous:
         return redirect(url_for("web.login", next=request.path))
     snapshot = service().snapshot(principal, dialogue_id, role)
-    extra = {}
-    if role == "display":  # the join code and QR link: rendered here, never sent over Socket.IO
-        with service().db.session() as s:
-            extra["joining"] = join_view(s.get(Dialogue, dialogue_id))
     return render_template(f"{role}.html", snapshot=snapshot, sections=snapshot["sections"],
-                           dialogue_id=dialogue_id, role=role, **extra)
+                           dialogue_id=dialogue_id, role=role, **page_extras(role, dialogue_id))
 
 
 # -- the secretariat ---------------------------------------------------------------
@@ -267,8 +228,8 @@ def admin_dialogue(dialogue_id: int):
         assignments = s.execute(select(User.username, RoleAssignment.role).join(
             RoleAssignment, RoleAssignment.user_id == User.id).where(RoleAssignment.dialogue_id == dialogue_id)
             .order_by(RoleAssignment.role, User.username)).all()
-        joining = join_view(s.get(Dialogue, dialogue_id))
-        return render_template("admin_dialogue.html", snapshot=snapshot, sections=snapshot["sections"], joining=joining,
+        return render_template("admin_dialogue.html", snapshot=snapshot, sections=snapshot["sections"],
+                               **page_extras("admin_dialogue", dialogue_id),
                                dialogue_id=dialogue_id, credentials=credentials, participants=participants,
                                users=users, assignments=assignments, item_types=agenda_item_types(service().plugins).values(),
                                topics=TOPICS, role="secretariat", actor=actor)
