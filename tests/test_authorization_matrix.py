@@ -36,7 +36,7 @@ from test_command_layer import db_state, version_of
 
 from moderation.core.auth import ANONYMOUS
 from moderation.core.commands import REGISTRY, CommandSpec
-from moderation.core.errors import STATUS
+from moderation.core.errors import STATUS, CommandError
 from moderation.features import load_features
 from moderation.models import Role
 
@@ -580,6 +580,47 @@ def test_read_events_for_every_role(app, world):
     for auth in ({"dialogue_id": world.dialogue_id}, {"dialogue_id": world.dialogue_id, "token": "forged"}):
         anonymous = app.extensions["socketio"].test_client(app, auth=auth)
         assert not anonymous.is_connected(), auth
+
+
+# Who may run each declared read (``moderation.core.reads``), written by hand
+# from the product's rules like ``EXPECTED_ROLES``; None: every role in the
+# dialogue (each sees its own view).
+READ_ROLES: dict[str, frozenset[Role] | None] = {
+    "inputs.list": None,
+    "summary.export": STAFF,                              # "exports the summary": secretariat, moderators, rapporteurs
+    "accreditation.applications": SECRETARIAT_ONLY,       # personal data
+    "accreditation.participants": SECRETARIAT_ONLY,       # personal data
+    "accreditation.travel_support": SECRETARIAT_ONLY,     # personal data
+}
+READ_QUERIES: dict[str, Any] = {"inputs.list": {"per_page": 5}, "summary.export": {"format": "md"},
+                                "accreditation.applications": {}, "accreditation.participants": {"format": "json"},
+                                "accreditation.travel_support": None}
+
+
+def test_every_declared_read_is_authorized_as_the_table_says(service, world):
+    """Each read, by every role's personal link and by no one: the table's
+    roles read, the others are refused as forbidden (anonymous:
+    unauthenticated), before the query is looked at."""
+    from moderation.core.auth import principal_for_token
+    from moderation.core.reads import READS
+
+    assert set(READS) == set(READ_ROLES), "a read without its row in READ_ROLES, or a row without its read"
+    with service.db.session() as s:
+        principals = {role: principal_for_token(s, world.links[role.value]) for role in
+                      (Role.SECRETARIAT, Role.MODERATOR, Role.RAPPORTEUR, Role.PARTICIPANT, Role.DISPLAY)}
+    for name, allowed in READ_ROLES.items():
+        for role, principal in principals.items():
+            if allowed is None or role in allowed:
+                assert service.read(principal, world.dialogue_id, name, READ_QUERIES[name]) is not None, (name, role)
+                continue
+            for query in (READ_QUERIES[name], {"not_a_filter": "x" * 5000}):
+                with pytest.raises(CommandError) as refused:
+                    service.read(principal, world.dialogue_id, name, query)
+                assert refused.value.code == "forbidden", (name, role, refused.value.code)
+        if allowed is not None:
+            with pytest.raises(CommandError) as refused:
+                service.read(ANONYMOUS, world.dialogue_id, name, {"not_a_filter": 1})
+            assert refused.value.code == "unauthenticated", (name, refused.value.code)
 
 
 # -- the other HTTP routes --------------------------------------------------------------------------------

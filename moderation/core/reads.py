@@ -51,6 +51,8 @@ class ReadSpec:
         """The query as the read's model, refused with the invalid fields."""
         if self.query is None:
             return None
+        if isinstance(query, self.query):  # already read (a page that words its own errors)
+            return query
         check(query, "Some filters are invalid.")
         try:
             params = self.query.model_validate(query or {})

@@ -208,11 +208,11 @@ class Service:
         authorized against the database, as ``role`` (default: the caller's
         highest role in the dialogue)."""
         spec = READS[name]
-        params = spec.validate(query)
         with self.db.session() as session:
             dialogue = _dialogue(session, dialogue_id)
             actor = resolve_actor(session, principal, dialogue_id)
-            spec.authorize(actor)
+            spec.authorize(actor)  # first: a caller without the role learns nothing from the query
+            params = spec.validate(query)
             return spec.handler(ReadContext(session, dialogue, actor, choose_role(actor, role), self.plugins, params))
 
     def list_inputs(self, principal: Principal, dialogue_id: int, query: dict[str, Any],

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint, current_app, jsonify, request
 
@@ -20,9 +21,42 @@ from moderation.web.principal import api_principal, service
 from moderation.web.responses import error_response, file_response
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-# Operations that other modules serve under /api/v1 (accreditation_web): each
-# callable returns OpenAPI paths {path: {method: operation}}.
-EXTRA_PATHS: list = []
+PREFIX = "/api/v1"
+View = TypeVar("View", bound=Callable[..., Any])
+OperationBuilder = Callable[[Callable[..., dict[str, Any]], Callable[[str], list[dict[str, Any]]]], dict[str, Any]]
+
+
+def operation(build: OperationBuilder) -> Callable[[View], View]:
+    """Describe a view served under /api/v1 that is not a command (a feature's
+    reads, downloads): ``build(errors, path_params)`` returns its OpenAPI
+    operation. The document finds such views by their routes; nobody lists them."""
+    def attach(view: View) -> View:
+        view.openapi_operation = build  # type: ignore[attr-defined]
+        return view
+    return attach
+
+
+def read_query_parameters(name: str) -> list[dict[str, Any]]:
+    """The query-string parameters of a declared read, from its query model."""
+    query = READS[name].query
+    if query is None:
+        return []
+    return [{"name": field, "in": "query", "required": False, "schema": schema,
+             **({"description": schema["description"]} if "description" in schema else {})}
+            for field, schema in query.model_json_schema()["properties"].items()]
+
+
+def _found_operations() -> dict[str, dict[str, Any]]:
+    """The operations of views marked with ``operation``, by path and method."""
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in current_app.url_map.iter_rules():
+        build = getattr(current_app.view_functions[rule.endpoint], "openapi_operation", None)
+        if build is None or not rule.rule.startswith(PREFIX + "/"):
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule[len(PREFIX):])
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = build(_errors, _path_params)
+    return paths
 
 
 
@@ -228,8 +262,7 @@ def openapi_document() -> dict[str, Any]:
                 "properties": {"ok": {"type": "boolean"}, "version": {"type": "integer"},
                                key: {"type": "object"}}}}}},
                 **_errors(401, 403, 404, 422)}}}
-    list_params = [{"name": name, "in": "query", "required": False, "schema": schema}
-                   for name, schema in READS["inputs.list"].query.model_json_schema()["properties"].items()]
+    list_params = read_query_parameters("inputs.list")
     paths.setdefault("/dialogues/{dialogue_id}/inputs", {})["get"] = {
         "operationId": "listInputs",
         "summary": "One page of inputs, filtered and sorted, as the caller's role sees them.",
@@ -257,9 +290,8 @@ def openapi_document() -> dict[str, Any]:
             "properties": {"ok": {"type": "boolean"}, "formats": {"type": "array", "items": {
                 "type": "object", "required": ["name", "label", "extension", "media_type"],
                 "properties": {k: {"type": "string"} for k in ("name", "label", "extension", "media_type")}}}}}}}}}}}
-    for extra in EXTRA_PATHS:
-        for path, operations in extra(_errors, _path_params).items():
-            paths.setdefault(path, {}).update(operations)
+    for path, operations in _found_operations().items():
+        paths.setdefault(path, {}).update(operations)
     for spec in sorted(REGISTRY.values(), key=lambda s: s.http_path):
         roles = "anyone (public)" if spec.public else ", ".join(sorted(r.value for r in spec.roles))
         paths.setdefault(spec.http_path, {})["post"] = {

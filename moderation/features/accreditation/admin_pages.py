@@ -19,7 +19,7 @@ from moderation.features.accreditation.applications import (
 )
 from moderation.features.accreditation.delegates import DELEGATE_CATEGORIES, ImportPayload
 from moderation.features.accreditation.delivery import deliver, zip_response
-from moderation.features.accreditation.exports import ListApplicationsQuery, application_view, list_applications, participant_rows
+from moderation.features.accreditation.exports import ListApplicationsQuery, application_view
 from moderation.features.accreditation.invitations import SmtpSettings
 from moderation.features.accreditation.travel import travel_eligible
 from moderation.features.accreditation.web_shared import base_url, bp, dispatch, friendly, require_secretariat, utc_now
@@ -49,14 +49,14 @@ def _nav(dialogue: Dialogue, current: str) -> dict[str, Any]:
 
 @bp.get("/admin/d/<int:dialogue_id>/applications")
 def applications_page(dialogue_id: int):
-    require_secretariat(dialogue_id)
+    principal = require_secretariat(dialogue_id)
     query, problem = _query(request.args)
+    items = service().read(principal, dialogue_id, "accreditation.applications", query)
+    counts = {status.value: 0 for status in ApplicationStatus}
+    for a in service().read(principal, dialogue_id, "accreditation.applications", ListApplicationsQuery()):
+        counts[a["status"]] += 1
     with service().db.session() as s:
         dialogue = s.get(Dialogue, dialogue_id)
-        items = list_applications(s, dialogue_id, query)
-        counts = {status.value: 0 for status in ApplicationStatus}
-        for a in list_applications(s, dialogue_id, ListApplicationsQuery()):
-            counts[a["status"]] += 1
         local = local_deadline(dialogue)
         window = {"open": dialogue.applications_open, "accepting": application_window(dialogue, utc_now())[0],
                   "deadline": local.strftime("%Y-%m-%dT%H:%M") if local else "",
@@ -172,10 +172,10 @@ def invitations_send(dialogue_id: int):
 # -- the secretariat: participants, delegates, travel support, privacy --------------------------
 @bp.get("/admin/d/<int:dialogue_id>/participants")
 def participants_page(dialogue_id: int):
-    require_secretariat(dialogue_id)
+    principal = require_secretariat(dialogue_id)
+    rows = service().read(principal, dialogue_id, "accreditation.participants", {"format": "json"})
     with service().db.session() as s:
         dialogue = s.get(Dialogue, dialogue_id)
-        rows = participant_rows(s, dialogue)
         travel = [application_view(a) for a in s.scalars(select(ApplicationRow).where(
             ApplicationRow.dialogue_id == dialogue_id,
             ApplicationRow.status == ApplicationStatus.APPROVED.value)
@@ -273,13 +273,10 @@ def privacy_delete(dialogue_id: int):
 
 
 # -- check-in ----------------------------------------------------------------------------------------
-def search_participants(dialogue_id: int, text: str, limit: int = 20) -> list[dict[str, Any]]:
+def search_participants(rows: list[dict[str, Any]], text: str, limit: int = 20) -> list[dict[str, Any]]:
     needle = text.strip().casefold()
     if not needle:
         return []
-    with service().db.session() as s:
-        dialogue = s.get(Dialogue, dialogue_id)
-        rows = participant_rows(s, dialogue)
     return [r for r in rows if needle in f"{r['name']} {r['organization']} {r.get('email', '')}".casefold()][:limit]
 
 
@@ -299,10 +296,9 @@ def checkin_page(dialogue_id: int):
         except CommandError as exc:
             error = exc
     snapshot = service().snapshot(principal, dialogue_id, Role.SECRETARIAT)
-    with service().db.session() as s:
-        recent = sorted((r for r in participant_rows(s, s.get(Dialogue, dialogue_id)) if r["checked_in_at"]),
-                        key=lambda r: r["checked_in_at"], reverse=True)[:8]
+    rows = service().read(principal, dialogue_id, "accreditation.participants", {"format": "json"})
+    recent = sorted((r for r in rows if r["checked_in_at"]), key=lambda r: r["checked_in_at"], reverse=True)[:8]
     return render_template("checkin.html", snapshot=snapshot, sections=snapshot["sections"], dialogue_id=dialogue_id,
                            role="secretariat", result=result, error=error, query=query,
-                           matches=search_participants(dialogue_id, query), recent=recent,
+                           matches=search_participants(rows, query), recent=recent,
                            tz=snapshot["sections"]["dialogue"]["timezone"]), (error.status if error else 200)

@@ -1,54 +1,42 @@
 """The accreditation's JSON API under /api/v1: the list of applications,
-the exports and sending invitations, with their OpenAPI operations (added
-to the API's document through ``EXTRA_PATHS``). Every write is a command.
+the exports and sending invitations, each with its OpenAPI operation (the
+API's document finds them by their routes). The reads are declared in
+``reads``; every write is a command.
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import Field, ValidationError
 
 from moderation.core import storable
-from moderation.core.auth import Principal
 from moderation.core.commands import Payload
-from moderation.core.errors import InvalidPayload, NotFound, not_allowed, validation_details
+from moderation.core.errors import InvalidPayload, validation_details
 from moderation.features.accreditation.delivery import deliver, zip_response
-from moderation.features.accreditation.exports import (
-    ListApplicationsQuery,
-    list_applications,
-    participant_rows,
-    participants_csv,
-    travel_csv,
-)
 from moderation.features.accreditation.invitations import SmtpSettings
-from moderation.features.accreditation.web_shared import dialogue_values
-from moderation.models import Dialogue, Role
-from moderation.web.api import EXTRA_PATHS
+from moderation.features.accreditation.reads import PARTICIPANT_FORMATS
+from moderation.web.api import operation, read_query_parameters
 from moderation.web.bodies import json_object, largest_json, sized
 from moderation.web.principal import api_principal, service
 
 api_bp = Blueprint("accreditation_api", __name__, url_prefix="/api/v1")
-
-
-def require_reader(principal: Principal, dialogue_id: int) -> None:
-    """Applications and personal data: the secretariat's only."""
-    dialogue_values(dialogue_id)
-    if Role.SECRETARIAT not in service().actor(principal, dialogue_id).roles:
-        raise not_allowed(principal.anonymous, "Applications and personal data are for the secretariat only.")
+CSV_OK = {"description": "CSV (UTF-8 with BOM)", "content": {"text/csv": {"schema": {"type": "string"}}}}
 
 
 @api_bp.get("/dialogues/<int:dialogue_id>/applications")
+@operation(lambda errors, path_params: {
+    "operationId": "listApplications",
+    "summary": "The applications to a dialogue, filtered and sorted (secretariat only: personal data).",
+    "parameters": path_params("/dialogues/{dialogue_id}") + read_query_parameters("accreditation.applications"),
+    "responses": {"200": {"description": "The applications", "content": {"application/json": {"schema": {
+        "type": "object", "required": ["ok", "applications", "total"],
+        "properties": {"ok": {"type": "boolean"}, "total": {"type": "integer"},
+                       "applications": {"type": "array", "items": {"type": "object"}}}}}}},
+        **errors(401, 403, 404, 422)}})
 def listApplications(dialogue_id: int):  # noqa: N802 - the endpoint is the operationId
-    principal = api_principal()
-    require_reader(principal, dialogue_id)
     values = {k: v for k, v in request.args.items() if v != ""}
-    try:
-        query = ListApplicationsQuery.model_validate(values)
-    except ValidationError as exc:
-        raise InvalidPayload("Some filters are invalid.", validation_details(exc)) from None
-    with service().db.session() as s:
-        items = list_applications(s, dialogue_id, query)
+    items = service().read(api_principal(), dialogue_id, "accreditation.applications", values)
     return jsonify({"ok": True, "applications": items, "total": len(items)})
 
 
@@ -61,29 +49,38 @@ def _csv(data: bytes, filename: str) -> Response:
 
 
 @api_bp.get("/dialogues/<int:dialogue_id>/participants/export")
+@operation(lambda errors, path_params: {
+    "operationId": "exportParticipants",
+    "summary": "Every participant with mode, invitation, check-in and travel support (CSV or JSON; "
+               "secretariat only).",
+    "parameters": path_params("/dialogues/{dialogue_id}") + [{
+        "name": "format", "in": "query", "required": False,
+        "schema": {"type": "string", "enum": list(PARTICIPANT_FORMATS), "default": "csv"}}],
+    "responses": {"200": {"description": "CSV (UTF-8 with BOM), or JSON with format=json", "content": {
+        **CSV_OK["content"], "application/json": {"schema": {
+            "type": "object", "required": ["ok", "participants"],
+            "properties": {"ok": {"type": "boolean"},
+                           "participants": {"type": "array", "items": {"type": "object"}}}}}}},
+        **errors(401, 403, 404)}})
 def exportParticipants(dialogue_id: int):  # noqa: N802
-    principal = api_principal()
-    require_reader(principal, dialogue_id)
     format_name = request.args.get("format", "csv")
-    if format_name not in ("csv", "json"):
-        raise NotFound(f"Unknown export format {format_name[:40]!r}.", {"formats": ["csv", "json"]})
-    with service().db.session() as s:
-        dialogue = s.get(Dialogue, dialogue_id)
-        if format_name == "json":
-            rows = participant_rows(s, dialogue)
-            for row in rows:
-                for key in ("invited_at", "delivered_at", "checked_in_at", "connected_at"):
-                    row[key] = row[key].isoformat() if row[key] else None
-            return jsonify({"ok": True, "participants": rows})
-        return _csv(participants_csv(s, dialogue), f"participants-dialogue-{dialogue_id}.csv")
+    exported = service().read(api_principal(), dialogue_id, "accreditation.participants", {"format": format_name})
+    if isinstance(exported, bytes):
+        return _csv(exported, f"participants-dialogue-{dialogue_id}.csv")
+    for row in exported:
+        for key in ("invited_at", "delivered_at", "checked_in_at", "connected_at"):
+            row[key] = row[key].isoformat() if row[key] else None
+    return jsonify({"ok": True, "participants": exported})
 
 
 @api_bp.get("/dialogues/<int:dialogue_id>/travel-support/export")
+@operation(lambda errors, path_params: {
+    "operationId": "exportTravelSupport",
+    "summary": "The organizations interested in travel support and the decisions (CSV; secretariat only).",
+    "parameters": path_params("/dialogues/{dialogue_id}"), "responses": {"200": CSV_OK, **errors(401, 403, 404)}})
 def exportTravelSupport(dialogue_id: int):  # noqa: N802
-    principal = api_principal()
-    require_reader(principal, dialogue_id)
-    with service().db.session() as s:
-        return _csv(travel_csv(s, s.get(Dialogue, dialogue_id)), f"travel-support-dialogue-{dialogue_id}.csv")
+    data = service().read(api_principal(), dialogue_id, "accreditation.travel_support")
+    return _csv(data, f"travel-support-dialogue-{dialogue_id}.csv")
 
 
 class SendBody(Payload):
@@ -93,6 +90,24 @@ class SendBody(Payload):
 
 
 @api_bp.post("/dialogues/<int:dialogue_id>/invitations/send")
+@operation(lambda errors, path_params: {
+    "operationId": "sendInvitations",
+    "summary": "Issue invitation links and deliver them: by e-mail through the configured SMTP server, "
+               "or as a ZIP of one .eml per invitation plus invitations.csv.",
+    "parameters": path_params("/dialogues/{dialogue_id}"),
+    "requestBody": {"required": False, "content": {"application/json": {
+        "schema": SendBody.model_json_schema()}}},
+    "responses": {"200": {"description": "A report (e-mail) or the ZIP (download). Whoever was not "
+                                         "reached keeps the link they had.", "content": {
+        "application/json": {"schema": {"type": "object", "properties": {
+            "ok": {"type": "boolean"}, "count": {"type": "integer", "description": "Links issued."},
+            "sent": {"type": "array", "items": {"type": "integer"}, "description": "Participants reached."},
+            "failed": {"type": "array", "description": "Participants not reached, and why.", "items": {
+                "type": "object", "properties": {"participant_id": {"type": "integer"},
+                                                 "name": {"type": "string"}, "reason": {"type": "string"}}}},
+            "message": {"type": "string"}}}},
+        "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
+        **errors(401, 403, 404, 409, 422)}})
 @sized(largest_json(SendBody.model_json_schema()))
 def sendInvitations(dialogue_id: int):  # noqa: N802
     principal = api_principal()
@@ -112,60 +127,3 @@ def sendInvitations(dialogue_id: int):  # noqa: N802
                     "failed": [{"participant_id": p, "name": report["names"][p], "reason": r}
                                for p, r in report["failed"].items()],
                     "message": report["message"]})
-
-
-def openapi_paths(errors, path_params) -> dict[str, Any]:
-    """The operations above, for /api/v1/openapi.json."""
-    params = path_params("/dialogues/{dialogue_id}")
-    query = [{"name": name, "in": "query", "required": False, "schema": schema, **(
-        {"description": schema["description"]} if "description" in schema else {})}
-             for name, schema in ListApplicationsQuery.model_json_schema()["properties"].items()]
-    csv_ok = {"200": {"description": "CSV (UTF-8 with BOM)", "content": {"text/csv": {"schema": {"type": "string"}}}}}
-    return {
-        "/dialogues/{dialogue_id}/applications": {"get": {
-            "operationId": "listApplications",
-            "summary": "The applications to a dialogue, filtered and sorted (secretariat only: personal data).",
-            "parameters": params + query,
-            "responses": {"200": {"description": "The applications", "content": {"application/json": {"schema": {
-                "type": "object", "required": ["ok", "applications", "total"],
-                "properties": {"ok": {"type": "boolean"}, "total": {"type": "integer"},
-                               "applications": {"type": "array", "items": {"type": "object"}}}}}}},
-                **errors(401, 403, 404, 422)}}},
-        "/dialogues/{dialogue_id}/participants/export": {"get": {
-            "operationId": "exportParticipants",
-            "summary": "Every participant with mode, invitation, check-in and travel support (CSV or JSON; "
-                       "secretariat only).",
-            "parameters": params + [{"name": "format", "in": "query", "required": False,
-                                     "schema": {"type": "string", "enum": ["csv", "json"], "default": "csv"}}],
-            "responses": {"200": {"description": "CSV (UTF-8 with BOM), or JSON with format=json", "content": {
-                **csv_ok["200"]["content"], "application/json": {"schema": {
-                    "type": "object", "required": ["ok", "participants"],
-                    "properties": {"ok": {"type": "boolean"},
-                                   "participants": {"type": "array", "items": {"type": "object"}}}}}}},
-                **errors(401, 403, 404)}}},
-        "/dialogues/{dialogue_id}/travel-support/export": {"get": {
-            "operationId": "exportTravelSupport",
-            "summary": "The organizations interested in travel support and the decisions (CSV; secretariat only).",
-            "parameters": params, "responses": {**csv_ok, **errors(401, 403, 404)}}},
-        "/dialogues/{dialogue_id}/invitations/send": {"post": {
-            "operationId": "sendInvitations",
-            "summary": "Issue invitation links and deliver them: by e-mail through the configured SMTP server, "
-                       "or as a ZIP of one .eml per invitation plus invitations.csv.",
-            "parameters": params,
-            "requestBody": {"required": False, "content": {"application/json": {
-                "schema": SendBody.model_json_schema()}}},
-            "responses": {"200": {"description": "A report (e-mail) or the ZIP (download). Whoever was not "
-                                                 "reached keeps the link they had.", "content": {
-                "application/json": {"schema": {"type": "object", "properties": {
-                    "ok": {"type": "boolean"}, "count": {"type": "integer", "description": "Links issued."},
-                    "sent": {"type": "array", "items": {"type": "integer"}, "description": "Participants reached."},
-                    "failed": {"type": "array", "description": "Participants not reached, and why.", "items": {
-                        "type": "object", "properties": {"participant_id": {"type": "integer"},
-                                                         "name": {"type": "string"}, "reason": {"type": "string"}}}},
-                    "message": {"type": "string"}}}},
-                "application/zip": {"schema": {"type": "string", "format": "binary"}}}},
-                **errors(401, 403, 404, 409, 422)}}},
-    }
-
-
-EXTRA_PATHS.append(openapi_paths)
