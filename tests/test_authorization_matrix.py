@@ -591,10 +591,11 @@ READ_ROLES: dict[str, frozenset[Role] | None] = {
     "accreditation.applications": SECRETARIAT_ONLY,       # personal data
     "accreditation.participants": SECRETARIAT_ONLY,       # personal data
     "accreditation.travel_support": SECRETARIAT_ONLY,     # personal data
+    "access.join_code": frozenset({SEC, MOD, DIS}),       # "the display shows the code"; staff may see it, never participants
 }
 READ_QUERIES: dict[str, Any] = {"inputs.list": {"per_page": 5}, "summary.export": {"format": "md"},
                                 "accreditation.applications": {}, "accreditation.participants": {"format": "json"},
-                                "accreditation.travel_support": None}
+                                "accreditation.travel_support": None, "access.join_code": None}
 
 
 def test_every_declared_read_is_authorized_as_the_table_says(service, world):

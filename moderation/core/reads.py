@@ -25,7 +25,7 @@ from moderation.models import Dialogue, Role
 @dataclass
 class ReadContext:
     """What a read gets: the session, the dialogue, who asks, the role they
-    read as, the plugins and the validated query (or None)."""
+    read as, the plugins, the validated query (or None) and the join keys."""
 
     session: Session
     dialogue: Dialogue
@@ -33,6 +33,7 @@ class ReadContext:
     role: Role
     plugins: Any
     query: Any
+    join_keys: Any = None  # as in a command's Context
 
 
 @dataclass(frozen=True)

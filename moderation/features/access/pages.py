@@ -9,12 +9,13 @@ from sqlalchemy.orm import Session
 
 from moderation.core.attempts import public_attempt, retry_after_header
 from moderation.core.auth import Principal
-from moderation.core.errors import CommandError, Forbidden, not_allowed
+from moderation.core.errors import CommandError, Forbidden
 from moderation.features.access.commands import STALE_PASS
-from moderation.features.access.join_codes import current_code, current_room_pass, room_pass_matches
-from moderation.models import Credential, Dialogue, Role
+from moderation.features.access.join_codes import room_pass_matches
+from moderation.features.access.reads import joining_of
+from moderation.models import Credential, Dialogue
 from moderation.web.pages import page_extra, sign_in
-from moderation.web.principal import current_actor, service
+from moderation.web.principal import principal_from_session, service
 
 bp = Blueprint("access", __name__)
 
@@ -61,26 +62,20 @@ def join_code(dialogue_id: int):
     """The current join code and QR link, for the display and staff (never
     participants): the display asks again when ``join_generation`` in its
     ``dialogue`` section changes. Nothing secret travels over Socket.IO."""
-    actor = current_actor(dialogue_id)
-    if not actor.has(Role.DISPLAY, Role.SECRETARIAT, Role.MODERATOR):
-        raise not_allowed(not actor.roles, "This is for the room's display and the staff.")
-    with service().db.session() as s:
-        dialogue = s.get(Dialogue, dialogue_id) or abort(404)
-        response = make_response(join_view(dialogue))
+    response = make_response(with_link(service().read(principal_from_session(), dialogue_id, "access.join_code"),
+                                       dialogue_id))
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @page_extra("display", "admin_dialogue")  # rendered into the page, never sent over Socket.IO
 def joining(_session: Session, dialogue: Dialogue) -> dict[str, Any]:
-    return {"joining": join_view(dialogue)}
+    return {"joining": with_link(joining_of(service().join_keys, dialogue), dialogue.id)}
 
 
-def join_view(dialogue: Dialogue) -> dict[str, Any]:
-    """What the display and the secretariat show of joining: the code (None
-    for a code of the secretariat's own, kept as a hash) and the QR link."""
-    keys = service().join_keys
-    room_pass = current_room_pass(keys, dialogue)
-    return {"enabled": dialogue.join_enabled, "generation": dialogue.join_generation or 0,
-            "code": current_code(keys, dialogue),
-            "path": url_for("access.join", dialogue_id=dialogue.id, t=room_pass) if room_pass else None}
+def with_link(view: dict[str, Any], dialogue_id: int) -> dict[str, Any]:
+    """The QR code's value as the link it opens."""
+    view = dict(view)
+    room_pass = view.pop("room_pass")
+    view["path"] = url_for("access.join", dialogue_id=dialogue_id, t=room_pass) if room_pass else None
+    return view
