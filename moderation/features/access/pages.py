@@ -49,7 +49,7 @@ def join(dialogue_id: int):
             error = exc
             if room_pass and exc.code == "forbidden":  # stale: the code shown on the screen still works
                 room_pass = ""
-    response = make_response(render_template("join.html", dialogue_id=dialogue_id, title=title, enabled=enabled,
+    response = make_response(render_template("access/join.html", dialogue_id=dialogue_id, title=title, enabled=enabled,
                                              error=error, form=form, room_pass=room_pass),
                              (error.status if error and request.method == "POST" else 200))
     response.headers["Cache-Control"] = "no-store"

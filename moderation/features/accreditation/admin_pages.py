@@ -63,7 +63,7 @@ def applications_page(dialogue_id: int):
                   "timezone": dialogue.application_timezone, "text": deadline_text(dialogue),
                   "deleted": dialogue.personal_data_deleted_at is not None,
                   "warnings": {w["field"]: w["message"] for w in deadline_warnings(dialogue)}}
-        return render_template("applications.html", items=items, query=query, counts=counts, window=window,
+        return render_template("accreditation/applications.html", items=items, query=query, counts=counts, window=window,
                                problem=problem, public_url=base_url() + url_for("accreditation.apply",
                                                                                 dialogue_id=dialogue_id),
                                smtp=SmtpSettings.from_config(current_app.config),
@@ -181,7 +181,7 @@ def participants_page(dialogue_id: int):
             ApplicationRow.status == ApplicationStatus.APPROVED.value)
             .order_by(ApplicationRow.organization_key))
             if travel_eligible(a)]
-        return render_template("participants_admin.html", rows=rows, travel=travel,
+        return render_template("accreditation/participants_admin.html", rows=rows, travel=travel,
                                smtp=SmtpSettings.from_config(current_app.config),
                                pending_download=session.get("pending_download") or [],
                                published=dialogue.summary_published_at, deleted=dialogue.personal_data_deleted_at,
@@ -298,7 +298,7 @@ def checkin_page(dialogue_id: int):
     snapshot = service().snapshot(principal, dialogue_id, Role.SECRETARIAT)
     rows = service().read(principal, dialogue_id, "accreditation.participants", {"format": "json"})
     recent = sorted((r for r in rows if r["checked_in_at"]), key=lambda r: r["checked_in_at"], reverse=True)[:8]
-    return render_template("checkin.html", snapshot=snapshot, sections=snapshot["sections"], dialogue_id=dialogue_id,
-                           role="secretariat", result=result, error=error, query=query,
+    return render_template("accreditation/checkin.html", snapshot=snapshot, sections=snapshot["sections"],
+                           dialogue_id=dialogue_id, role="secretariat", result=result, error=error, query=query,
                            matches=search_participants(rows, query), recent=recent,
                            tz=snapshot["sections"]["dialogue"]["timezone"]), (error.status if error else 200)

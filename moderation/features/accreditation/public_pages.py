@@ -159,7 +159,7 @@ def apply_index():
     with service().db.session() as s:
         dialogues = [{"id": d.id, "title": d.title, "when": when_text(d), "deadline": deadline_text(d)}
                      for d in _accepting(s, now)]
-    return render_template("apply_index.html", dialogues=dialogues)
+    return render_template("accreditation/apply_index.html", dialogues=dialogues)
 
 
 @bp.route("/d/<int:dialogue_id>/apply", methods=["GET", "POST"])
@@ -230,7 +230,7 @@ def _apply_page(dialogue_id: int, now: dt.datetime, secretariat: bool, *, form, 
                                 "deadline": deadline_text(dialogue), "venue": dialogue.venue},
                    "choices": _form_dialogues(s, dialogue, now, selected)}
     response = make_response(render_template(
-        "apply.html", field_label=field_label, accepting=accepting, why=why, secretariat=secretariat, form=form,
+        "accreditation/apply.html", field_label=field_label, accepting=accepting, why=why, secretariat=secretariat, form=form,
         error=error, errors=errors or {}, rows=rows, modes=MODE_LABELS, org_categories=ORGANIZATION_CATEGORIES,
         max_rows=MAX_NOMINEES, edit_token=edit_token, decided=decided or [], **context),
         error.status if error else 200)
@@ -283,7 +283,7 @@ def apply_done():
     applied = session.pop("applied", None)
     if not applied:
         return redirect(url_for("accreditation.apply_index"))
-    response = make_response(render_template("apply_done.html", applied=applied,
+    response = make_response(render_template("accreditation/apply_done.html", applied=applied,
                                              smtp=SmtpSettings.from_config(current_app.config)))
     response.headers["Cache-Control"] = "no-store"   # the edit link, shown once
     return response
@@ -321,6 +321,6 @@ def registration(dialogue_id: int):
                         "travel_support": application.travel_support,
                         "travel_eligible": travel_eligible(application),
                         "travel_note": application.travel_request_note}
-        return render_template("registration.html", me=me, own=own, application=app_view, error=error,
+        return render_template("accreditation/registration.html", me=me, own=own, application=app_view, error=error,
                                modes=MODE_LABELS, travel_labels=TRAVEL_LABELS, tz=dialogue.timezone,
                                dialogue_title=dialogue.title, dialogue_id=dialogue_id), (error.status if error else 200)
