@@ -176,3 +176,31 @@ def test_registering_the_second_makes_them_the_alternate_and_refuses_the_third(s
     else:
         raise AssertionError("a third person of the same organization got into the room")
     assert db_state(service) == before
+
+
+# Characters a screen does not show (zero-width space, soft hyphen, zero-width
+# joiner and non-joiner, word joiner, byte order mark, left-to-right mark):
+# typed inside a word they made another organization and another place.
+INVISIBLE = ["\u200b", "\u00ad", "\u200c", "\u200d", "\u2060", "\ufeff", "\u200e"]
+
+
+def test_invisible_characters_do_not_make_another_organization():
+    for char in INVISIBLE:
+        assert organization_key(f"Ac{char}me Net{char}work") == organization_key("Acme Network"), repr(char)
+    assert organization_key("Área") != organization_key("Area")
+
+
+def test_an_invisible_character_opens_no_third_place(service, dialogue):
+    did = dialogue["dialogue_id"]
+    for name, typed in (("Ana", "Acme Network"), ("Bo", "Acme Net\u00adwork")):
+        run(service, "participant.register", {"dialogue_id": did, "name": name, "channel": "room",
+                                              "organization": {"name": typed, "category": "ngo"}})
+    before = db_state(service)
+    try:
+        run(service, "participant.register", {"dialogue_id": did, "name": "Cy", "channel": "room",
+                                              "organization": {"name": "Ac\u200bme Network", "category": "ngo"}})
+    except CommandError as exc:
+        assert exc.code == "conflict"
+    else:
+        raise AssertionError("an invisible character in the name opened a third place in the room")
+    assert db_state(service) == before

@@ -29,9 +29,12 @@ UNLIMITED_CATEGORIES = frozenset({Category.STATE_PARTY.value, Category.IGO.value
 
 def organization_key(name: str) -> str:
     """The same organization however it is typed: case, punctuation and
-    spacing are ignored, accented letters are kept ("Victims' Voice e.V."
-    == "victims voice e v", but "Área" is not "Area")."""
-    text = unicodedata.normalize("NFKC", name).casefold()
+    spacing are ignored, and so are characters no screen shows (format
+    characters such as a zero-width space or a soft hyphen inside a word);
+    accented letters are kept ("Victims' Voice e.V." == "victims voice e v",
+    but "Área" is not "Area")."""
+    text = "".join(char for char in unicodedata.normalize("NFKC", name) if unicodedata.category(char) != "Cf")
+    text = text.casefold()
     return " ".join(re.sub(r"[\W_]+", " ", text).split())[:320]
 
 
