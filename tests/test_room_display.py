@@ -80,6 +80,21 @@ def test_browser_scanning_the_display_joins_in_the_room_and_a_new_code_revokes_t
     phone.goto(url)
     assert "This QR code is no longer valid" in phone.text_content("#join-error")
     assert phone.locator("#code").count() == 1  # the code on the screen still works
+
+    # Typed from the screen ("or open …/join", the code): nothing chosen for them, and the choice is asked.
+    phone.goto(url.split("?")[0])
+    assert not phone.is_checked("input[name=channel][value=room]")
+    assert not phone.is_checked("input[name=channel][value=online]")
+    phone.fill("#code", display.text_content("#display-join-code"))
+    phone.fill("#name", "Di Room")
+    phone.fill("#organization", "Another Voice")
+    phone.click("button[type=submit]")  # the browser asks first: the choice is required
+    assert phone.evaluate("() => document.querySelector('input[name=channel]').validity.valueMissing")
+    assert f"/d/{did}/join" in phone.url
+    phone.check("input[name=channel][value=room]")
+    phone.click("button[type=submit]")
+    phone.wait_for_url(f"**/d/{did}/participant")
+    assert people(scene, "Another Voice") == {"Di Room": ("room", False)}
     for context in contexts:
         context.close()
     assert errors == []
