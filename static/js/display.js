@@ -109,8 +109,8 @@ function renderSpeaker(queue) {
 // and the box from what else is on the screen (a pinned input, a two-line title, 720 lines): the
 // name and the organization beside the countdown may then not fit. Step the countdown down (data-fit,
 // and the name, never under a seventh and an eighteenth of the screen's height) until the tags above
-// it are clear of it and the organization has a whole line; then show as many whole lines of it as
-// fit (data-lines), never half a line cut by the box's edge.
+// it are clear of it and the organization shows whole (or as much of it as any step shows); then
+// show as many whole lines of it as fit (data-lines), never half a line cut by the box's edge.
 const PROJECTOR = window.matchMedia("(min-width: 48rem)");
 const MAX_FIT = 3;
 
@@ -130,14 +130,18 @@ function orgRoom(box, org) {
   return Math.floor((footOf(box) - rectOf(org).top + 0.5) / line);
 }
 
-function speakerFits(box) {
+/** At the box's current size: {clear: the tags and the foot of the box clear of the countdown,
+ *  room: whole lines for the organization, needed: the lines its text takes (up to three)}. */
+function measureSpeaker(box, org) {
   const countdown = rectOf(byId("speaker-countdown"));
   const tags = ["speaker-label", "speaker-channel", "speaker-type"].map(byId).filter((node) => !node.hidden);
-  if (tags.some((node) => overlap(rectOf(node), countdown))) return false;
   const foot = footOf(box) + 1;
-  if (countdown.bottom > foot || rectOf(byId("speaker-timer-label")).bottom > foot) return false;
-  const org = byId("speaker-org");
-  return !org.textContent || orgRoom(box, org) >= 1;
+  const clear = !tags.some((node) => overlap(rectOf(node), countdown))
+    && countdown.bottom <= foot && rectOf(byId("speaker-timer-label")).bottom <= foot;
+  if (!org.textContent) return { clear, room: 3, needed: 0 };
+  const style = getComputedStyle(org);
+  const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.25;
+  return { clear, room: orgRoom(box, org), needed: Math.min(3, Math.round(rectOf(org).height / line)) };
 }
 
 function fitSpeaker() {
@@ -146,16 +150,22 @@ function fitSpeaker() {
   delete box.dataset.fit;
   delete org.dataset.lines;
   if (box.hidden || !PROJECTOR.matches) return;
-  org.dataset.lines = "1"; // measured with one line: the rest comes after
-  let fit = 0;
-  while (fit < MAX_FIT && !speakerFits(box)) {
-    fit += 1;
-    box.dataset.fit = String(fit);
+  // The first step at which everything is clear and the organization is whole; else the clear step
+  // that shows most of it; else the last step.
+  let best = null;
+  for (let fit = 0; fit <= MAX_FIT; fit += 1) {
+    if (fit) box.dataset.fit = String(fit);
+    const { clear, room, needed } = measureSpeaker(box, org);
+    const shown = Math.min(room, needed);
+    if (clear && (!best || shown > best.shown)) best = { fit, shown };
+    if (clear && room >= needed) break;
   }
+  const fit = best ? best.fit : MAX_FIT;
+  if (fit) box.dataset.fit = String(fit);
+  else delete box.dataset.fit;
   // As many whole lines as fit, up to three; none rather than half a line (the name comes first).
   const lines = Math.min(3, Math.max(0, orgRoom(box, org)));
-  if (lines === 3) delete org.dataset.lines;
-  else org.dataset.lines = String(lines);
+  if (lines < 3) org.dataset.lines = String(lines);
 }
 
 window.addEventListener("resize", fitSpeaker);
