@@ -80,6 +80,21 @@ def test_browser_scanning_the_display_joins_in_the_room_and_a_new_code_revokes_t
     phone.goto(url)
     assert "This QR code is no longer valid" in phone.text_content("#join-error")
     assert phone.locator("#code").count() == 1  # the code on the screen still works
+
+    # Typed from the screen ("or open …/join", the code): nothing chosen for them, and the choice is asked.
+    phone.goto(url.split("?")[0])
+    assert not phone.is_checked("input[name=channel][value=room]")
+    assert not phone.is_checked("input[name=channel][value=online]")
+    phone.fill("#code", display.text_content("#display-join-code"))
+    phone.fill("#name", "Di Room")
+    phone.fill("#organization", "Another Voice")
+    phone.click("button[type=submit]")  # the browser asks first: the choice is required
+    assert phone.evaluate("() => document.querySelector('input[name=channel]').validity.valueMissing")
+    assert f"/d/{did}/join" in phone.url
+    phone.check("input[name=channel][value=room]")
+    phone.click("button[type=submit]")
+    phone.wait_for_url(f"**/d/{did}/participant")
+    assert people(scene, "Another Voice") == {"Di Room": ("room", False)}
     for context in contexts:
         context.close()
     assert errors == []
@@ -166,3 +181,88 @@ def test_browser_display_reads_from_the_back_of_the_room(scene, width, height):
     # The next item: the pinned input leaves the screen.
     moderator.command("agenda.advance")
     tab.wait_for_selector("#display-pinned", state="hidden")
+
+
+# Text cut by the edge of a box that hides its overflow: half a line of an organization's name.
+CUT = """() => {
+    const found = [];
+    for (const node of document.querySelectorAll("body *")) {
+        const own = [...node.childNodes].some((c) => c.nodeType === 3 && c.textContent.trim());
+        if (!own || !node.checkVisibility()) continue;
+        const box = node.getBoundingClientRect();
+        if (box.width <= 1 || box.height <= 1) continue;  // screen-reader text
+        for (let clip = node.parentElement; clip; clip = clip.parentElement) {
+            const style = getComputedStyle(clip);
+            if (style.overflowX === "visible" && style.overflowY === "visible") continue;
+            const edge = clip.getBoundingClientRect();
+            const inner = {top: edge.top + parseFloat(style.borderTopWidth),
+                           bottom: edge.bottom - parseFloat(style.borderBottomWidth)};
+            if (box.top < inner.top - 1 || box.bottom > inner.bottom + 1) {
+                found.push({id: node.id || node.className, text: node.textContent.trim().slice(0, 40),
+                            top: box.top, bottom: box.bottom, cut_by: clip.id || clip.className});
+            }
+            break;
+        }
+    }
+    return found;
+}"""
+
+
+@pytest.mark.parametrize("width,height", [(1280, 720), (1366, 768), (1440, 900), (1920, 1080)])
+def test_browser_the_speakers_box_cuts_no_line_and_the_countdown_covers_no_tag(scene, width, height):
+    """A short box (720 lines, a two-line title with its type above it, a pinned input): the
+    organization shows as whole lines, never half a line cut by the box, and the countdown stays
+    clear of the tags above it ("Question to the panel"), still the largest thing on the screen."""
+    seeded, moderator = scene["seeded"], scene["moderator"]
+    item = seeded["item_ids"][0]
+    scene["secretariat"].command("dialogue.configure_join", {"enabled": True})
+    scene["secretariat"].command("agenda.update_item", {
+        "item_id": item, "title": "Identifying and protecting victims of trafficking: what survivors ask of States"})
+    moderator.command("agenda.start_item", {"item_id": item})
+    moderator.command("queue.add_speaker", {
+        "name": "Amina Okafor", "organization": "Network of Survivors for Change and Victim-led Shelters",
+        "category": "ngo", "channel": "room", "intervention_type": "question"})
+    scene["connect"](seeded["tokens"]["participant1"]).command("queue.request_floor",
+                                                              {"intervention_type": "statement"})
+    made = scene["connect"](seeded["tokens"]["participant1"]).command(
+        "inputs.submit", {"text": "How will victims who cannot travel be heard?", "kind": "comment"})
+    moderator.command("inputs.pin", {"input_id": made["result"]["input_id"]})
+    moderator.command("queue.call_next")
+    tab = scene["open"](seeded["tokens"]["display"], "display", width, height)
+    tab.wait_for_selector("#display-pinned", state="visible")
+    tab.locator("#display-qr-code svg").wait_for()
+    assert tab.is_visible("#current-type")  # "Panel discussion", not in the title: it takes a line
+
+    def check():
+        assert tab.evaluate(CUT) == [], tab.evaluate(CUT)
+        assert tab.is_visible("#speaker-org"), "the organization keeps at least one whole line"
+        clock = tab.locator("#speaker-countdown").bounding_box()
+        for tag in ("#speaker-type", "#speaker-channel", "#speaker-label"):
+            box = tab.locator(tag).bounding_box()
+            apart = (box["x"] + box["width"] <= clock["x"] + 1 or clock["x"] + clock["width"] <= box["x"] + 1
+                     or box["y"] + box["height"] <= clock["y"] + 1 or clock["y"] + clock["height"] <= box["y"] + 1)
+            assert apart, (tag, box, clock)
+        assert font(tab, "#speaker-countdown") >= 0.14 * height
+        assert font(tab, "#speaker-name") >= 0.055 * height
+        assert font(tab, "#speaker-countdown") > font(tab, "#speaker-name") > font(tab, "#current-title")
+
+    check()
+    # Over time the countdown is sized anew ("+0:04" in its red box): still whole and clear.
+    moderator.command("queue.adjust_speaker_time", {"seconds": -600})
+    tab.wait_for_selector('#speaker-countdown[data-phase="overtime"]', timeout=20_000)
+    check()
+
+
+def test_browser_the_items_type_is_not_repeated_by_a_title_that_begins_with_it(scene):
+    seeded, moderator = scene["seeded"], scene["moderator"]
+    item = seeded["item_ids"][0]  # a panel discussion
+    scene["secretariat"].command("agenda.update_item", {"item_id": item, "title": "Panel discussion: victims first"})
+    moderator.command("agenda.start_item", {"item_id": item})
+    tab = scene["open"](seeded["tokens"]["display"], "display", 1280, 720)
+    assert tab.text_content("#current-title").strip() == "Panel discussion: victims first"
+    assert tab.is_hidden("#current-type")  # rendered by the server
+    scene["secretariat"].command("agenda.update_item", {"item_id": item, "title": "Victims first"})
+    tab.wait_for_function("() => document.getElementById('current-title').textContent.trim() === 'Victims first'")
+    assert tab.is_visible("#current-type") and tab.text_content("#current-type").strip() == "Panel discussion"
+    scene["secretariat"].command("agenda.update_item", {"item_id": item, "title": "panel discussion on victims"})
+    tab.wait_for_function("() => document.getElementById('current-type').hidden")  # followed live, any case

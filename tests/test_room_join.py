@@ -196,7 +196,7 @@ def test_the_qr_link_opens_a_form_without_the_code_starting_in_the_room(sqlite_a
     did = seeded["dialogue_id"]
     client, value, html = scanned(sqlite_app, service, did)
     assert 'id="code"' not in html and f'name="room_pass" value="{value}"' in html
-    assert re.search(r'value="room"\s+checked', html) and not re.search(r'value="online"\s+checked', html)
+    assert re.search(r'value="room"[^>]*\schecked', html) and not re.search(r'value="online"[^>]*\schecked', html)
     response = post_join(client, did, html, room_pass=value)
     assert response.status_code == 302 and response.headers["Location"] == f"/d/{did}/participant"
     with service.db.session() as s:
@@ -243,3 +243,20 @@ def test_changing_the_current_item_unpins_the_input_for_everyone(service, seeded
     # Nothing pinned: moving on touches nothing more.
     if move != "agenda.end_item":
         assert "pinned" not in committed(service, "agenda.advance", {"dialogue_id": did}).touched
+
+
+def test_the_typed_form_chooses_no_channel_for_the_person(sqlite_app, service, seeded):
+    """The address and the code are on the room's screen (and the stream): the form typed from them
+    preselects neither "Online" (wrong for the people in the room) nor "In the room"; the choice is
+    required, and a form sent without it says so beside the question and keeps what was typed."""
+    did = seeded["dialogue_id"]
+    code = open_join(service, did)
+    client = sqlite_app.test_client()
+    html = client.get(f"/d/{did}/join").get_data(as_text=True)
+    radios = re.findall(r'<input type="radio" name="channel"[^>]*>', html)
+    assert len(radios) == 2 and all(" required" in r and "checked" not in r for r in radios), radios
+    response = client.post(f"/d/{did}/join", data={"code": code, "name": "Ana", "organization": "Org A",
+                                                   "category": "ngo", "csrf_token": csrf_of(html)})
+    again = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'value="Ana"' in again
+    assert re.search(r'id="channel-error">Choose “In the room” or “Online”.<', again), again

@@ -54,8 +54,9 @@ function renderItem(state) {
   document.title = `${dialogue.title} – Display`;
   const type = byId("current-type");
   const typeLine = current ? current.type_label : (upcoming.length ? "Up next" : "");
-  // "Panel discussion" above "Panel discussion" says nothing: the type shows only when the title does not say it.
-  const repeats = current && same(current.type_label, current.title);
+  // "Panel discussion" above "Panel discussion: identifying victims" says nothing twice: the type
+  // shows only when the title does not begin with it.
+  const repeats = Boolean(current && saysType(current.title, current.type_label));
   setText(type, repeats ? "" : typeLine);
   type.hidden = repeats || !typeLine;
   let title = dialogue.title;
@@ -76,7 +77,11 @@ function renderItem(state) {
   setText(byId("next-title"), current && upcoming.length ? upcoming[0].title : "");
 }
 
-const same = (a, b) => String(a || "").trim().toLowerCase() === String(b || "").trim().toLowerCase();
+/** The title begins with the type's words (the same rule as templates/display.html). */
+function saysType(title, type) {
+  const words = String(type || "").trim().toLowerCase();
+  return Boolean(words) && String(title || "").trim().toLowerCase().startsWith(words);
+}
 
 function renderSpeaker(queue) {
   const speaker = queue ? queue.current : null;
@@ -98,6 +103,76 @@ function renderSpeaker(queue) {
   type.hidden = speaker.type === "statement"; // what most say: only the other kinds are named
   setText(type, speaker.type_label || INTERVENTION_LABELS[speaker.type] || speaker.type);
 }
+
+// -- the speaker's box: whole lines, nothing under the countdown --------------------------------------
+// On a projector (the grid of participant.css, 48rem and wider) the countdown is sized from the box,
+// and the box from what else is on the screen (a pinned input, a two-line title, 720 lines): the
+// name and the organization beside the countdown may then not fit. Step the countdown down (data-fit,
+// and the name, never under a seventh and an eighteenth of the screen's height) until the tags above
+// it are clear of it and the organization shows whole (or as much of it as any step shows); then
+// show as many whole lines of it as fit (data-lines), never half a line cut by the box's edge.
+const PROJECTOR = window.matchMedia("(min-width: 48rem)");
+const MAX_FIT = 3;
+
+const rectOf = (node) => node.getBoundingClientRect();
+const overlap = (a, b) => a.right > b.left + 1 && b.right > a.left + 1 && a.bottom > b.top + 1 && b.bottom > a.top + 1;
+
+/** The foot of the box's content (inside its padding and border). */
+function footOf(box) {
+  const style = getComputedStyle(box);
+  return rectOf(box).bottom - parseFloat(style.paddingBottom) - parseFloat(style.borderBottomWidth);
+}
+
+/** Whole lines of the organization between its top and the foot of the box. */
+function orgRoom(box, org) {
+  const style = getComputedStyle(org);
+  const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.25;
+  return Math.floor((footOf(box) - rectOf(org).top + 0.5) / line);
+}
+
+/** At the box's current size: {clear: the tags and the foot of the box clear of the countdown,
+ *  room: whole lines for the organization, needed: the lines its text takes (up to three)}. */
+function measureSpeaker(box, org) {
+  const countdown = rectOf(byId("speaker-countdown"));
+  const tags = ["speaker-label", "speaker-channel", "speaker-type"].map(byId).filter((node) => !node.hidden);
+  const foot = footOf(box) + 1;
+  const clear = !tags.some((node) => overlap(rectOf(node), countdown))
+    && countdown.bottom <= foot && rectOf(byId("speaker-timer-label")).bottom <= foot;
+  if (!org.textContent) return { clear, room: 3, needed: 0 };
+  const style = getComputedStyle(org);
+  const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.25;
+  return { clear, room: orgRoom(box, org), needed: Math.min(3, Math.round(rectOf(org).height / line)) };
+}
+
+function fitSpeaker() {
+  const box = byId("display-speaker");
+  const org = byId("speaker-org");
+  delete box.dataset.fit;
+  delete org.dataset.lines;
+  if (box.hidden || !PROJECTOR.matches) return;
+  // The first step at which everything is clear and the organization is whole; else the clear step
+  // that shows most of it; else the last step.
+  let best = null;
+  for (let fit = 0; fit <= MAX_FIT; fit += 1) {
+    if (fit) box.dataset.fit = String(fit);
+    const { clear, room, needed } = measureSpeaker(box, org);
+    const shown = Math.min(room, needed);
+    if (clear && (!best || shown > best.shown)) best = { fit, shown };
+    if (clear && room >= needed) break;
+  }
+  const fit = best ? best.fit : MAX_FIT;
+  if (fit) box.dataset.fit = String(fit);
+  else delete box.dataset.fit;
+  // As many whole lines as fit, up to three; none rather than half a line (the name comes first).
+  const lines = Math.min(3, Math.max(0, orgRoom(box, org)));
+  if (lines < 3) org.dataset.lines = String(lines);
+}
+
+window.addEventListener("resize", fitSpeaker);
+PROJECTOR.addEventListener("change", fitSpeaker);
+if (document.fonts) document.fonts.ready.then(fitSpeaker);
+// "+0:04" over time, or "12:00" for a long speech, is sized differently.
+new MutationObserver(fitSpeaker).observe(byId("speaker-countdown"), { attributeFilter: ["data-phase", "data-long"] });
 
 function createEntry() {
   return el("li", {}, el("span", { class: "display-queue-pos" }), el("span", { class: "display-queue-name" }),
@@ -203,4 +278,5 @@ subscribe((state, changed) => {
   byId("display-side").hidden = !showSide;
   byId("display-body").dataset.side = showSide ? "queue" : "none";
   countMore(); // once laid out: what fits depends on the pinned input, the speaker, ...
+  fitSpeaker();
 });
