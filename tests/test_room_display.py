@@ -259,10 +259,17 @@ def test_browser_the_items_type_is_not_repeated_by_a_title_that_begins_with_it(s
     scene["secretariat"].command("agenda.update_item", {"item_id": item, "title": "Panel discussion: victims first"})
     moderator.command("agenda.start_item", {"item_id": item})
     tab = scene["open"](seeded["tokens"]["display"], "display", 1280, 720)
+    phone = scene["open"](seeded["tokens"]["participant0"], "participant", part="agenda")
     assert tab.text_content("#current-title").strip() == "Panel discussion: victims first"
     assert tab.is_hidden("#current-type")  # rendered by the server
+    # The participant's page (its current item and its agenda) follows the same rule.
+    assert phone.text_content("#current-type").strip() == ""
+    assert phone.text_content(f'.agenda-item[data-key="{item}"] .agenda-type').strip() == ""
     scene["secretariat"].command("agenda.update_item", {"item_id": item, "title": "Victims first"})
     tab.wait_for_function("() => document.getElementById('current-title').textContent.trim() === 'Victims first'")
     assert tab.is_visible("#current-type") and tab.text_content("#current-type").strip() == "Panel discussion"
+    phone.wait_for_function("() => document.getElementById('current-type').textContent.trim() === 'Panel discussion'")
+    assert phone.text_content(f'.agenda-item[data-key="{item}"] .agenda-type').strip() == "Panel discussion"
     scene["secretariat"].command("agenda.update_item", {"item_id": item, "title": "panel discussion on victims"})
     tab.wait_for_function("() => document.getElementById('current-type').hidden")  # followed live, any case
+    phone.wait_for_function("() => document.getElementById('current-type').textContent.trim() === ''")

@@ -16,6 +16,13 @@ export function currentOf(agenda) {
 }
 
 /** Pending items after the current one (all pending ones when none runs). */
+/** An item's type, unless its title begins with it (the rule of the templates' type_line). */
+export function typeLine(item) {
+  const type = String(item.type_label || "");
+  const words = type.trim().toLowerCase();
+  return words && !String(item.title || "").trim().toLowerCase().startsWith(words) ? type : "";
+}
+
 export function upcomingOf(agenda) {
   const current = currentOf(agenda);
   const after = current ? current.position : -1;
@@ -51,7 +58,7 @@ function updateRow(agenda, timeZone) {
     setAttr(row, "aria-current", item.id === agenda.current_item_id ? "step" : null);
     setText(row.querySelector(".agenda-start"), formatClock(item.planned_start, timeZone));
     setText(row.querySelector(".agenda-title"), item.title);
-    setText(row.querySelector(".agenda-type"), item.type_label !== item.title ? item.type_label : "");
+    setText(row.querySelector(".agenda-type"), typeLine(item));
     setText(row.querySelector(".agenda-planned"), `${minutesText(item.planned_seconds)} planned`);
     setText(row.querySelector(".agenda-actual"), actualText(item, timeZone));
     const badge = row.querySelector(".agenda-status");
@@ -86,7 +93,7 @@ export function renderCurrent(agenda, timeZone) {
   const items = agenda.items || [];
   const box = document.getElementById("current");
   if (box) setAttr(box, "data-empty", current ? null : true);
-  setText(document.getElementById("current-type"), current ? current.type_label : (upcoming.length ? "Up next" : ""));
+  setText(document.getElementById("current-type"), current ? typeLine(current) : (upcoming.length ? "Up next" : ""));
   let title = "No agenda yet.";
   if (current) title = current.title;
   else if (upcoming.length) title = upcoming[0].title;

@@ -7,7 +7,7 @@
  *  the largest things on the screen; one countdown shows at a time (the
  *  item's, or the speaker's while someone has the floor), each labelled. */
 import { dialogueId, serverNow, subscribe } from "./live.js";
-import { currentOf, upcomingOf, timeZoneOf } from "./agenda.js";
+import { currentOf, typeLine, upcomingOf, timeZoneOf } from "./agenda.js";
 import { qrSvg } from "./qr.js";
 import { followJoining } from "./joining.js";
 import { speakerAnnouncer } from "./announce.js";
@@ -53,12 +53,11 @@ function renderItem(state) {
   setText(byId("dialogue-title"), dialogue.title);
   document.title = `${dialogue.title} – Display`;
   const type = byId("current-type");
-  const typeLine = current ? current.type_label : (upcoming.length ? "Up next" : "");
   // "Panel discussion" above "Panel discussion: identifying victims" says nothing twice: the type
   // shows only when the title does not begin with it.
-  const repeats = Boolean(current && saysType(current.title, current.type_label));
-  setText(type, repeats ? "" : typeLine);
-  type.hidden = repeats || !typeLine;
+  const line = current ? typeLine(current) : (upcoming.length ? "Up next" : "");
+  setText(type, line);
+  type.hidden = !line;
   let title = dialogue.title;
   if (current) title = current.title;
   else if (upcoming.length) title = upcoming[0].title;
@@ -75,12 +74,6 @@ function renderItem(state) {
   const next = byId("display-next");
   next.hidden = !(current && upcoming.length);
   setText(byId("next-title"), current && upcoming.length ? upcoming[0].title : "");
-}
-
-/** The title begins with the type's words (the same rule as templates/display.html). */
-function saysType(title, type) {
-  const words = String(type || "").trim().toLowerCase();
-  return Boolean(words) && String(title || "").trim().toLowerCase().startsWith(words);
 }
 
 function renderSpeaker(queue) {
