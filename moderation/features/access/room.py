@@ -6,7 +6,8 @@ Every way into the room goes through ``enter_room``: registering a
 participant, joining with the code, switching channel, approving an
 application, adding or importing delegates. An organization is its name
 however it is typed (``organization_key``) and whatever category it was
-given, so typing it differently does not open more places. The first
+given, so typing it differently, or calling it a State party, does not
+open more places. The first
 person in takes the in-person place, the second the alternate's (an
 approved nominee named as the alternate takes that place first); a third is
 refused with ``conflict``. Leaving the room frees the place; an alternate
@@ -42,30 +43,42 @@ def limited(organization: Organization | None) -> bool:
     return organization is not None and organization.category not in UNLIMITED_CATEGORIES
 
 
-def in_the_room_with(session, participant: Participant) -> list[Participant]:
-    """The others of ``participant``'s organization in the room of its dialogue."""
+def same_organization(session, participant: Participant) -> list[tuple[Participant, Organization]]:
+    """The others of ``participant``'s dialogue whose organization has the
+    same name however it is typed, whatever category it was given."""
     key = organization_key(participant.organization.name)
-    rows = session.execute(select(Participant, Organization.name)
+    rows = session.execute(select(Participant, Organization)
                            .join(Organization, Organization.id == Participant.organization_id)
                            .where(Participant.dialogue_id == participant.dialogue_id,
-                                  Participant.channel == Channel.ROOM.value, Participant.id != participant.id,
-                                  Organization.category.not_in(UNLIMITED_CATEGORIES))
+                                  Participant.id != participant.id)
                            .order_by(Participant.id)).all()
-    return [other for other, name in rows if organization_key(name) == key]
+    return [(other, organization) for other, organization in rows if organization_key(organization.name) == key]
+
+
+def in_the_room_with(session, participant: Participant) -> list[Participant]:
+    """The others of ``participant``'s organization in the room of its dialogue."""
+    return [other for other, _ in same_organization(session, participant) if other.channel == Channel.ROOM.value]
 
 
 def enter_room(session, participant: Participant, *, as_alternate: bool = False) -> None:
     """Put ``participant`` (flushed, with its organization) in the room, in
     the place left for its organization; ``as_alternate`` asks for the
-    alternate's place first. Raises ``conflict`` naming who holds the places."""
+    alternate's place first. Raises ``conflict`` naming who holds the places.
+
+    A State party's or IGO's delegation is not limited, unless its name is
+    that of a limited organization of this dialogue: calling an
+    organization a State party does not open more places for it."""
     organization = participant.organization if participant.organization_id else None
     if not limited(organization):
-        participant.channel, participant.alternate = Channel.ROOM.value, False
-        return
+        known = same_organization(session, participant) if organization is not None else []
+        if not any(limited(other) for _, other in known):
+            participant.channel, participant.alternate = Channel.ROOM.value, False
+            return
     others = in_the_room_with(session, participant)
     main = sum(not o.alternate for o in others) < MAX_IN_PERSON
     alternate = sum(o.alternate for o in others) < MAX_ALTERNATES
-    if not (main or alternate):
+    # Delegates of its name who came in unlimited hold places too.
+    if not (main or alternate) or len(others) >= MAX_IN_PERSON + MAX_ALTERNATES:
         names = " and ".join(o.name for o in others[:MAX_IN_PERSON + MAX_ALTERNATES])
         raise Conflict(f"{organization.name} already has {names} in the room: one in-person "
                                        "participant plus one alternate per organization. Switch one of them "
