@@ -43,21 +43,32 @@ def limited(organization: Organization | None) -> bool:
     return organization is not None and organization.category not in UNLIMITED_CATEGORIES
 
 
-def same_organization(session, participant: Participant) -> list[tuple[Participant, Organization]]:
-    """The others of ``participant``'s dialogue whose organization has the
-    same name however it is typed, whatever category it was given."""
+def _same_name(session, participant: Participant, *, in_room: bool, limited_only: bool) -> list[int]:
+    """The ids of the organizations of ``participant``'s dialogue (of
+    participants in the room, or of anyone) named as its organization
+    however it is typed, whatever category they were given (or limited
+    ones only). One row per organization: a long delegate list stays fast."""
+    statement = (select(Organization.id, Organization.name)
+                 .join(Participant, Participant.organization_id == Organization.id)
+                 .where(Participant.dialogue_id == participant.dialogue_id, Participant.id != participant.id)
+                 .distinct())
+    if in_room:
+        statement = statement.where(Participant.channel == Channel.ROOM.value)
+    if limited_only:
+        statement = statement.where(Organization.category.not_in(UNLIMITED_CATEGORIES))
     key = organization_key(participant.organization.name)
-    rows = session.execute(select(Participant, Organization)
-                           .join(Organization, Organization.id == Participant.organization_id)
-                           .where(Participant.dialogue_id == participant.dialogue_id,
-                                  Participant.id != participant.id)
-                           .order_by(Participant.id)).all()
-    return [(other, organization) for other, organization in rows if organization_key(organization.name) == key]
+    return [org_id for org_id, name in session.execute(statement) if organization_key(name) == key]
 
 
 def in_the_room_with(session, participant: Participant) -> list[Participant]:
-    """The others of ``participant``'s organization in the room of its dialogue."""
-    return [other for other, _ in same_organization(session, participant) if other.channel == Channel.ROOM.value]
+    """The others of ``participant``'s organization in the room of its
+    dialogue, whatever category their organization was given."""
+    ids = _same_name(session, participant, in_room=True, limited_only=False)
+    if not ids:
+        return []
+    return list(session.scalars(select(Participant).where(
+        Participant.dialogue_id == participant.dialogue_id, Participant.channel == Channel.ROOM.value,
+        Participant.organization_id.in_(ids), Participant.id != participant.id).order_by(Participant.id)))
 
 
 def enter_room(session, participant: Participant, *, as_alternate: bool = False) -> None:
@@ -70,8 +81,7 @@ def enter_room(session, participant: Participant, *, as_alternate: bool = False)
     organization a State party does not open more places for it."""
     organization = participant.organization if participant.organization_id else None
     if not limited(organization):
-        known = same_organization(session, participant) if organization is not None else []
-        if not any(limited(other) for _, other in known):
+        if organization is None or not _same_name(session, participant, in_room=False, limited_only=True):
             participant.channel, participant.alternate = Channel.ROOM.value, False
             return
     others = in_the_room_with(session, participant)
