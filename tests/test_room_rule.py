@@ -21,7 +21,7 @@ from conftest import run
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
-from sqlalchemy import select
+from sqlalchemy import func, select
 from test_accreditation import application, open_applications
 from test_command_layer import db_state
 
@@ -48,11 +48,16 @@ def room_rule_holds(service, dialogue_id: int) -> None:
                          .join(Organization, Organization.id == Participant.organization_id, isouter=True)
                          .where(Participant.dialogue_id == dialogue_id)).all()
     in_room = defaultdict(lambda: {"main": [], "alternate": []})
+    # An organization is its name whatever category it was given: where a
+    # limited organization is in the room, everyone of its name counts, also
+    # those who called it a State party or an IGO.
+    limited_names = {organization_key(name) for _, channel, _, name, category in rows
+                     if channel == "room" and name is not None and category not in UNLIMITED_CATEGORIES}
     for pid, channel, alternate, name, category in rows:
         if channel != "room":
             assert not alternate, f"participant {pid} is online but marked as the alternate"
             continue
-        if name is None or category in UNLIMITED_CATEGORIES:
+        if name is None or (category in UNLIMITED_CATEGORIES and organization_key(name) not in limited_names):
             continue
         in_room[organization_key(name)]["alternate" if alternate else "main"].append(pid)
     for key, places in in_room.items():
@@ -96,9 +101,10 @@ class IntoTheRoom(RuleBasedStateMachine):
             "dialogue_id": self.did, "name": f"Registered {next(self.numbers)}", "channel": channel,
             "organization": {"name": SPELLINGS[org][spelling], "category": category}}))
 
-    @rule(org=st.integers(0, 2), spelling=st.integers(0, 2), category=st.sampled_from(CATEGORIES),
-          channel=st.sampled_from(["room", "online"]))
+    @rule(org=st.integers(0, 2), spelling=st.integers(0, 2),
+          category=st.sampled_from(CATEGORIES + sorted(UNLIMITED_CATEGORIES)), channel=st.sampled_from(["room", "online"]))
     def join_with_code(self, org, spelling, category, channel):
+        # Calling the organization a State party or an IGO changes nothing.
         self.added(self.attempt("participant.join_with_code", {
             "dialogue_id": self.did, "code": JOIN_CODE, "name": f"Joined {next(self.numbers)}",
             "organization": SPELLINGS[org][spelling], "category": category, "channel": channel}, ANONYMOUS))
@@ -204,3 +210,57 @@ def test_an_invisible_character_opens_no_third_place(service, dialogue):
     else:
         raise AssertionError("an invisible character in the name opened a third place in the room")
     assert db_state(service) == before
+
+
+def test_calling_an_organization_a_state_party_opens_no_more_places(service, dialogue):
+    """States parties and IGOs are not limited, but an organization is its
+    name whatever category it was given: whoever joins with the code (or is
+    registered, or added as a delegate) under the name of a limited
+    organization of this dialogue, calling it a State party or an IGO,
+    takes one of its places. Another name stays unlimited."""
+    did = dialogue["dialogue_id"]
+    run(service, "dialogue.configure_join", {"dialogue_id": did, "enabled": True, "code": JOIN_CODE})
+    org = {"name": "Acme Network", "category": "ngo"}
+    for name in ("Ana", "Bo"):
+        run(service, "participant.register", {"dialogue_id": did, "name": name, "channel": "room", "organization": org})
+    before = db_state(service)
+    attempts = [("participant.join_with_code", {"code": JOIN_CODE, "name": "Cy", "organization": spelling,
+                                                "category": category, "channel": "room"}, ANONYMOUS)
+                for spelling in ("Acme Network", "ACME  network.") for category in sorted(UNLIMITED_CATEGORIES)]
+    attempts += [("participant.register", {"name": "Cy", "channel": "room",
+                                           "organization": {"name": "acme network", "category": "state_party"}}, SYSTEM),
+                 ("delegates.add", {"name": "Cy", "delegation": "Acme Network", "category": "igo", "channel": "room"},
+                  SYSTEM)]
+    for name, payload, principal in attempts:
+        try:
+            service.dispatch(principal, name, {"dialogue_id": did, **payload})
+        except CommandError as exc:
+            assert exc.code == "conflict" and "Ana and Bo" in exc.message, exc.to_dict()
+        else:
+            raise AssertionError(f"{name} {payload} got a third person of Acme Network into the room")
+    assert db_state(service) == before
+    # The other way round: those who came first as a "State party" hold the places.
+    for name in ("Dana", "Eli"):
+        service.dispatch(ANONYMOUS, "participant.join_with_code", {
+            "dialogue_id": did, "code": JOIN_CODE, "name": name, "organization": "Victims Voice",
+            "category": "state_party", "channel": "room"})
+    run(service, "participant.register", {"dialogue_id": did, "name": "Fay", "channel": "online",
+                                          "organization": {"name": "Victims' Voice", "category": "ngo"}})
+    for name in ("Gil", "Hal"):
+        try:
+            service.dispatch(ANONYMOUS, "participant.join_with_code", {
+                "dialogue_id": did, "code": JOIN_CODE, "name": name, "organization": "Victims Voice",
+                "category": "ngo" if name == "Gil" else "state_party", "channel": "room"})
+        except CommandError as exc:
+            assert exc.code == "conflict", exc.to_dict()
+        else:
+            raise AssertionError(f"{name} got a third place of Victims Voice")
+    room_rule_holds(service, did)
+    # A delegation of another name is not limited.
+    for name in ("Ivo", "Jo", "Kim"):
+        service.dispatch(ANONYMOUS, "participant.join_with_code", {
+            "dialogue_id": did, "code": JOIN_CODE, "name": name, "organization": "Mission of Austria",
+            "category": "state_party", "channel": "room"})
+    with service.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Participant).where(
+            Participant.dialogue_id == did, Participant.channel == "room")) >= 7
