@@ -1,15 +1,13 @@
 """The assistant's computations on real vectors (the TF-IDF backend, which
-needs nothing beyond scikit-learn): nearest inputs, theme scores from a few
+needs nothing beyond scikit-learn, a dependency of the package): nearest inputs, theme scores from a few
 tagged inputs, clusters with their labels."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-pytest.importorskip("sklearn")
-
-from moderation.features.assist.analysis import cluster, most_similar, similarity_matrix, theme_scores, top_terms  # noqa: E402
-from moderation.features.assist.similarity import TfidfBackend  # noqa: E402
+from moderation.features.assist.analysis import cluster, most_similar, similarity_matrix, theme_scores, top_terms
+from moderation.features.assist.similarity import TfidfBackend
 
 TEXTS = [
     "States should mark every firearm with a unique serial number at import.",        # 0 marking

@@ -1,4 +1,4 @@
-"""Participant inputs (``moderation/inputs.py``) through the command layer, on
+"""Participant inputs (``moderation/features/inputs``) through the command layer, on
 SQLite and PostgreSQL, without a server: every command and who may run it,
 what each audience sees of an input, the written-input window, the two
 moderation modes, the built-in and plugin filters, the rapporteurs' work
@@ -640,7 +640,7 @@ def test_built_in_filters_refuse_bad_text_and_store_nothing(world):
     for text in ("   ", "\n \n\t"):
         world.refused("participant0", "inputs.submit", "invalid_payload", text=text)
     # Control characters no database or export can hold are refused with the
-    # payload (moderation/storable.py); direction overrides by the filter.
+    # payload (moderation/core/storable.py); direction overrides by the filter.
     for text in ("ring the bell\x07", "null\x00byte", "escape\x1b[31m"):
         error = world.refused("participant0", "inputs.submit", "invalid_payload", text=text)
         assert error.details[0]["field"].endswith("text") and "control characters" in error.details[0]["message"]

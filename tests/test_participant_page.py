@@ -785,8 +785,9 @@ def test_browser_display_speaker_queue_pinned_input_and_qr(scene):
             "queue.request_floor", {"intervention_type": "reply" if index == 2 else "statement"})
     moderator.command("queue.add_speaker", {"name": "Delegate with a placard", "organization": "Mission of Austria",
                                             "category": "state_party", "channel": "room"})
-    tab.wait_for_function("() => document.querySelectorAll('#display-queue-list li').length === 3")
-    assert tab.text_content("#display-queue-more") == "+ 1 more waiting"
+    # The four requests reach the display in one or several updates: wait for the last one.
+    tab.wait_for_function("() => document.querySelector('#display-queue-more').textContent === '+ 1 more waiting'")
+    assert tab.eval_on_selector_all("#display-queue-list li", "items => items.length") == 3
     moderator.command("queue.call_next")
     tab.wait_for_selector("#display-speaker", state="visible")
     assert tab.get_attribute("#display-body", "data-speaker") == "yes"

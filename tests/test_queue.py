@@ -1,4 +1,4 @@
-"""The speaker queue through its commands (``moderation/queue.py``), on
+"""The speaker queue through its commands (``moderation/features/queue``), on
 SQLite and on PostgreSQL (the ``service``/``dialogue`` fixtures).
 
 The seeded dialogue (``conftest.seed_dialogue``) has four items (briefing,

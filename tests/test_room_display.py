@@ -20,6 +20,20 @@ browser, clients, live, scene = (test_participant_page.browser, test_participant
 pytestmark = pytest.mark.browser
 
 
+def pin_call_and_open_display(scene, kind: str, width: int, height: int):
+    """A participant's input pinned, the next speaker called, the display open
+    with its pinned input and QR code drawn."""
+    seeded, moderator = scene["seeded"], scene["moderator"]
+    made = scene["connect"](seeded["tokens"]["participant1"]).command(
+        "inputs.submit", {"text": "How will victims who cannot travel be heard?", "kind": kind})
+    moderator.command("inputs.pin", {"input_id": made["result"]["input_id"]})
+    moderator.command("queue.call_next")
+    tab = scene["open"](seeded["tokens"]["display"], "display", width, height)
+    tab.wait_for_selector("#display-pinned", state="visible")
+    tab.locator("#display-qr-code svg").wait_for()
+    return tab
+
+
 def people(scene, organization: str) -> dict[str, tuple[str, bool]]:
     """(channel, alternate) of each participant of ``organization``, from the server's database."""
     with scene["service"].db.session() as s:
@@ -138,14 +152,8 @@ def test_browser_display_reads_from_the_back_of_the_room(scene, width, height):
                                                                          {"intervention_type": "statement"})
     moderator.command("queue.add_speaker", {"name": "Delegate of Austria", "organization": "Mission of Austria",
                                             "category": "state_party", "channel": "room"})
-    made = scene["connect"](seeded["tokens"]["participant1"]).command(
-        "inputs.submit", {"text": "How will victims who cannot travel be heard?", "kind": "question"})
-    moderator.command("inputs.pin", {"input_id": made["result"]["input_id"]})
-    moderator.command("queue.call_next")
-    tab = scene["open"](seeded["tokens"]["display"], "display", width, height)
+    tab = pin_call_and_open_display(scene, "question", width, height)
     tab.wait_for_selector("#display-speaker", state="visible")
-    tab.wait_for_selector("#display-pinned", state="visible")
-    tab.locator("#display-qr-code svg").wait_for()
 
     # Nothing under 24px.
     small = [t for t in tab.evaluate(TEXTS) if t["size"] < 24]
@@ -224,13 +232,7 @@ def test_browser_the_speakers_box_cuts_no_line_and_the_countdown_covers_no_tag(s
         "category": "ngo", "channel": "room", "intervention_type": "question"})
     scene["connect"](seeded["tokens"]["participant1"]).command("queue.request_floor",
                                                               {"intervention_type": "statement"})
-    made = scene["connect"](seeded["tokens"]["participant1"]).command(
-        "inputs.submit", {"text": "How will victims who cannot travel be heard?", "kind": "comment"})
-    moderator.command("inputs.pin", {"input_id": made["result"]["input_id"]})
-    moderator.command("queue.call_next")
-    tab = scene["open"](seeded["tokens"]["display"], "display", width, height)
-    tab.wait_for_selector("#display-pinned", state="visible")
-    tab.locator("#display-qr-code svg").wait_for()
+    tab = pin_call_and_open_display(scene, "comment", width, height)
     assert tab.is_visible("#current-type")  # "Panel discussion", not in the title: it takes a line
 
     def check():

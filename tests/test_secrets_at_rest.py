@@ -153,7 +153,7 @@ def test_no_secret_is_kept_in_clear_anywhere(world_app, logged):
 
     stored = database_text(app)
     # A generated join code is stored in no form: it is what the server's key
-    # derives for a dialogue's current generation (moderation/join_codes.py).
+    # derives for a dialogue's current generation (moderation/features/access/join_codes.py).
     with service.db.session() as s:
         derived = {code for code in (current_code(service.join_keys, d) for d in s.scalars(select(Dialogue))) if code}
     secrets_of: dict[str, set[str]] = {}

@@ -1,4 +1,4 @@
-"""Undo of the console's disruptive commands (``moderation/undo.py``).
+"""Undo of the console's disruptive commands (``moderation/features/queue/undo.py``).
 
 A stray "next item" or "end speaker" while someone has the floor or people
 wait answers with ``undo``; ``agenda.undo`` / ``queue.undo`` within ten

@@ -111,7 +111,7 @@ class Context:
     effects: list[tuple[str, Any]] = field(default_factory=list)
     records: dict[str, set[int]] = field(default_factory=dict)
     limits: Any = None
-    join_keys: Any = None  # the application's JoinKeys (moderation/join_codes.py): join codes derived, not stored
+    join_keys: Any = None  # the application's JoinKeys (moderation/features/access/join_codes.py): join codes derived, not stored
     memo: dict[str, Any] = field(default_factory=dict)  # shared by the commands of one group
 
     def memoized(self, name: str, compute: Callable[[], Any]) -> Any:

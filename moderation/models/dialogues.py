@@ -56,7 +56,7 @@ class Dialogue(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     join_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set only for a code the secretariat chose; a generated code is derived
-    # from SECRET_KEY and the generation (moderation/join_codes.py), which
+    # from SECRET_KEY and the generation (moderation/features/access/join_codes.py), which
     # each new code increments: old codes and QR values stop working.
     join_code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     join_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -81,7 +81,7 @@ class Dialogue(Base):
     stream_versions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # A digest of each section's value as last built for a change (by
     # section, or section:role): a section that reads what a command wrote
-    # is sent only when its value differs (see moderation/snapshot.py).
+    # is sent only when its value differs (see moderation/core/sections.py).
     section_digests: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The summary: who chairs (as printed), whether points name organizations
     # (off: the chairs' summaries group points by theme without naming

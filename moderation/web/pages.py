@@ -53,15 +53,19 @@ def page_extra(*pages: str) -> Callable[[Callable[[Session, Dialogue], dict[str,
     return register
 
 
-def page_extras(page: str, dialogue_id: int) -> dict[str, Any]:
+def page_extras(page: str, dialogue_id: int, session: Session | None = None) -> dict[str, Any]:
+    """The features' template variables for ``page``, read in ``session``
+    when the page has one open (else in a session of their own)."""
     builders = PAGE_EXTRAS.get(page, ())
     if not builders:
         return {}
+    if session is None:
+        with service().db.session() as own:
+            return page_extras(page, dialogue_id, own)
+    dialogue = session.get(Dialogue, dialogue_id) or abort(404)
     extras: dict[str, Any] = {}
-    with service().db.session() as s:
-        dialogue = s.get(Dialogue, dialogue_id) or abort(404)
-        for build in builders:
-            extras.update(build(s, dialogue))
+    for build in builders:
+        extras.update(build(session, dialogue))
     return extras
 
 
@@ -229,7 +233,7 @@ def admin_dialogue(dialogue_id: int):
             RoleAssignment, RoleAssignment.user_id == User.id).where(RoleAssignment.dialogue_id == dialogue_id)
             .order_by(RoleAssignment.role, User.username)).all()
         return render_template("admin_dialogue.html", snapshot=snapshot, sections=snapshot["sections"],
-                               **page_extras("admin_dialogue", dialogue_id),
+                               **page_extras("admin_dialogue", dialogue_id, s),
                                dialogue_id=dialogue_id, credentials=credentials, participants=participants,
                                users=users, assignments=assignments, item_types=agenda_item_types(service().plugins).values(),
                                topics=TOPICS, role="secretariat", actor=actor)

@@ -15,7 +15,6 @@ export function currentOf(agenda) {
   return (agenda.items || []).find((item) => item.id === agenda.current_item_id) || null;
 }
 
-/** Pending items after the current one (all pending ones when none runs). */
 /** An item's type, unless its title begins with it (the rule of the templates' type_line). */
 export function typeLine(item) {
   const type = String(item.type_label || "");
@@ -23,6 +22,7 @@ export function typeLine(item) {
   return words && !String(item.title || "").trim().toLowerCase().startsWith(words) ? type : "";
 }
 
+/** Pending items after the current one (all pending ones when none runs). */
 export function upcomingOf(agenda) {
   const current = currentOf(agenda);
   const after = current ? current.position : -1;

@@ -116,11 +116,15 @@ function footOf(box) {
   return rectOf(box).bottom - parseFloat(style.paddingBottom) - parseFloat(style.borderBottomWidth);
 }
 
+/** The height of one line of ``node``'s text. */
+function lineOf(node) {
+  const style = getComputedStyle(node);
+  return parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.25;
+}
+
 /** Whole lines of the organization between its top and the foot of the box. */
 function orgRoom(box, org) {
-  const style = getComputedStyle(org);
-  const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.25;
-  return Math.floor((footOf(box) - rectOf(org).top + 0.5) / line);
+  return Math.floor((footOf(box) - rectOf(org).top + 0.5) / lineOf(org));
 }
 
 /** At the box's current size: {clear: the tags and the foot of the box clear of the countdown,
@@ -132,9 +136,7 @@ function measureSpeaker(box, org) {
   const clear = !tags.some((node) => overlap(rectOf(node), countdown))
     && countdown.bottom <= foot && rectOf(byId("speaker-timer-label")).bottom <= foot;
   if (!org.textContent) return { clear, room: 3, needed: 0 };
-  const style = getComputedStyle(org);
-  const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.25;
-  return { clear, room: orgRoom(box, org), needed: Math.min(3, Math.round(rectOf(org).height / line)) };
+  return { clear, room: orgRoom(box, org), needed: Math.min(3, Math.round(rectOf(org).height / lineOf(org))) };
 }
 
 function fitSpeaker() {

@@ -1,7 +1,7 @@
 /**
  * A participant's inputs: the form, "My inputs" and the published inputs.
  *
- * Not one input may be lost (moderation/inputs.py). So:
+ * Not one input may be lost (moderation/features/inputs). So:
  * - the text in the box is kept as a draft in localStorage while it is
  *   typed, and comes back after a reload or a crash;
  * - a submission goes through live.js's outbox: typed offline, it is kept
@@ -75,7 +75,7 @@ function storage(action, key, value) {
   return null;
 }
 
-/** The text as the server measures it (moderation/inputs.py clean_text). */
+/** The text as the server measures it (moderation/features/inputs/handling.py clean_text). */
 export function cleanText(text) {
   return text.replace(/\r\n?/g, "\n").split("\n").map((line) => line.replace(/\s+$/u, "")).join("\n").trim();
 }

@@ -1,6 +1,6 @@
 /**
  * Keeps a signed-in session alive while its page is in use
- * (moderation/sessions.py ends a session after SESSION_IDLE_MINUTES
+ * (moderation/web/sessions.py ends a session after SESSION_IDLE_MINUTES
  * without a request from the browser).
  *
  * A live page of a dialogue (participant, display, moderator, rapporteur,

@@ -74,7 +74,7 @@ export function minutesText(seconds) {
 }
 
 /** When the session ends if every item still to come takes its planned
- *  time (the same rule as moderation/agenda.py estimated_end). */
+ *  time (the same rule as moderation/features/agenda/commands.py estimated_end). */
 export function estimatedEnd(agenda, startsAt, nowMs) {
   const items = agenda.items || [];
   const pendingMs = items.filter((i) => i.status === "pending").reduce((sum, i) => sum + i.planned_seconds * 1000, 0);

@@ -127,7 +127,7 @@ def record_connections(ctx: Context, p: ConnectionsPayload):
 # Who is connected comes from the realtime layer: each app registers its
 # source of connections under its database engine, so that sections built
 # anywhere (a command, a snapshot) find it. With several processes the source
-# counts every process's connections through Redis (moderation/presence.py).
+# counts every process's connections through Redis (moderation/features/accreditation/presence.py).
 _CONNECTIONS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 

@@ -17,5 +17,5 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(api_bp)
     app.extensions["csrf"].exempt(api_bp)  # checked per request for cookie sessions (api_principal)
-    presence.init_app(app)  # online attendance (moderation/presence.py)
+    presence.init_app(app)  # online attendance (moderation/features/accreditation/presence.py)
     app.extensions["moderation"].follow_ups.append(ApplicationReceipts(app))
