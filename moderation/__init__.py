@@ -112,6 +112,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["db"] = db
     app.extensions["moderation"] = service
     app.extensions["plugins"] = plugins
+    from moderation.server import offloader
+    app.extensions["offload"] = offloader(settings["ASYNC_MODE"])  # CPU work off the event loop
 
     socketio = SocketIO(
         app,

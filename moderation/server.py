@@ -351,3 +351,18 @@ def print_demo(demo: dict) -> None:
 
 if __name__ == "__main__":
     sys.exit(launch())
+
+
+def offloader(mode: str):
+    """``run(fn, *args)``: CPU-bound work (the assistant's model) in an OS
+    thread, so that the event loop keeps serving the live session meanwhile.
+    Under threading the caller is a thread already."""
+    if mode == "eventlet":
+        from eventlet import tpool
+
+        return tpool.execute
+    if mode == "gevent":
+        import gevent
+
+        return lambda fn, *args: gevent.get_hub().threadpool.apply(fn, args)
+    return lambda fn, *args: fn(*args)

@@ -145,7 +145,10 @@ def redis_url():
 
 def make_app(tmp_path, database_url: str, **config):
     settings = {"DATABASE_URL": database_url, "ASYNC_MODE": "threading", "SECRET_KEY": "test-secret",
-                "INSTANCE_PATH": str(tmp_path / "instance"), "AUTO_UPGRADE": True, "TESTING": True}
+                "INSTANCE_PATH": str(tmp_path / "instance"), "AUTO_UPGRADE": True, "TESTING": True,
+                # The assistant's light backend, unless a test chooses: the others
+                # need not load a sentence-embedding model (tests/test_assist.py does).
+                "ASSIST_BACKEND": "tfidf"}
     settings.update(config)
     return create_app(settings)
 

@@ -60,6 +60,7 @@ def server_env(instance: Path, database_url: str | None = None, message_queue: s
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_")}
     env["MODERATION_INSTANCE_PATH"] = str(instance)
     env["PYTHONUNBUFFERED"] = "1"
+    env["MODERATION_ASSIST_BACKEND"] = "tfidf"  # as in conftest.make_app; a test may choose another
     if database_url:
         env["MODERATION_DATABASE_URL"] = database_url
     if message_queue:

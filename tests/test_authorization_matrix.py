@@ -230,6 +230,10 @@ EXPECTED_ROLES: dict[str, frozenset | str] = {
     "summary.save_section": STAFF,                       # the rapporteurs write it; it is the chairs' summary
     "summary.configure": WRITER,                         # who said what is named only if the rapporteur chooses
     "summary.mark_published": SECRETARIAT_ONLY,          # then personal data may be deleted
+    # the assistant: suggestions are for the staff; acting on them is filing inputs
+    "assist.dismiss_duplicate": STAFF,                   # "suggestions are for the secretariat, moderators and rapporteurs"
+    "assist.accept_themes": WRITER,                      # tagging, as inputs.tag
+    "assist.accept_cluster": WRITER,                     # a theme and its tags, as inputs.create_theme + inputs.tag
 }
 
 
@@ -477,6 +481,10 @@ PAYLOADS: dict[str, Make] = {
     "inputs.record_oral": lambda s, w: {"speaker_entry_id": _speaking(s, w), "text": "Key points of the statement."},
     "inputs.mark_addressed": lambda s, w: {"input_id": _input(s, w)},
     "inputs.configure": lambda s, w: {"max_chars": 1500},
+    # the assistant
+    "assist.dismiss_duplicate": lambda s, w: {"input_id": _input(s, w, "other0"), "other_id": _input(s, w, "other1")},
+    "assist.accept_themes": lambda s, w: {"assignments": [{"input_id": _input(s, w), "theme_id": _theme(s, w)}]},
+    "assist.accept_cluster": lambda s, w: {"name": "Protection", "input_ids": [_input(s, w, "other0")]},
     # the summary
     "summary.save_section": lambda s, w: {"key": "introduction", "text": "The dialogue opened.", "base_revision": 0},
     "summary.configure": lambda s, w: {"attribution": True},
@@ -592,10 +600,14 @@ READ_ROLES: dict[str, frozenset[Role] | None] = {
     "accreditation.participants": SECRETARIAT_ONLY,       # personal data
     "accreditation.travel_support": SECRETARIAT_ONLY,     # personal data
     "access.join_code": frozenset({SEC, MOD, DIS}),       # "the display shows the code"; staff may see it, never participants
+    "assist.duplicates": STAFF,                           # "suggestions are for the secretariat, moderators and rapporteurs"
+    "assist.theme_suggestions": STAFF,
+    "assist.theme_clusters": STAFF,
 }
 READ_QUERIES: dict[str, Any] = {"inputs.list": {"per_page": 5}, "summary.export": {"format": "md"},
                                 "accreditation.applications": {}, "accreditation.participants": {"format": "json"},
-                                "accreditation.travel_support": None, "access.join_code": None}
+                                "accreditation.travel_support": None, "access.join_code": None,
+                                "assist.duplicates": {}, "assist.theme_suggestions": {}, "assist.theme_clusters": {}}
 
 
 def test_every_declared_read_is_authorized_as_the_table_says(service, world):
@@ -739,6 +751,9 @@ ROUTES = [
     Route("GET", "/api/v1/dialogues/{did}/queue", signed_in(), api=True),
     Route("GET", "/api/v1/dialogues/{did}/inputs", signed_in(), api=True),
     Route("GET", "/api/v1/dialogues/{did}/statistics", staff_reads(), api=True),
+    Route("GET", "/api/v1/dialogues/{did}/assist/duplicates", staff_reads(), api=True),
+    Route("GET", "/api/v1/dialogues/{did}/assist/themes", staff_reads(), api=True),
+    Route("GET", "/api/v1/dialogues/{did}/assist/clusters", staff_reads(), api=True),
     Route("GET", "/api/v1/dialogues/{did}/summary/export?format=md", staff_reads(), api=True),
     Route("GET", "/api/v1/dialogues/{did}/applications", secretariat_reads(), api=True),
     Route("GET", "/api/v1/dialogues/{did}/participants/export", secretariat_reads(), api=True),

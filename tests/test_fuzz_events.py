@@ -40,12 +40,14 @@ from security_world import NO_LIMITS, without_presence_writes, world_template
 from test_authorization_matrix import PAYLOADS
 
 from moderation.core.commands import REGISTRY
+from moderation.core.reads import READS
 from moderation.features import load_features
-from moderation.features.inputs.listing import ListQuery
 from moderation.models import Role
 
 load_features()
-EVENTS = sorted(REGISTRY) + ["snapshot", "inputs.list"]
+# The reads served as events, by their query model.
+READ_EVENTS = {spec.name: spec.query for spec in READS.values() if spec.event}
+EVENTS = sorted(REGISTRY) + ["snapshot", *sorted(READ_EVENTS)]
 EXAMPLES = 12
 FUZZ = settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -151,8 +153,8 @@ def event_data(name: str, valid: dict[str, Any] | None = None) -> st.SearchStrat
     {payload, idempotency_key}, sometimes anything at all."""
     if name == "snapshot":
         return JSON
-    if name == "inputs.list":
-        return st.one_of(JSON, shaped(ListQuery), shaped(ListQuery))
+    if name in READ_EVENTS:
+        return st.one_of(JSON, shaped(READ_EVENTS[name]), shaped(READ_EVENTS[name]))
     envelope = st.fixed_dictionaries({"payload": payloads(REGISTRY[name].payload, valid or {})}, optional={
         "idempotency_key": st.one_of(st.text(max_size=20), ODD_STRINGS, NUMBERS, st.none()), "surplus": JSON})
     return st.one_of(envelope, envelope, envelope, JSON)
@@ -283,13 +285,13 @@ def model_accepts(name: str, data: Any, dialogue_id: int) -> bool:
     answers are judged by)."""
     if name == "snapshot":
         return True
-    if name == "inputs.list":
+    if name in READ_EVENTS:
         if data is None:
             return True
         if not isinstance(data, dict):
             return False
         try:
-            ListQuery.model_validate(data)
+            READ_EVENTS[name].model_validate(data)
         except ValidationError:
             return False
         return True
@@ -350,8 +352,9 @@ def test_every_event_is_fuzzed():
     """A new command is fuzzed as soon as it is registered; the read events too."""
     from moderation.web.realtime import Realtime
     handlers = {name for name in vars(Realtime) if name.startswith("on_")}
-    assert {"on_snapshot", "on_list_inputs"} <= handlers
-    assert set(EVENTS) == set(REGISTRY) | {"snapshot", "inputs.list"}
+    assert "on_snapshot" in handlers
+    assert "inputs.list" in READ_EVENTS
+    assert set(EVENTS) == set(REGISTRY) | {"snapshot"} | {n for n, spec in READS.items() if spec.event}
 
 
 def test_connecting_with_anything_is_refused_or_accepted_cleanly(room, error_log):

@@ -27,7 +27,7 @@ from conftest import make_app, run, seed_dialogue
 from sqlalchemy import select
 
 from moderation.core.errors import CommandError
-from moderation.models import Input
+from moderation.models import Input, InputVector
 from moderation.plugins import (
     BUILTINS,
     ENTRY_POINT_GROUP,
@@ -210,6 +210,8 @@ CLASHES = {
                       "input filter", "input_filters"),
     "summary_exporters": (Exporter("md", "Again", "md", "text/markdown", lambda document: b""),
                           "export format", "exporters"),
+    "similarity_backends": (types.SimpleNamespace(name="tfidf", label="Again", per_text=False),
+                            "similarity backend", "similarity"),
 }
 
 
@@ -359,6 +361,39 @@ def test_an_installed_plugin_adds_a_summary_format(with_fixture, plugin_app):
     assert again.get_data() == response.get_data()
 
 
+# -- similarity_backends ------------------------------------------------------------------------
+def test_an_installed_plugin_adds_a_similarity_backend(with_fixture, plugin_app):
+    """The plugin's backend is the default (plugins before the built-ins): new
+    inputs get its vectors stored, and the assistant's suggestions use it;
+    ASSIST_BACKEND chooses another."""
+    app = plugin_app(ASSIST_BACKEND=None, INPUT_RATE_BURST=1000, INPUT_RATE_PER_MINUTE=1000)
+    assistant = app.extensions["assistant"]
+    assert assistant.backend.name == "fixture_words"
+    service = app.extensions["moderation"]
+    dialogue = seed_dialogue(service)
+    dialogue_id = dialogue["dialogue_id"]
+    run(service, "agenda.start_item", {"dialogue_id": dialogue_id, "item_id": dialogue["item_ids"][3]})
+    texts = ["Marking of firearms at import should be mandatory",
+             "Mandatory should be marking of firearms at import",
+             "Victims need legal aid in their own language"]
+    ids = [run(service, "inputs.submit", {"dialogue_id": dialogue_id, "text": text},
+               dialogue["principals"][f"participant{n % 2}"])["input_id"] for n, text in enumerate(texts)]
+    assistant.store_missing(dialogue_id)  # the follow-up's task may have stored some or all of them first
+    assert assistant.store_missing(dialogue_id) == 0
+    with app.extensions["db"].session() as session:
+        stored = dict(session.execute(select(InputVector.input_id, InputVector.backend)).all())
+    assert stored == dict.fromkeys(ids, "fixture_words")
+    found = service.read(dialogue["principals"]["rapporteur"], dialogue_id, "assist.duplicates", {"input_id": ids[0]})
+    assert found["backend"]["name"] == "fixture_words"
+    best = found["items"][0]["candidates"][0]
+    assert best["input_id"] == ids[1] and best["score"] == pytest.approx(1.0, abs=1e-3) and best["likely"]
+
+    chosen = plugin_app(ASSIST_BACKEND="tfidf")
+    assert chosen.extensions["assistant"].backend.name == "tfidf"
+    with pytest.raises(RuntimeError, match="not a similarity backend"):
+        plugin_app(ASSIST_BACKEND="nonesuch")
+
+
 # -- every hook is documented and tested ---------------------------------------------------
 # Each hook in hookspecs.py and the tests that exercise it through a real
 # plugin. A new hook without an entry here makes the next test fail.
@@ -371,6 +406,8 @@ HOOK_TESTS = {
     "queue_policies": [test_an_installed_plugin_adds_a_queue_policy],
     "input_filters": [test_an_installed_plugin_filters_inputs],
     "summary_exporters": [test_an_installed_plugin_adds_a_summary_format],
+    "similarity_backends": [test_an_installed_plugin_adds_a_similarity_backend,
+                            test_a_name_offered_twice_stops_the_app_whatever_the_hook],
 }
 
 

@@ -58,6 +58,10 @@ SETTINGS: tuple[Setting, ...] = (
             "process of one deployment uses the same; two deployments sharing a Redis need different ones."),
     Setting("PLUGINS", None, _as_list,
             "Comma-separated allow-list of third-party plugin entry-point names; `*` or unset allows all installed."),
+    Setting("ASSIST_BACKEND", None, str,
+            "The rapporteur's assistant's similarity backend by name (`minilm`, `tfidf` or a plugin's). "
+            "Default: the first available, a plugin's before the built-ins, `minilm` (the `embeddings` "
+            "extra) before `tfidf`."),
     Setting("ALLOWED_ORIGINS", [], _as_list,
             "Extra origins allowed to open Socket.IO connections (comma-separated). "
             "Same origin is always allowed; `*` is refused."),

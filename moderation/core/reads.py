@@ -34,6 +34,7 @@ class ReadContext:
     plugins: Any
     query: Any
     join_keys: Any = None  # as in a command's Context
+    app: Any = None  # the application, for a feature's engine in ``app.extensions``
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class ReadSpec:
     roles: frozenset[Role] | None
     query: type[BaseModel] | None
     refused: str
+    event: bool = False  # also a Socket.IO event of the same name (answers JSON)
+    summary: str = ""
 
     def authorize(self, actor: Actor) -> None:
         if self.roles is not None and not actor.has(*self.roles):
@@ -67,12 +70,16 @@ READS: dict[str, ReadSpec] = {}
 
 
 def read(name: str, *, roles: set[Role] | frozenset[Role] | None = None, query: type[BaseModel] | None = None,
-         refused: str = "Your role may not read this.") -> Callable[[Callable[[ReadContext], Any]],
-                                                                    Callable[[ReadContext], Any]]:
-    """Register ``handler(ctx)`` as the read ``name``."""
+         refused: str = "Your role may not read this.", event: bool = False,
+         ) -> Callable[[Callable[[ReadContext], Any]], Callable[[ReadContext], Any]]:
+    """Register ``handler(ctx)`` as the read ``name``; with ``event`` the
+    Socket.IO adapter serves it as an event of that name too (the handler's
+    docstring's first line is its summary in the protocol document)."""
     def register(handler: Callable[[ReadContext], Any]) -> Callable[[ReadContext], Any]:
         if name in READS:
             raise ValueError(f"read {name!r} registered twice")
-        READS[name] = ReadSpec(name, handler, frozenset(roles) if roles is not None else None, query, refused)
+        summary = (handler.__doc__ or "").strip().split("\n")[0]
+        READS[name] = ReadSpec(name, handler, frozenset(roles) if roles is not None else None, query, refused,
+                               event, summary)
         return handler
     return register

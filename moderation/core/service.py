@@ -214,7 +214,7 @@ class Service:
             spec.authorize(actor)  # first: a caller without the role learns nothing from the query
             params = spec.validate(query)
             return spec.handler(ReadContext(session, dialogue, actor, choose_role(actor, role), self.plugins, params,
-                                            self.join_keys))
+                                            self.join_keys, self.app))
 
     def list_inputs(self, principal: Principal, dialogue_id: int, query: dict[str, Any],
                     role: Role | str | None = None) -> dict[str, Any]:

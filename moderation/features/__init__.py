@@ -12,7 +12,7 @@ import pkgutil
 from collections.abc import Iterator
 from types import ModuleType
 
-FEATURES = ("dialogues", "agenda", "queue", "inputs", "summary", "access", "accreditation")
+FEATURES = ("dialogues", "agenda", "queue", "inputs", "summary", "access", "accreditation", "assist")
 
 
 def packages() -> Iterator[ModuleType]:

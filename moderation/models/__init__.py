@@ -9,6 +9,7 @@ importing it registers every table on ``Base.metadata`` (Alembic's
 from __future__ import annotations
 
 from moderation.models.accreditation import Application, ApplicationStatus, NominationMode, Nominee, TravelSupport
+from moderation.models.assist import DismissedPair, InputVector
 from moderation.models.base import NAMING, Base, UTCDateTime, utcnow
 from moderation.models.dialogues import TOPICS, AgendaItem, Dialogue, DialogueKind, Format, ItemStatus
 from moderation.models.inputs import (
@@ -48,6 +49,7 @@ __all__ = [
     "Credential",
     "Dialogue",
     "DialogueKind",
+    "DismissedPair",
     "Endorsement",
     "Format",
     "INPUT_KIND_LABELS",
@@ -58,6 +60,7 @@ __all__ = [
     "InputRevision",
     "InputStatus",
     "InputTheme",
+    "InputVector",
     "InterventionType",
     "ItemStatus",
     "NAMING",

@@ -10,7 +10,16 @@ from importlib.metadata import entry_points
 import pluggy
 
 from moderation.plugins import hookspecs
-from moderation.plugins.hookspecs import AgendaItemType, Exporter, FilterVerdict, InputDraft, InputFilter, QueuePolicy, hookimpl  # noqa: F401
+from moderation.plugins.hookspecs import (  # noqa: F401
+    AgendaItemType,
+    Exporter,
+    FilterVerdict,
+    InputDraft,
+    InputFilter,
+    QueuePolicy,
+    SimilarityBackend,
+    hookimpl,
+)
 
 ENTRY_POINT_GROUP = "moderation.plugins"
 # The built-ins, by entry-point name, for when the package runs from a source
@@ -21,6 +30,7 @@ BUILTINS = {
     "queue_policies": "moderation.plugins.queue_policies",
     "input_filters": "moderation.plugins.input_filters",
     "exporters": "moderation.plugins.exporters",
+    "similarity": "moderation.plugins.similarity",
 }
 log = logging.getLogger(__name__)
 
@@ -94,4 +104,13 @@ def summary_exporters(pm: pluggy.PluginManager) -> dict[str, Exporter]:
     return _by_name(pm, "summary_exporters", "export format")
 
 
-_NAMED_OFFERS = (agenda_item_types, policies_by_name, filters_in_order, summary_exporters)
+def backends_in_order(pm: pluggy.PluginManager) -> list[SimilarityBackend]:
+    """All similarity backends, in the order the default is chosen: other
+    plugins' first (installed to be used), then the built-ins, the better
+    first (``moderation.plugins.similarity``)."""
+    _by_name(pm, "similarity_backends", "similarity backend")  # refuses a name offered twice
+    impls = sorted(pm.hook.similarity_backends.get_hookimpls(), key=lambda impl: impl.plugin_name in BUILTINS)
+    return [offer for impl in impls for offer in impl.function() or ()]
+
+
+_NAMED_OFFERS = (agenda_item_types, policies_by_name, filters_in_order, summary_exporters, backends_in_order)

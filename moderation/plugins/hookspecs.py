@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import pluggy
 
@@ -155,3 +156,38 @@ def summary_exporters() -> list[Exporter]:
     """Return the summary export formats this plugin provides. Names must be
     unique across plugins. Exporters must escape user text for their format
     and give the same bytes for the same document."""
+
+
+class SimilarityBackend(Protocol):
+    """How the rapporteur's assistant compares inputs: texts in, rows of
+    L2-normalized vectors out (a numpy array or a scipy sparse matrix), so
+    that a dot product is a cosine similarity.
+
+    ``name`` is stored with each vector and chosen with ``ASSIST_BACKEND``;
+    ``label`` is what the staff read. ``per_text`` is True when a text's
+    vector depends on that text alone: the assistant then computes it once,
+    off the live path, and stores it. Otherwise (TF-IDF's weights depend on
+    the whole set) ``fit(texts)`` returns an encoder whose ``transform``
+    puts new texts in the same space. ``available()`` says whether this
+    installation can run it (a missing optional package)."""
+
+    name: str
+    label: str
+    per_text: bool
+
+    def available(self) -> bool: ...
+
+    def fit(self, texts: list[str]) -> Any: ...
+
+    def encode(self, texts: list[str]) -> Any: ...
+
+
+@hookspec
+def similarity_backends() -> list[SimilarityBackend]:
+    """Return similarity backends for the rapporteur's assistant (possible
+    duplicates, theme suggestions, themes from scratch). Names must be unique
+    across plugins. The dialogue uses ``ASSIST_BACKEND`` when set, otherwise
+    the first available backend a plugin offers, the built-ins last
+    (all-MiniLM-L6-v2 embeddings where the ``embeddings`` extra is
+    installed, TF-IDF otherwise). ``encode`` runs in a worker thread, never
+    on the live session's path, one call at a time."""

@@ -26,6 +26,7 @@ from moderation.core.auth import Principal
 from moderation.core.commands import REGISTRY, Outcome
 from moderation.core.errors import CommandError, Forbidden, InvalidPayload, RateLimited, Unauthenticated, UnknownCommand
 from moderation.core.rate_limits import EventGate
+from moderation.core.reads import READS
 from moderation.core.service import Service
 from moderation.core.shutdown import InFlight
 from moderation.core.storable import fits
@@ -139,7 +140,9 @@ class Realtime:
         socketio.on_event("connect", self.on_connect)
         socketio.on_event("disconnect", self.on_disconnect)
         socketio.on_event("snapshot", self.on_snapshot)
-        socketio.on_event("inputs.list", self.on_list_inputs)
+        for spec in READS.values():
+            if spec.event:
+                socketio.on_event(spec.name, self._read_handler(spec.name))
         for name in REGISTRY:
             socketio.on_event(name, self._command_handler(name))
         socketio.on_event("*", self.on_unknown_event)  # every other event name
@@ -253,18 +256,23 @@ class Realtime:
         except CommandError as exc:
             return error_ack(exc)
 
-    def on_list_inputs(self, *args):
-        """One page of inputs, as this connection's role sees them."""
-        try:
-            data = one_argument(args)
-            c = self._connection()
-            if data is not None and not isinstance(data, dict):
-                raise InvalidPayload("Send an object of filters.")
-            with self._turn(c):
-                page = self.service.list_inputs(c.principal, c.dialogue_id, data or {}, c.role)
-            return {"ok": True, **page}
-        except CommandError as exc:
-            return error_ack(exc)
+    def _read_handler(self, name: str):
+        """A declared read served as an event (``inputs.list``, the
+        assistant's): the data is its query (filters); the answer is the
+        read's object with ``ok``."""
+        def handle(*args):
+            try:
+                data = one_argument(args)
+                c = self._connection()
+                if data is not None and not isinstance(data, dict):
+                    raise InvalidPayload("Send an object of filters.")
+                with self._turn(c):
+                    found = self.service.read(c.principal, c.dialogue_id, name, data or {}, c.role)
+                return {"ok": True, **found}
+            except CommandError as exc:
+                return error_ack(exc)
+        handle.__name__ = "on_" + name.replace(".", "_")
+        return handle
 
     def _command_handler(self, name: str):
         def handle(*args):

@@ -13,6 +13,7 @@ import { dialogueId, notify, send, serverNow, subscribe } from "./live.js";
 import { renderAgenda, renderCurrent, renderDialogueTitle, timeZoneOf } from "./agenda.js";
 import { initSummary, renderSummary } from "./summary_editor.js";
 import { initWorkspace, knownInputs, renderWorkspace } from "./inputs_workspace.js";
+import { initAssistant } from "./assistant.js";
 import { formatClock, setAgenda, startTimers } from "./timer.js";
 import { el, setAttr, setText, syncList } from "./util.js";
 
@@ -28,6 +29,7 @@ let timeZone;
 startTimers(serverNow);
 initWorkspace({ onRender: () => renderOral() });
 initSummary();
+initAssistant();
 
 // -- oral interventions ---------------------------------------------------------------------------
 async function readInterventions() {

@@ -12,9 +12,11 @@ through the ``similarity_backends`` hook."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
+import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -47,6 +49,10 @@ class TfidfBackend:
     name: str = "tfidf"
     label: str = "Shared words (TF-IDF)"
     per_text: bool = False
+
+    @staticmethod
+    def available() -> bool:
+        return True
 
     def fit(self, texts: list[str]) -> _TfidfEncoder:
         return _TfidfEncoder(texts)
@@ -85,32 +91,16 @@ class MiniLMBackend:
     label: str = "Meaning (all-MiniLM-L6-v2 embeddings)"
     per_text: bool = True
     batch_size: int = 32
-    _model: Any = field(default=None, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @staticmethod
     def available() -> bool:
-        try:
-            import all_minilm_l6_v2  # noqa: F401
-            import sentence_transformers  # noqa: F401
-        except ImportError:
-            return False
-        return True
+        """Installed (the ``embeddings`` extra)? Found without importing: the
+        weights package prints on import, and torch takes seconds to load."""
+        return all(importlib.util.find_spec(name) is not None
+                   for name in ("all_minilm_l6_v2", "sentence_transformers", "torch"))
 
     def model(self) -> Any:
-        with self._lock:
-            if self._model is None:
-                with contextlib.redirect_stdout(io.StringIO()):  # the weights package prints on import
-                    import all_minilm_l6_v2
-                    path = all_minilm_l6_v2.get_model_path()
-                import torch
-                from sentence_transformers import SentenceTransformer
-
-                # One core: suggestions must never take the live session's CPU
-                # (and on a small machine more threads are slower, not faster).
-                torch.set_num_threads(1)
-                self._model = SentenceTransformer(str(path), device="cpu")
-            return self._model
+        return _loaded_model()
 
     def fit(self, texts: list[str]) -> MiniLMBackend:
         return self  # a text's vector depends on that text alone
@@ -122,6 +112,29 @@ class MiniLMBackend:
         vectors = self.model().encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                       convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
+
+
+_MODEL: list[Any] = []  # the model, loaded once per process whatever the number of apps
+_LOADING = threading.Lock()
+
+
+def _loaded_model() -> Any:
+    with _LOADING:
+        if not _MODEL:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are on disk: never the network
+            with contextlib.redirect_stdout(io.StringIO()):  # the weights package prints on import
+                import all_minilm_l6_v2
+                path = all_minilm_l6_v2.get_model_path()
+            import torch
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # no "Loading weights" bar in the server's log
+            # One core: suggestions must never take the live session's CPU
+            # (and on a small machine more threads are slower, not faster).
+            torch.set_num_threads(1)
+            _MODEL.append(SentenceTransformer(str(path), device="cpu"))
+        return _MODEL[0]
 
 
 def built_in_backends() -> list[SimilarityBackend]:

@@ -111,3 +111,40 @@ AGENDA_TITLES = Exporter("fixture_agenda", "Agenda titles (fixture)", "txt", "te
 @hookimpl
 def summary_exporters():
     return [AGENDA_TITLES]
+
+
+class WordsBackend:
+    """A similarity backend: each text's set of words, hashed into 64
+    dimensions (texts with the same words score 1.0, whatever their order)."""
+
+    name = "fixture_words"
+    label = "Same words (fixture)"
+    per_text = True
+
+    def available(self) -> bool:
+        return True
+
+    def fit(self, texts):
+        return self
+
+    def transform(self, texts):
+        return self.encode(texts)
+
+    def encode(self, texts):
+        import zlib
+
+        import numpy as np
+
+        rows = np.zeros((len(texts), 64), dtype=np.float32)
+        for row, text in zip(rows, texts, strict=True):
+            for word in set(text.lower().split()):
+                row[zlib.crc32(word.encode()) % 64] += 1.0
+            norm = float(np.linalg.norm(row))
+            if norm:
+                row /= norm
+        return rows
+
+
+@hookimpl
+def similarity_backends():
+    return [WordsBackend()]

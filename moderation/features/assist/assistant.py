@@ -1,0 +1,190 @@
+"""The assistant's engine: which backend compares inputs, and their vectors,
+computed once per input off the live session's path and stored.
+
+After a command that wrote inputs is committed, the dialogue is noted and a
+background task encodes the inputs that have no vector yet (or whose text
+changed) and stores them (``input_vectors``: derived data, written without a
+command, never versioned or audited). The model runs in an OS thread (the
+server wiring's ``offload``), one call at a time, so the event loop keeps
+serving the room meanwhile. A read that finds vectors missing (the task has
+not caught up, or the backend is TF-IDF, whose vectors depend on the whole
+dialogue) encodes them the same way before answering.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from moderation.models import Input, InputStatus, InputVector
+from moderation.plugins import SimilarityBackend, backends_in_order
+
+log = logging.getLogger(__name__)
+# The inputs the assistant compares: what the rapporteur may still tag or
+# merge (not hidden by moderation, withdrawn or already merged).
+COMPARED = (InputStatus.PENDING.value, InputStatus.PUBLISHED.value)
+BATCH = 64
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def compared_inputs(session: Session, dialogue_id: int) -> list[Input]:
+    return list(session.scalars(select(Input).where(Input.dialogue_id == dialogue_id, Input.status.in_(COMPARED))
+                                .order_by(Input.id)))
+
+
+def choose_backend(backends: Sequence[SimilarityBackend], wanted: str | None) -> SimilarityBackend:
+    """``wanted`` (the ``ASSIST_BACKEND`` setting) or the first available."""
+    if wanted:
+        for backend in backends:
+            if backend.name == wanted:
+                if not backend.available():
+                    raise RuntimeError(f"ASSIST_BACKEND {wanted!r} is not installed here")
+                return backend
+        raise RuntimeError(f"ASSIST_BACKEND {wanted!r} is not a similarity backend "
+                           f"(there are {', '.join(b.name for b in backends)})")
+    for backend in backends:
+        if backend.available():
+            return backend
+    raise RuntimeError("no similarity backend is available")
+
+
+class Assistant:
+    """One per application (``app.extensions["assistant"]``)."""
+
+    def __init__(self, db: Any, backend: SimilarityBackend, offload: Callable[..., Any] | None = None,
+                 start_task: Callable[[Callable[[], None]], Any] | None = None):
+        self.db = db
+        self.backend = backend
+        self.offload = offload or (lambda fn, *args: fn(*args))
+        self.start_task = start_task
+        # Taken in the event loop around each offloaded call (green under
+        # eventlet and gevent): the model runs one call at a time.
+        self._encoding = threading.Lock()
+        self._lock = threading.Lock()
+        self._pending: set[int] = set()
+        self._running = False
+
+    @classmethod
+    def for_app(cls, app: Any) -> Assistant:
+        backend = choose_backend(backends_in_order(app.extensions["plugins"]), app.config.get("ASSIST_BACKEND"))
+        realtime = app.extensions.get("realtime")
+        start = realtime.socketio.start_background_task if realtime is not None else None
+        return cls(app.extensions["moderation"].db, backend, app.extensions.get("offload"), start)
+
+    # -- encoding ---------------------------------------------------------------
+    def encode(self, texts: list[str], fitted_on: list[str] | None = None) -> Any:
+        """Vectors of ``texts`` (with TF-IDF: in the space of ``fitted_on``),
+        computed in an OS thread."""
+        backend = self.backend
+        if backend.per_text:
+            work = backend.encode
+            with self._encoding:
+                return self.offload(work, texts)
+
+        def fitted() -> Any:
+            return backend.fit(fitted_on if fitted_on is not None else texts).transform(texts)
+        with self._encoding:
+            return self.offload(fitted)
+
+    def compute(self, work: Callable[[], Any]) -> Any:
+        """``work()`` (numeric work on vectors: comparing, clustering) in an OS thread."""
+        with self._encoding:
+            return self.offload(work)
+
+    def vectors(self, session: Session, inputs: Sequence[Input]) -> Any:
+        """One row per input, in order: stored vectors where the text is
+        unchanged, the others encoded now (and stored by the background task)."""
+        texts = [i.text for i in inputs]
+        if not self.backend.per_text:
+            return self.encode(texts)
+        if not inputs:
+            return np.zeros((0, 1), dtype=np.float32)
+        stored = self._stored(session, inputs)
+        missing = [n for n, i in enumerate(inputs) if i.id not in stored]
+        if missing:
+            fresh = np.asarray(self.encode([texts[n] for n in missing]), dtype=np.float32)
+            for n, row in zip(missing, fresh, strict=True):
+                stored[inputs[n].id] = row
+            self.note(inputs[0].dialogue_id)
+        return np.vstack([stored[i.id] for i in inputs])
+
+    def _stored(self, session: Session, inputs: Sequence[Input]) -> dict[int, np.ndarray]:
+        wanted = {i.id: digest(i.text) for i in inputs}
+        found: dict[int, np.ndarray] = {}
+        ids = list(wanted)
+        for start in range(0, len(ids), 500):
+            for row in session.scalars(select(InputVector).where(InputVector.backend == self.backend.name,
+                                                                 InputVector.input_id.in_(ids[start:start + 500]))):
+                if row.digest == wanted[row.input_id]:
+                    found[row.input_id] = np.frombuffer(row.vector, dtype=np.float32)
+        return found
+
+    # -- keeping vectors stored ---------------------------------------------------------
+    def after_commit(self, outcome: Any) -> None:
+        """A service follow-up: a command that wrote inputs leaves work for the task."""
+        if outcome.replayed or outcome.dialogue_id is None:
+            return
+        if "inputs" not in outcome.written and not outcome.records.get("inputs"):  # grouped: no tables named
+            return
+        self.note(outcome.dialogue_id)
+
+    def note(self, dialogue_id: int) -> None:
+        if not self.backend.per_text:
+            return
+        with self._lock:
+            self._pending.add(dialogue_id)
+            if self._running or self.start_task is None:
+                return
+            self._running = True
+        self.start_task(self._drain)
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._pending:
+                    self._running = False
+                    return
+                dialogue_id = self._pending.pop()
+            try:
+                self.store_missing(dialogue_id)
+            except Exception:  # a failed encoding is tried again with the next input
+                log.exception("the assistant could not encode the inputs of dialogue %s", dialogue_id)
+
+    def store_missing(self, dialogue_id: int) -> int:
+        """Encode and store every compared input of the dialogue that has no
+        vector for its current text. Returns how many were stored."""
+        if not self.backend.per_text:
+            return 0
+        with self.db.session() as session:
+            inputs = compared_inputs(session, dialogue_id)
+            stored = self._stored(session, inputs)
+            todo = [(i.id, i.text) for i in inputs if i.id not in stored]
+        done = 0
+        for start in range(0, len(todo), BATCH):
+            batch = todo[start:start + BATCH]
+            rows = np.asarray(self.encode([text for _, text in batch]), dtype=np.float32)
+            with self.db.session() as session:
+                ids = [input_id for input_id, _ in batch]
+                session.execute(delete(InputVector).where(InputVector.backend == self.backend.name,
+                                                          InputVector.input_id.in_(ids)))
+                session.add_all(InputVector(input_id=input_id, backend=self.backend.name, dialogue_id=dialogue_id,
+                                            digest=digest(text), dimensions=int(row.shape[0]),
+                                            vector=row.astype(np.float32).tobytes())
+                                for (input_id, text), row in zip(batch, rows, strict=True))
+                try:
+                    session.commit()
+                except IntegrityError:  # another process stored them meanwhile, or an input is gone
+                    session.rollback()
+                    continue
+            done += len(batch)
+        return done
