@@ -79,9 +79,10 @@ function renderDuplicates(answer) {
     if (candidates.length) rows.push(duplicateRow(item.input_id, candidates));
   }
   $("dup-list").replaceChildren(...rows);
-  const shown = answer.items.length < answer.total ? ` (the ${answer.items.length} most likely shown)` : "";
-  setText($("dup-status"), rows.length
-    ? `${answer.total} input${answer.total === 1 ? "" : "s"} with a possible duplicate${shown}.`
+  const pairs = seen.size;
+  const more = answer.items.length < answer.total ? " (the most likely; act on them to see more)" : "";
+  setText($("dup-status"), pairs
+    ? `${pairs} possible duplicate${pairs === 1 ? "" : "s"}${more}, the most similar first.`
     : "No possible duplicates.");
 }
 
@@ -143,8 +144,10 @@ async function suggestThemes() {
   if (!answer.themes_with_examples.length) {
     setText($("themes-status"), "Tag a few inputs with each theme first (three per theme is enough to start).");
   } else {
-    setText($("themes-status"), themeItems.length
-      ? `${themeItems.length} untagged input${themeItems.length === 1 ? "" : "s"}, the most likely theme first.`
+    const none = answer.total - themeItems.length;
+    const rest = none ? ` ${none} fit${none === 1 ? "s" : ""} none of the themes yet: tag by hand, or find themes from scratch.` : "";
+    setText($("themes-status"), answer.total
+      ? `${themeItems.length} untagged input${themeItems.length === 1 ? "" : "s"} with a likely theme, the most likely first.${rest}`
       : "Every input has a theme.");
   }
 }

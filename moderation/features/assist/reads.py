@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from moderation.core.reads import ReadContext, read
 from moderation.features.assist.assistant import Assistant
@@ -22,17 +22,23 @@ def assistant(ctx: ReadContext) -> Assistant:
 
 
 class DuplicatesQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     input_id: int | None = Field(default=None, ge=1, description="One input's candidates (default: the whole dialogue).")
     limit: int = Field(default=3, ge=1, le=10, description="Candidates per input.")
     max_items: int = Field(default=50, ge=1, le=500, description="Inputs listed for the whole dialogue.")
 
 
 class ThemeSuggestionsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     limit: int = Field(default=3, ge=1, le=10, description="Themes suggested per input.")
     max_items: int = Field(default=500, ge=1, le=2000, description="Untagged inputs listed.")
 
 
 class ClustersQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     k: int | None = Field(default=None, ge=2, le=30, description="How many themes (default: chosen by the data).")
     input_ids: list[int] | None = Field(default=None, min_length=2, max_length=2000,
                                         description="Cluster these inputs only (to split a suggestion).")

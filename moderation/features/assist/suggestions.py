@@ -20,18 +20,20 @@ from moderation.features.assist.assistant import Assistant, compared_inputs
 from moderation.features.inputs.audiences import input_view, themes_of
 from moderation.models import DismissedPair, Input, Theme
 
-# Scores the built-in backends were measured with (bench/assist.py, tuned on
-# the tuning topics): at or above LIKELY a pair is flagged "likely duplicate";
-# below SHOWN it is not listed in the whole-dialogue view.
-THRESHOLDS = {"minilm": {"likely": 0.80, "shown": 0.55}, "tfidf": {"likely": 0.60, "shown": 0.25}}
-DEFAULT_THRESHOLDS = {"likely": 0.85, "shown": 0.5}
+# Scores for the built-in backends (bench/assist.py, tuned on the tuning
+# topics): at or above ``likely`` a pair is flagged "likely duplicate"; below
+# ``shown`` a pair is not listed in the whole-dialogue view; below ``theme``
+# a theme is not suggested (it fits no better than any other text would).
+THRESHOLDS = {"minilm": {"likely": 0.80, "shown": 0.45, "theme": 0.30},
+              "tfidf": {"likely": 0.60, "shown": 0.25, "theme": 0.08}}
+DEFAULT_THRESHOLDS = {"likely": 0.85, "shown": 0.5, "theme": 0.3}
 
 
 def thresholds(backend: Any) -> dict[str, float]:
-    """The backend's own (attributes ``likely_score``/``shown_score``), else the measured ones."""
+    """The backend's own (attributes ``likely_score``, ``shown_score``,
+    ``theme_score``), else the measured ones."""
     known = THRESHOLDS.get(backend.name, DEFAULT_THRESHOLDS)
-    return {"likely": float(getattr(backend, "likely_score", known["likely"])),
-            "shown": float(getattr(backend, "shown_score", known["shown"]))}
+    return {name: float(getattr(backend, f"{name}_score", known[name])) for name in ("likely", "shown", "theme")}
 
 
 def dismissed_pairs(session: Session, dialogue_id: int) -> set[tuple[int, int]]:
@@ -57,8 +59,8 @@ def possible_duplicates(assistant: Assistant, session: Session, dialogue_id: int
     """For one input (``input_id``) or for the whole dialogue: each input's
     ``limit`` most similar other inputs, with a score and a "likely" flag,
     leaving out pairs the staff dismissed. The whole dialogue's list holds
-    the inputs whose best candidate scores at least the shown threshold,
-    the most likely first."""
+    only the candidates that score at least the shown threshold, the most
+    likely first."""
     inputs = compared_inputs(session, dialogue_id)
     if input_id is not None and input_id not in {i.id for i in inputs}:
         raise NotFound(f"There is no input {input_id} to compare in this dialogue (merged, withdrawn or hidden "
@@ -87,8 +89,8 @@ def possible_duplicates(assistant: Assistant, session: Session, dialogue_id: int
     items = []
     for n, candidates in found:
         listed = [{"input_id": ids[j], "score": round(score, 3), "likely": score >= limits["likely"]}
-                  for j, score in candidates]
-        if input_id is None and (not listed or listed[0]["score"] < limits["shown"]):
+                  for j, score in candidates if input_id is not None or score >= limits["shown"]]
+        if not listed and input_id is None:
             continue
         items.append({"input_id": ids[n], "candidates": listed})
     if input_id is None:
@@ -106,7 +108,9 @@ def possible_duplicates(assistant: Assistant, session: Session, dialogue_id: int
 def theme_suggestions(assistant: Assistant, session: Session, dialogue_id: int, audience: str, *,
                       limit: int = 3, max_items: int = 500) -> dict[str, Any]:
     """For every untagged input, the ``limit`` most likely of the themes that
-    have tagged inputs (a theme is as close as its nearest tagged inputs)."""
+    have tagged inputs (a theme is as close as its nearest tagged inputs),
+    leaving out themes below the backend's ``theme`` threshold: an input
+    that fits no theme gets none."""
     inputs = compared_inputs(session, dialogue_id)
     themes = {t.id: t for t in session.scalars(select(Theme).where(Theme.dialogue_id == dialogue_id))}
     tagged_of = themes_of(session, [i.id for i in inputs])
@@ -116,6 +120,7 @@ def theme_suggestions(assistant: Assistant, session: Session, dialogue_id: int, 
             examples[str(theme_id)].append(n)
     untagged = [n for n, inp in enumerate(inputs) if not tagged_of.get(inp.id)]
     result: dict[str, Any] = {"backend": _backend(assistant), "items": [], "total": len(untagged),
+                              "threshold": thresholds(assistant.backend)["theme"],
                               "themes_with_examples": sorted(int(t) for t in examples), "inputs": []}
     if not examples or not untagged:
         return result
@@ -124,11 +129,12 @@ def theme_suggestions(assistant: Assistant, session: Session, dialogue_id: int, 
     def compute() -> tuple[list[str], np.ndarray]:
         return analysis.theme_scores(analysis.similarity_matrix(vectors), dict(examples))
     names, scores = assistant.compute(compute)
+    floor = thresholds(assistant.backend)["theme"]
     for n in untagged[:max_items]:
         order = np.argsort(-scores[n], kind="stable")[:limit]
         result["items"].append({"input_id": inputs[n].id, "themes": [
             {"theme_id": int(names[j]), "name": themes[int(names[j])].name, "score": round(float(scores[n, j]), 3)}
-            for j in order if scores[n, j] > -1]})
+            for j in order if scores[n, j] >= floor]})
     listed = {item["input_id"] for item in result["items"]}
     views = _views(session, [i for i in inputs if i.id in listed], audience)
     result["inputs"] = [views[i] for i in sorted(views)]
