@@ -84,6 +84,11 @@ def test_a_whole_session_of_dozens_of_screens_runs_under(mode, tmp_path):
             assert len({a["result"]["input_id"] for a in acks}) == PARTICIPANTS
             page = rapporteur.sio.call("inputs.list", {"per_page": 200}, timeout=WAIT)
             assert page["ok"] and page["total"] == PARTICIPANTS
+            # The assistant compares them in a worker thread of this async mode.
+            similar = rapporteur.sio.call("assist.duplicates", {"input_id": page["items"][0]["id"]}, timeout=WAIT)
+            assert similar["ok"] and len(similar["items"][0]["candidates"]) == 3, similar
+            clusters = rapporteur.sio.call("assist.theme_clusters", {}, timeout=WAIT)
+            assert clusters["ok"] and sum(len(c["input_ids"]) for c in clusters["clusters"]) == PARTICIPANTS
 
             # The summary exports while the room is connected.
             headers = {"Authorization": f"Bearer {tokens['api_moderator']}"}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -27,6 +28,9 @@ from moderation.models import Input, InputStatus, InputVector
 from moderation.plugins import SimilarityBackend, backends_in_order
 
 log = logging.getLogger(__name__)
+# scikit-learn's k-means asks joblib how many cores there are, which starts a
+# subprocess (refused from gevent's thread pool): the assistant uses one anyway.
+os.environ.setdefault("LOKY_MAX_CPU_COUNT", "1")
 # The inputs the assistant compares: what the rapporteur may still tag or
 # merge (not hidden by moderation, withdrawn or already merged).
 COMPARED = (InputStatus.PENDING.value, InputStatus.PUBLISHED.value)
