@@ -303,7 +303,10 @@ async def run(args, workdir: Path) -> dict[str, Any]:
     say(f"registering {args.participants} participants ...")
     people = run_prepare(Path(__file__).resolve(), args.root, instance, args.participants, people_path,
                          args.prepare_timeout, args.database_url)
-    server = RealServer(args.root, server_env(instance, args.database_url), workdir, "server")
+    env = server_env(instance, args.database_url)
+    if args.assist_backend:
+        env["MODERATION_ASSIST_BACKEND"] = args.assist_backend
+    server = RealServer(args.root, env, workdir, "server")
     moderator = Moderator()
     workers: list[Worker] = []
     run_id = uuid.uuid4().hex[:8]
@@ -397,6 +400,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="s to wait for one acknowledgement before sending again (default 10)")
     parser.add_argument("--retries", type=int, default=3, help="resends with the same key (default 3)")
     parser.add_argument("--seed", type=int, default=1, help="seed for the submission moments")
+    parser.add_argument("--assist-backend", default=None,
+                        help="the assistant's backend (default: the product's, minilm where installed: every "
+                             "input is encoded while the burst runs; tfidf stores nothing)")
     parser.add_argument("--connect-timeout", type=float, default=None,
                         help="s to connect every participant (default 60 + 0.1 s per participant)")
     parser.add_argument("--database", default="sqlite",

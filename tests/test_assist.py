@@ -359,3 +359,25 @@ def test_the_embeddings_are_the_default_and_each_input_is_encoded_once_off_the_l
         assert assistant.store_missing(did) == 0
     finally:
         app.extensions["db"].dispose()
+
+
+def test_a_model_that_holds_the_interpreter_lock_runs_in_a_child_process_restarted_if_it_dies():
+    """``separate_process`` backends are asked through a child process
+    (``encoder``): the same vectors as in the server's process, and a child
+    that died is started again on the next request."""
+    from moderation.features.assist.encoder import EncoderProcess
+    from moderation.features.assist.similarity import TfidfBackend
+
+    texts = ["Marking of firearms at import", "Firearms marked when imported", "Victims need legal aid"]
+    encoder = EncoderProcess(TfidfBackend())
+    try:
+        first = encoder.encode(texts)
+        assert encoder.process is not None and encoder.process.pid != __import__("os").getpid()
+        expected = TfidfBackend().encode(texts).toarray()
+        assert first.shape == expected.shape and abs(first - expected).max() < 1e-6
+        encoder.process.kill()
+        encoder.process.wait()
+        assert abs(encoder.encode(texts) - expected).max() < 1e-6, "started again"
+    finally:
+        encoder.close()
+    assert encoder.process is None

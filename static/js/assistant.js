@@ -107,9 +107,8 @@ function duplicateRow(inputId, candidates) {
       })));
 }
 
-async function onDuplicateAction(event) {
-  const button = event.target.closest("button[data-dup]");
-  if (!button) return;
+/** Merge or dismiss, from a button made by duplicateRow; true once done. */
+async function duplicateAction(button) {
   let ack;
   if (button.dataset.dup === "merge") {
     const keep = Number(button.dataset.keep);
@@ -121,7 +120,36 @@ async function onDuplicateAction(event) {
       { input_id: Number(button.dataset.first), other_id: Number(button.dataset.second) });
     if (ack) notify("Not proposed again.", { kind: "info" });
   }
-  if (ack) findDuplicates();
+  return Boolean(ack);
+}
+
+async function onDuplicateAction(event) {
+  const button = event.target.closest("button[data-dup]");
+  if (button && await duplicateAction(button)) findDuplicates();
+}
+
+/** One input's most similar inputs, for its card in the workspace ("Similar…"):
+ *  a panel that fills itself, with the same Merge and Not a duplicate. */
+export function similarPanel(inputId) {
+  const status = el("p", { class: "assist-status muted small", "aria-live": "polite" });
+  const list = el("ul", { class: "similar-list" });
+  const panel = el("div", { class: "similar-panel" },
+    el("p", { class: "similar-heading" }, `Most similar to #${inputId}`), status, list);
+  const fill = async () => {
+    const answer = await ask(status, "assist.duplicates", { input_id: inputId });
+    if (!answer) return;
+    const item = answer.items[0];
+    setText(status, item && item.candidates.length ? `Compared by ${answer.backend.label}.` : "No other input to compare.");
+    list.replaceChildren(...(item && item.candidates.length ? [duplicateRow(inputId, item.candidates)] : []));
+    const first = list.querySelector(".dup-row > .assist-input");
+    if (first) first.hidden = true; // the card above shows the input itself
+  };
+  list.addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-dup]");
+    if (button && await duplicateAction(button)) fill();
+  });
+  fill();
+  return panel;
 }
 
 function rereadSoon() {

@@ -34,6 +34,7 @@ const BUTTONS = {
   original: ["original", "Show original"],
   addressed: ["addressed", "Mark addressed"],
   merged: ["merged", "Show merged originals"],
+  similar: ["similar", "Similar…"],
 };
 
 /** Make a card. `actions`: which buttons (keys of BUTTONS); `select`: a
@@ -59,7 +60,7 @@ export function createCard({ actions = [], select = false } = {}) {
   for (const key of actions) {
     const [act, label] = BUTTONS[key];
     const attrs = { type: "button", class: `button small act-${act}`, "data-act": act };
-    if (act === "original" || act === "merged" || act === "themes" || act === "correct" || act === "hide") {
+    if (["original", "merged", "themes", "correct", "hide", "similar"].includes(act)) {
       attrs["aria-expanded"] = "false";
     }
     buttons.append(el("button", attrs, label));
@@ -187,6 +188,8 @@ function updateButtons(card, input, pinned, hasSources) {
   if (correct) show(correct, workable);
   const themes = button("themes");
   if (themes) show(themes, workable);
+  const similar = button("similar");
+  if (similar) show(similar, input.status === "published" || input.status === "pending"); // what the assistant compares
   if (addressed) show(addressed, workable);
   if (pin) show(pin, workable);
   const merged = button("merged");

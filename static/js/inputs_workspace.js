@@ -14,6 +14,7 @@
 import { notify, query, send, state as liveState } from "./live.js";
 import { closeEditor, createCard, editorOpen, openEditor, renderCards, sendFor, updateCard } from "./input_cards.js";
 import { el, isEditing, setAttr, setText, syncList } from "./util.js";
+import { similarPanel } from "./assistant.js";
 
 const PER_PAGE = 25;
 const REREAD_MS = 1200;
@@ -127,7 +128,7 @@ function mergedFrom() {
 }
 
 function createWorkspaceCard() {
-  return createCard({ actions: ["themes", "correct", "original", "merged", "addressed", "pin"], select: true });
+  return createCard({ actions: ["themes", "correct", "similar", "original", "merged", "addressed", "pin"], select: true });
 }
 
 function update(card, input) {
@@ -271,11 +272,13 @@ function onListClick(event) {
   switch (button.dataset.act) {
     case "themes":
     case "correct":
+    case "similar":
       if (editorOpen(card) && card.querySelector(".input-editor").dataset.opener === button.dataset.act) {
         closeEditor(card);
         render();
       } else {
-        openEditor(card, button, () => (button.dataset.act === "themes" ? themesForm : correctForm)(card, input));
+        const build = { themes: themesForm, correct: correctForm, similar: (_card, shown) => similarPanel(shown.id) };
+        openEditor(card, button, () => build[button.dataset.act](card, input));
       }
       break;
     case "original": {

@@ -6,9 +6,12 @@ background task encodes the inputs that have no vector yet (or whose text
 changed) and stores them (``input_vectors``: derived data, written without a
 command, never versioned or audited). The model runs in an OS thread (the
 server wiring's ``offload``), one call at a time, so the event loop keeps
-serving the room meanwhile. A read that finds vectors missing (the task has
-not caught up, or the backend is TF-IDF, whose vectors depend on the whole
-dialogue) encodes them the same way before answering.
+serving the room meanwhile; a backend that says ``separate_process`` (the
+sentence-embedding model, which holds the interpreter's lock much of the
+time) runs in a child process instead (``encoder``). A read that finds
+vectors missing (the task has not caught up, or the backend is TF-IDF,
+whose vectors depend on the whole dialogue) encodes them the same way
+before answering.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,6 +28,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from moderation.features.assist.encoder import EncoderProcess
 from moderation.models import Input, InputStatus, InputVector
 from moderation.plugins import SimilarityBackend, backends_in_order
 
@@ -35,6 +40,8 @@ os.environ.setdefault("LOKY_MAX_CPU_COUNT", "1")
 # merge (not hidden by moderation, withdrawn or already merged).
 COMPARED = (InputStatus.PENDING.value, InputStatus.PUBLISHED.value)
 BATCH = 64
+SETTLE = 2.0  # s without a new input before encoding starts ...
+MAX_DELAY = 30.0  # ... or at most this long after the first
 
 
 def digest(text: str) -> str:
@@ -77,6 +84,9 @@ class Assistant:
         self._lock = threading.Lock()
         self._pending: set[int] = set()
         self._running = False
+        self._last_note = 0.0
+        # A model that holds the interpreter's lock runs in a process of its own (``encoder``).
+        self.encoder_process = EncoderProcess(backend) if getattr(backend, "separate_process", False) else None
 
     @classmethod
     def for_app(cls, app: Any) -> Assistant:
@@ -91,9 +101,10 @@ class Assistant:
         computed in an OS thread."""
         backend = self.backend
         if backend.per_text:
-            work = backend.encode
             with self._encoding:
-                return self.offload(work, texts)
+                if self.encoder_process is not None:
+                    return self.encoder_process.encode(texts)
+                return self.offload(backend.encode, texts)
 
         def fitted() -> Any:
             return backend.fit(fitted_on if fitted_on is not None else texts).transform(texts)
@@ -146,13 +157,25 @@ class Assistant:
         if not self.backend.per_text:
             return
         with self._lock:
+            self._last_note = time.monotonic()
             self._pending.add(dialogue_id)
             if self._running or self.start_task is None:
                 return
             self._running = True
         self.start_task(self._drain)
 
+    def _settle(self) -> None:
+        """Wait until inputs have stopped arriving for SETTLE s (at most
+        MAX_DELAY s): a burst is encoded once it has passed, in few batches."""
+        started = time.monotonic()
+        while time.monotonic() - started < MAX_DELAY:
+            quiet = time.monotonic() - self._last_note
+            if quiet >= SETTLE:
+                return
+            time.sleep(SETTLE - quiet)  # a green sleep under eventlet and gevent (patched)
+
     def _drain(self) -> None:
+        self._settle()
         while True:
             with self._lock:
                 if not self._pending:

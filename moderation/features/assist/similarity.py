@@ -90,6 +90,7 @@ class MiniLMBackend:
     name: str = "minilm"
     label: str = "Meaning (all-MiniLM-L6-v2 embeddings)"
     per_text: bool = True
+    separate_process: bool = True  # torch and the tokenizer hold the interpreter's lock: not in the server's process
     batch_size: int = 32
 
     @staticmethod
