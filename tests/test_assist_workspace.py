@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from browser_support import chromium, require_browser
+from test_accessibility import AXE, axe_violations, describe, require_axe
 from test_assist import require_embeddings
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -78,7 +79,8 @@ def test_the_rapporteur_merges_dismisses_and_accepts_themes_from_the_workspace(l
     from playwright.sync_api import expect
 
     ids, rapporteur = scene["ids"], scene["rapporteur"]
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    require_axe()
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, bypass_csp=True)  # to inject axe-core
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -93,7 +95,7 @@ def test_the_rapporteur_merges_dismisses_and_accepts_themes_from_the_workspace(l
     pair = candidate_row(page, ids["marking"], ids["marking_again"])
     expect(pair).to_have_count(1)
     keep, drop = sorted((ids["marking"], ids["marking_again"]))
-    pair.get_by_role("button", name=f"Merge input #{drop} into #{keep}").click()
+    pair.get_by_role("button", name=f"Merge into #{keep} (input #{drop})").click()
     expect(page.locator("#messages")).to_contain_text(f"Merged #{drop} into #{keep}.", timeout=15_000)
     merged = stored(scene, drop, "merged")
     assert merged["status"] == "merged" and merged["merged_into_id"] == keep
@@ -136,6 +138,13 @@ def test_the_rapporteur_merges_dismisses_and_accepts_themes_from_the_workspace(l
     page.click("#cluster-find")
     clusters = page.locator("#cluster-list .cluster-row")
     expect(clusters.first).to_be_visible(timeout=60_000)
+    page.click("#dup-find")
+    expect(page.locator("#dup-status")).to_contain_text("duplicate", timeout=30_000)
+    card.locator('[data-act="similar"]').click()
+    card.locator('[data-act="similar"]').click()  # open again: the panel next to everything else
+    expect(card.locator(".similar-list .dup-candidate").first).to_be_visible(timeout=30_000)
+    violations = axe_violations(page, AXE.read_text(encoding="utf-8"))  # every part of the panel filled
+    assert not violations, describe(violations)
     count = clusters.count()
     first = clusters.first
     members = first.locator(".cluster-members li").count()

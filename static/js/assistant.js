@@ -100,10 +100,10 @@ function duplicateRow(inputId, candidates) {
           inputLine(c.input_id),
           el("div", { class: "dup-actions" },
             el("button", { type: "button", class: "button small", "data-dup": "merge", "data-keep": keep,
-              "data-drop": drop, "aria-label": `Merge input #${drop} into #${keep}` }, `Merge into #${keep}`),
+              "data-drop": drop, "aria-label": `Merge into #${keep} (input #${drop})` }, `Merge into #${keep}`),
             el("button", { type: "button", class: "button small secondary", "data-dup": "dismiss",
               "data-first": inputId, "data-second": c.input_id,
-              "aria-label": `Inputs #${inputId} and #${c.input_id} are not duplicates` }, "Not a duplicate")));
+              "aria-label": `Not a duplicate: inputs #${inputId} and #${c.input_id}` }, "Not a duplicate")));
       })));
 }
 
@@ -186,7 +186,7 @@ function suggestionRow(item) {
     el("div", { class: "suggest-actions" },
       ...item.themes.map((theme, index) => el("button", {
         type: "button", class: `button small${index ? " secondary" : ""}`, "data-theme-id": theme.theme_id,
-        "aria-label": `Tag input #${item.input_id} with ${theme.name} (${percent(theme.score)})` },
+        "aria-label": `${theme.name} · ${percent(theme.score)}: tag input #${item.input_id}` },
       `${theme.name} · ${percent(theme.score)}`))));
 }
 
