@@ -161,3 +161,27 @@ def test_the_rapporteur_merges_dismisses_and_accepts_themes_from_the_workspace(l
     assert [t["name"] for t in rapporteur.fresh_snapshot()["sections"]["themes"]].count("Tracing firearms") == 1
     assert not errors, errors
     context.close()
+
+
+def test_the_moderator_sees_similar_inputs_on_the_console_and_may_dismiss_but_not_merge(live, browser, scene):
+    from playwright.sync_api import expect
+
+    ids = scene["ids"]
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(live.demo["links"]["moderator"])
+    page.goto(f"{live.base_url}/d/{live.dialogue_id}/moderator")
+    page.wait_for_selector('#connection[data-state="connected"]', timeout=15_000)
+    page.click("#tab-published")
+    card = page.locator(f'#list-published .input-card[data-key="{ids["drones"]}"]')
+    card.locator('[data-act="similar"]').click()
+    candidates = card.locator(".similar-list .dup-candidate")
+    expect(candidates.first).to_be_visible(timeout=30_000)
+    assert card.locator("button[data-dup=merge]").count() == 0, "merging is the rapporteurs'"
+    expect(card.locator("button[data-dup=dismiss]").first).to_be_visible()
+    card.locator('[data-act="similar"]').click()
+    expect(card.locator(".similar-list")).to_have_count(0)
+    assert not errors, errors
+    context.close()

@@ -86,7 +86,7 @@ function renderDuplicates(answer) {
     : "No possible duplicates.");
 }
 
-function duplicateRow(inputId, candidates) {
+function duplicateRow(inputId, candidates, { canMerge = true } = {}) {
   return el("li", { class: "dup-row", dataset: { key: inputId } },
     inputLine(inputId),
     el("ul", { class: "dup-candidates", "aria-label": `Possible duplicates of input #${inputId}` },
@@ -99,7 +99,7 @@ function duplicateRow(inputId, candidates) {
             c.likely ? el("span", { class: "badge likely" }, "Likely duplicate") : null),
           inputLine(c.input_id),
           el("div", { class: "dup-actions" },
-            el("button", { type: "button", class: "button small", "data-dup": "merge", "data-keep": keep,
+            !canMerge ? null : el("button", { type: "button", class: "button small", "data-dup": "merge", "data-keep": keep,
               "data-drop": drop, "aria-label": `Merge into #${keep} (input #${drop})` }, `Merge into #${keep}`),
             el("button", { type: "button", class: "button small secondary", "data-dup": "dismiss",
               "data-first": inputId, "data-second": c.input_id,
@@ -128,9 +128,10 @@ async function onDuplicateAction(event) {
   if (button && await duplicateAction(button)) findDuplicates();
 }
 
-/** One input's most similar inputs, for its card in the workspace ("Similar…"):
- *  a panel that fills itself, with the same Merge and Not a duplicate. */
-export function similarPanel(inputId) {
+/** One input's most similar inputs, for its card ("Similar…"): a panel that
+ *  fills itself, with the same Merge and Not a duplicate (`canMerge` false:
+ *  the moderator's console, where merging is left to the rapporteurs). */
+export function similarPanel(inputId, { canMerge = true } = {}) {
   const status = el("p", { class: "assist-status muted small", "aria-live": "polite" });
   const list = el("ul", { class: "similar-list" });
   const panel = el("div", { class: "similar-panel" },
@@ -140,7 +141,7 @@ export function similarPanel(inputId) {
     if (!answer) return;
     const item = answer.items[0];
     setText(status, item && item.candidates.length ? `Compared by ${answer.backend.label}.` : "No other input to compare.");
-    list.replaceChildren(...(item && item.candidates.length ? [duplicateRow(inputId, item.candidates)] : []));
+    list.replaceChildren(...(item && item.candidates.length ? [duplicateRow(inputId, item.candidates, { canMerge })] : []));
     const first = list.querySelector(".dup-row > .assist-input");
     if (first) first.hidden = true; // the card above shows the input itself
   };

@@ -19,6 +19,7 @@ import { press } from "./console_presses.js";
 import { dialogueId, notify, query, state as liveState } from "./live.js";
 import { closeEditor, createCard, editorOpen, openEditor, renderCards, sendFor, updateCard } from "./input_cards.js";
 import { el, setAttr, setText } from "./util.js";
+import { similarPanel } from "./assistant.js";
 
 const PUBLISHED_SHOWN = 40;
 const known = new Map(); // id -> input view
@@ -83,7 +84,7 @@ const oldestFirst = (a, b) => a.created_at - b.created_at || a.id - b.id;
 const newestFirst = (a, b) => b.created_at - a.created_at || b.id - a.id;
 
 function createModeratorCard() {
-  return createCard({ actions: ["approve", "hide", "pin"] });
+  return createCard({ actions: ["approve", "hide", "pin", "similar"] });
 }
 
 function update(card, input) {
@@ -164,11 +165,13 @@ function onListClick(event) {
         { button, label: `Approve input #${input.id}` });
       break;
     case "hide":
-      if (editorOpen(card)) {
+    case "similar":
+      if (editorOpen(card) && card.querySelector(".input-editor").dataset.opener === button.dataset.act) {
         closeEditor(card);
         render();
       } else {
-        openEditor(card, button, () => hideForm(card, input));
+        openEditor(card, button, () => (button.dataset.act === "hide" ? hideForm(card, input)
+          : similarPanel(input.id, { canMerge: false })));
       }
       break;
     case "pin":
