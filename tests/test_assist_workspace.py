@@ -59,6 +59,9 @@ def scene(live):
     for n, (key, text) in enumerate(TEXTS.items()):
         sender = first if n % 2 == 0 else second
         ids[key] = sender.command("inputs.submit", {"text": text, "attach_to": "dialogue"})["result"]["input_id"]
+    # The model loads in its own process at a low priority: on a busy machine, a minute or more.
+    ready = rapporteur.sio.call("assist.duplicates", {"input_id": ids["marking"]}, timeout=300)
+    assert ready["ok"] and ready["backend"]["name"] == "minilm", ready
     yield {"ids": ids, "rapporteur": rapporteur}
     for client in clients:
         client.disconnect()

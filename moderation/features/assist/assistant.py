@@ -175,6 +175,11 @@ class Assistant:
             time.sleep(SETTLE - quiet)  # a green sleep under eventlet and gevent (patched)
 
     def _drain(self) -> None:
+        if self.encoder_process is not None and self.encoder_process.process is None:
+            try:
+                self.encode([])  # the child loads the model (seconds) while the burst settles
+            except Exception:  # tried again with the inputs themselves
+                log.exception("the assistant's encoder process could not start")
         self._settle()
         while True:
             with self._lock:
