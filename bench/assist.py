@@ -19,7 +19,8 @@ the other topics (inputs kept out of any tuning):
   the new text, centre it, compare, take the top 3), p99 over CHECKS checks,
   the median of RUNS runs (check_cpu_ms_p99: the same in the thread's CPU
   time, i.e. without the waits for a core when the machine is busy);
-- cluster_s: clustering 2,000 stored inputs (vectors already stored).
+- cluster_s: clustering 2,000 stored inputs (vectors already stored);
+  cluster_cpu_s: the process's CPU time for it (all threads).
 
 Usage: python bench/assist.py [--backend tfidf|minilm|all]
 The last line is the default backend's figures.
@@ -176,9 +177,10 @@ def speed(backend, topics):
         p99s.append(times[int(len(times) * 0.99) - 1])
         cpu_p99s.append(cpu[int(len(cpu) * 0.99) - 1])
         medians.append(statistics.median(times))
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     cluster(vectors, stored)
-    return statistics.median(p99s), statistics.median(medians), statistics.median(cpu_p99s), time.perf_counter() - start
+    return (statistics.median(p99s), statistics.median(medians), statistics.median(cpu_p99s),
+            time.perf_counter() - start, time.process_time() - start_cpu)
 
 
 def measure(backend, topics):
@@ -210,7 +212,7 @@ def measure(backend, topics):
             totals[key] += value
         ari, _ = discovery(rows, vectors)
         aris.append(ari)
-    p99, median, cpu_p99, cluster_s = speed(backend, topics)
+    p99, median, cpu_p99, cluster_s, cluster_cpu_s = speed(backend, topics)
     return {
         "dup_recall_at3": totals["found"] / max(totals["dups"], 1),
         "likely_precision": totals["right"] / max(totals["flagged"], 1),
@@ -224,6 +226,7 @@ def measure(backend, topics):
         "check_ms_p99": p99,
         "check_cpu_ms_p99": cpu_p99,
         "cluster_s": cluster_s,
+        "cluster_cpu_s": cluster_cpu_s,
         "test_topics": ",".join(test),
         "test_inputs": sum(len(prepared[name][0]) for name in test),
     }
