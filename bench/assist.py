@@ -16,8 +16,11 @@ the other topics (inputs kept out of any tuning):
 - contrast_confusions: same-theme pairs written to make different points,
   of which one is the other's top candidate and flagged likely;
 - check_ms_p99: checking one new input against 2,000 stored ones (encode
-  the new text, compare, take the top 3), p99 over CHECKS checks;
-- cluster_s: clustering 2,000 stored inputs (vectors already stored).
+  the new text, centre it, compare, take the top 3), p99 over CHECKS checks,
+  the median of RUNS runs (check_cpu_ms_p99: the same in the thread's CPU
+  time, i.e. without the waits for a core when the machine is busy);
+- cluster_s: clustering 2,000 stored inputs (vectors already stored);
+  cluster_cpu_s: the process's CPU time for it (all threads).
 
 Usage: python bench/assist.py [--backend tfidf|minilm|all]
 The last line is the default backend's figures.
@@ -36,13 +39,22 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from moderation.features.assist.analysis import cluster, most_similar, similarity_matrix, theme_scores  # noqa: E402
+from moderation.features.assist.analysis import (  # noqa: E402
+    centred,
+    check_scores,
+    cluster,
+    dialogue_mean,
+    dialogue_similarity,
+    most_similar,
+    theme_scores,
+)
 from moderation.features.assist.similarity import built_in_backends  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "assist_data"
 TUNING = ("firearms", "technical_assistance")
 SEEDS = 20
 CHECKS = 300
+RUNS = 3  # check_ms_p99: the median of the p99 of RUNS runs of CHECKS checks
 STORED = 2000
 
 
@@ -139,22 +151,36 @@ def stored_texts(topics, count=STORED, seed=1):
 
 
 def speed(backend, topics):
+    """What the product does: the stored inputs' vectors and the dialogue's
+    mean are kept (``centred`` once, outside the timing); a check encodes the
+    new text, centres it and compares it with them, and takes the top 3.
+    Wall-clock times (what the rapporteur waits) and the thread's CPU time
+    (the same without the waits for a core on a busy machine)."""
     stored = stored_texts(topics)
     encoder = backend.fit(stored)
     vectors = encoder.transform(stored)
+    mean = dialogue_mean(vectors)
+    stored_c = centred(vectors, mean)
     new = stored_texts(topics, CHECKS, seed=2)
-    times = []
-    for text in new:
-        start = time.perf_counter()
-        vector = encoder.transform([text])
-        scores = np.asarray((vectors @ vector.T).toarray() if hasattr(vectors, "toarray") else vectors @ vector.T).ravel()
-        most_similar(scores, 3)
-        times.append((time.perf_counter() - start) * 1000)
-    times.sort()
-    p99 = times[int(len(times) * 0.99) - 1]
-    start = time.perf_counter()
+    for text in new[:10]:  # warm: the model is loaded once per process in the product
+        most_similar(check_scores(encoder.transform([text]), stored_c, mean), 3)
+    p99s, medians, cpu_p99s = [], [], []
+    for _ in range(RUNS):
+        times, cpu = [], []
+        for text in new:
+            start, start_cpu = time.perf_counter(), time.thread_time()
+            most_similar(check_scores(encoder.transform([text]), stored_c, mean), 3)
+            times.append((time.perf_counter() - start) * 1000)
+            cpu.append((time.thread_time() - start_cpu) * 1000)
+        times.sort()
+        cpu.sort()
+        p99s.append(times[int(len(times) * 0.99) - 1])
+        cpu_p99s.append(cpu[int(len(cpu) * 0.99) - 1])
+        medians.append(statistics.median(times))
+    start, start_cpu = time.perf_counter(), time.process_time()
     cluster(vectors, stored)
-    return p99, statistics.median(times), time.perf_counter() - start
+    return (statistics.median(p99s), statistics.median(medians), statistics.median(cpu_p99s),
+            time.perf_counter() - start, time.process_time() - start_cpu)
 
 
 def measure(backend, topics):
@@ -163,7 +189,7 @@ def measure(backend, topics):
     prepared = {}
     for name, rows in topics.items():
         vectors = backend.encode([row["text"] for row in rows])
-        similarity = similarity_matrix(vectors)
+        similarity = dialogue_similarity(vectors)
         prepared[name] = (rows, vectors, similarity, top_candidates(similarity))
     scored = []
     for name in tuning:
@@ -186,7 +212,7 @@ def measure(backend, topics):
             totals[key] += value
         ari, _ = discovery(rows, vectors)
         aris.append(ari)
-    p99, median, cluster_s = speed(backend, topics)
+    p99, median, cpu_p99, cluster_s, cluster_cpu_s = speed(backend, topics)
     return {
         "dup_recall_at3": totals["found"] / max(totals["dups"], 1),
         "likely_precision": totals["right"] / max(totals["flagged"], 1),
@@ -198,7 +224,9 @@ def measure(backend, topics):
         "contrast_confusions": f"{totals['confused']}/{totals['pairs']}",
         "check_ms_p50": median,
         "check_ms_p99": p99,
+        "check_cpu_ms_p99": cpu_p99,
         "cluster_s": cluster_s,
+        "cluster_cpu_s": cluster_cpu_s,
         "test_topics": ",".join(test),
         "test_inputs": sum(len(prepared[name][0]) for name in test),
     }

@@ -55,3 +55,50 @@ def test_clusters_cover_every_input_once_with_a_central_member_and_terms():
     for found in clusters:
         assert found.central in found.members and found.terms
     assert "serial" in top_terms(TEXTS, [0, 1]) or "marked" in top_terms(TEXTS, [0, 1])
+
+
+def test_centred_removes_the_mean_and_normalizes_dense_rows_and_leaves_sparse_ones():
+    from moderation.features.assist.analysis import centred, dialogue_mean, dialogue_similarity
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(6, 8)).astype(np.float32) + 5.0  # a strong shared direction
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    mean = dialogue_mean(vectors)
+    assert np.allclose(mean, vectors.mean(axis=0))
+    result = centred(vectors)
+    assert np.allclose(np.linalg.norm(result, axis=1), 1.0, atol=1e-5)
+    expected = (vectors - mean) / np.linalg.norm(vectors - mean, axis=1, keepdims=True)
+    assert np.allclose(result, expected, atol=1e-5)
+    assert np.allclose(dialogue_similarity(vectors), expected @ expected.T, atol=1e-5)
+    # a row equal to the mean is similar to nothing (zeros, no NaN)
+    assert np.allclose(centred(mean[None, :], mean), 0.0)
+    sparse = TfidfBackend().encode(TEXTS)
+    assert centred(sparse) is sparse and dialogue_mean(sparse) is None
+
+
+def test_check_scores_equal_the_dialogue_similarity_row_of_a_stored_input():
+    from moderation.features.assist.analysis import centred, check_scores, dialogue_mean, dialogue_similarity
+
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(10, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    mean = dialogue_mean(vectors)
+    scores = check_scores(vectors[3:4], centred(vectors, mean), mean)
+    assert scores.shape == (10,)
+    assert np.allclose(scores, dialogue_similarity(vectors)[3], atol=1e-5)
+    assert most_similar(scores, 1)[0][0] == 3
+    # TF-IDF: plain cosines against the stored rows
+    encoder = TfidfBackend().fit(TEXTS)
+    stored = encoder.transform(TEXTS)
+    sparse_scores = check_scores(encoder.transform([TEXTS[2]]), centred(stored), dialogue_mean(stored))
+    assert most_similar(sparse_scores, 1)[0][0] == 2
+
+
+def test_theme_scores_average_every_tagged_input():
+    similarity = np.array([[1.0, 0.2, 0.4, 0.9],
+                           [0.2, 1.0, 0.6, 0.1],
+                           [0.4, 0.6, 1.0, 0.3],
+                           [0.9, 0.1, 0.3, 1.0]], dtype=np.float32)
+    themes, scores = theme_scores(similarity, {"a": [0, 1, 2]})
+    assert scores[3, 0] == pytest.approx((0.9 + 0.1 + 0.3) / 3)
+    assert scores[0, 0] == pytest.approx((0.2 + 0.4) / 2)  # not itself

@@ -1,7 +1,26 @@
 """What the rapporteur's assistant computes from vectors (``similarity``):
 possible duplicates, theme suggestions from a few tagged inputs, and themes
 found from scratch by clustering. Pure functions of numpy arrays, so that
-the benchmark measures exactly what the product runs."""
+the benchmark measures exactly what the product runs.
+
+How the product calls them (``bench/assist.py`` does exactly this):
+
+- a dialogue's inputs: ``similarity = dialogue_similarity(vectors)`` (the
+  cosine of the *centred* vectors, see ``centred``), then ``most_similar``
+  on a row for possible duplicates and ``theme_scores(similarity, tagged)``
+  for theme suggestions; ``cluster(vectors, texts)`` for themes from scratch
+  (it centres by itself);
+- one new input against the stored ones: keep ``mean = dialogue_mean(stored)``
+  and ``stored_c = centred(stored, mean)`` (recomputed when inputs are added
+  or removed), then ``scores = check_scores(new_vector, stored_c, mean)`` and
+  ``most_similar(scores, 3)``.
+
+Centring (subtracting the mean vector of the dialogue's inputs before
+normalizing again) removes what every input of one dialogue shares (its
+topic), so that what is left is what a given input says: on the evaluation
+set it raised MiniLM's duplicate recall at 3 from 0.625 to 0.703 on the
+tuning topics. TF-IDF's sparse vectors are left as they are (their shared
+topic words are already down-weighted by the IDF)."""
 from __future__ import annotations
 
 import re
@@ -15,6 +34,48 @@ import numpy as np
 
 def dense(vectors: Any) -> np.ndarray:
     return vectors.toarray() if hasattr(vectors, "toarray") else np.asarray(vectors)
+
+
+def dialogue_mean(vectors: Any) -> np.ndarray | None:
+    """The mean vector of a dialogue's (dense) vectors; None for sparse ones
+    (TF-IDF) or none at all, which ``centred`` then leaves as they are."""
+    if hasattr(vectors, "toarray"):
+        return None
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[0] == 0:
+        return None
+    return vectors.mean(axis=0)
+
+
+def centred(vectors: Any, mean: np.ndarray | None = None) -> Any:
+    """Dense rows minus ``mean`` (by default their own mean, ``dialogue_mean``),
+    L2-normalized again, so that a dot product is a cosine between centred
+    vectors; sparse rows (TF-IDF) are returned unchanged. A row equal to the
+    mean (a dialogue of one input, say) becomes zeros, similar to nothing."""
+    if hasattr(vectors, "toarray"):
+        return vectors
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if mean is None:
+        mean = dialogue_mean(vectors)
+    if mean is None:
+        return vectors
+    shifted = vectors - np.asarray(mean, dtype=np.float32)
+    norms = np.linalg.norm(shifted, axis=-1, keepdims=True)
+    return (shifted / np.where(norms > 1e-6, norms, np.inf)).astype(np.float32)
+
+
+def dialogue_similarity(vectors: Any) -> np.ndarray:
+    """What the assistant compares a dialogue's inputs by: the cosine of every
+    pair of centred vectors (``similarity_matrix(centred(vectors))``)."""
+    return similarity_matrix(centred(vectors))
+
+
+def check_scores(new: Any, stored_centred: Any, mean: np.ndarray | None) -> np.ndarray:
+    """One new input's vector (one row) against the stored inputs' centred
+    vectors (``centred(stored, mean)``, ``mean = dialogue_mean(stored)``):
+    one score per stored input, comparable with ``dialogue_similarity``'s."""
+    product = stored_centred @ centred(new, mean).T
+    return np.asarray(dense(product), dtype=np.float32).ravel()
 
 
 def similarity_matrix(vectors: Any) -> np.ndarray:
@@ -37,8 +98,9 @@ def most_similar(scores: np.ndarray, k: int = 3, exclude: Iterable[int] = ()) ->
 
 
 def theme_scores(similarity: np.ndarray, examples: dict[str, Sequence[int]]) -> tuple[list[str], np.ndarray]:
-    """How close each input is to each theme: the mean of its two highest
-    similarities to the theme's tagged inputs (one when only one is tagged).
+    """How close each input is to each theme: the mean of its similarities to
+    the theme's tagged inputs (with centred vectors, the similarity to their
+    centroid, up to the centroid's length, the same for every input).
     Returns (themes, scores[input, theme]); an input's own tag counts not."""
     themes = sorted(examples)
     scores = np.full((similarity.shape[0], len(themes)), -1.0, dtype=np.float32)
@@ -49,11 +111,9 @@ def theme_scores(similarity: np.ndarray, examples: dict[str, Sequence[int]]) -> 
         block = similarity[:, members].copy()
         for position, member in enumerate(members):
             block[member, position] = -np.inf  # an input is not its own evidence
-        block.sort(axis=1)
-        top = block[:, -2:] if len(members) > 1 else block[:, -1:]
-        finite = np.isfinite(top)
+        finite = np.isfinite(block)
         counts = finite.sum(axis=1)
-        totals = np.where(finite, top, 0.0).sum(axis=1)
+        totals = np.where(finite, block, 0.0).sum(axis=1)
         scores[:, column] = np.where(counts > 0, totals / np.maximum(counts, 1), -1.0)
     return themes, scores
 
@@ -67,8 +127,8 @@ class Cluster:
 
 def cluster(vectors: Any, texts: Sequence[str], *, k: int | None = None, k_range: tuple[int, int] = (3, 12),
             seed: int = 0) -> list[Cluster]:
-    """Group the inputs into themes from scratch: k-means on the normalized
-    vectors (spherical), with k chosen by the silhouette when not given; each
+    """Group the inputs into themes from scratch: k-means on the centred,
+    normalized vectors, with k chosen by the silhouette when not given; each
     cluster labelled by its distinctive terms and its most central input."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
@@ -98,10 +158,11 @@ def cluster(vectors: Any, texts: Sequence[str], *, k: int | None = None, k_range
 
 
 def _reduced(vectors: Any, dimensions: int = 128) -> np.ndarray:
-    """Dense rows for clustering: sparse TF-IDF rows (tens of thousands of
-    columns) are first reduced by a truncated SVD (latent semantic analysis)."""
+    """Dense rows for clustering: dense rows centred (``centred``); sparse
+    TF-IDF rows (tens of thousands of columns) reduced by a truncated SVD
+    (latent semantic analysis)."""
     if not hasattr(vectors, "toarray"):
-        return np.asarray(vectors, dtype=np.float32)
+        return np.asarray(centred(vectors), dtype=np.float32)
     from sklearn.decomposition import TruncatedSVD
     from sklearn.preprocessing import normalize
 
