@@ -58,13 +58,15 @@ def test_clusters_cover_every_input_once_with_a_central_member_and_terms():
 
 
 def test_centred_removes_the_mean_and_normalizes_dense_rows_and_leaves_sparse_ones():
-    from moderation.features.assist.analysis import centred, dialogue_mean, dialogue_similarity
+    from moderation.features.assist.analysis import SHRINK, centred, dialogue_mean, dialogue_similarity
 
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(6, 8)).astype(np.float32) + 5.0  # a strong shared direction
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     mean = dialogue_mean(vectors)
-    assert np.allclose(mean, vectors.mean(axis=0))
+    assert np.allclose(mean, vectors.mean(axis=0) * 6 / (6 + SHRINK)), "shrunk while there are few inputs"
+    many = np.repeat(vectors, 200, axis=0)
+    assert np.allclose(dialogue_mean(many), vectors.mean(axis=0), atol=0.01), "and hardly at all with many"
     result = centred(vectors)
     assert np.allclose(np.linalg.norm(result, axis=1), 1.0, atol=1e-5)
     expected = (vectors - mean) / np.linalg.norm(vectors - mean, axis=1, keepdims=True)

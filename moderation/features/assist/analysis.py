@@ -36,15 +36,22 @@ def dense(vectors: Any) -> np.ndarray:
     return vectors.toarray() if hasattr(vectors, "toarray") else np.asarray(vectors)
 
 
+SHRINK = 8  # inputs' worth of "no shared topic known" in the dialogue's mean
+
+
 def dialogue_mean(vectors: Any) -> np.ndarray | None:
-    """The mean vector of a dialogue's (dense) vectors; None for sparse ones
-    (TF-IDF) or none at all, which ``centred`` then leaves as they are."""
+    """The mean vector of a dialogue's (dense) vectors, shrunk towards zero
+    while there are few (by n / (n + SHRINK)): the topic a handful of inputs
+    share is mostly the inputs themselves, and removing it whole would make
+    two of five inputs that say the same thing look unlike. None for sparse
+    vectors (TF-IDF) or none at all, which ``centred`` then leaves as they are."""
     if hasattr(vectors, "toarray"):
         return None
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or vectors.shape[0] == 0:
         return None
-    return vectors.mean(axis=0)
+    count = vectors.shape[0]
+    return vectors.mean(axis=0) * (count / (count + SHRINK))
 
 
 def centred(vectors: Any, mean: np.ndarray | None = None) -> Any:
@@ -162,7 +169,9 @@ def _reduced(vectors: Any, dimensions: int = 128) -> np.ndarray:
     TF-IDF rows (tens of thousands of columns) reduced by a truncated SVD
     (latent semantic analysis)."""
     if not hasattr(vectors, "toarray"):
-        return np.asarray(centred(vectors), dtype=np.float32)
+        dense_rows = np.asarray(vectors, dtype=np.float32)
+        # the plain mean: grouping a handful of inputs means little either way (no shrinking)
+        return np.asarray(centred(dense_rows, dense_rows.mean(axis=0) if len(dense_rows) else None), dtype=np.float32)
     from sklearn.decomposition import TruncatedSVD
     from sklearn.preprocessing import normalize
 

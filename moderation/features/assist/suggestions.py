@@ -24,9 +24,11 @@ from moderation.models import DismissedPair, Input, Theme
 # topics): at or above ``likely`` a pair is flagged "likely duplicate"; below
 # ``shown`` a pair is not listed in the whole-dialogue view; below ``theme``
 # a theme is not suggested (it fits no better than any other text would).
-THRESHOLDS = {"minilm": {"likely": 0.80, "shown": 0.45, "theme": 0.30},
-              "tfidf": {"likely": 0.60, "shown": 0.25, "theme": 0.08}}
-DEFAULT_THRESHOLDS = {"likely": 0.85, "shown": 0.5, "theme": 0.3}
+# The scores are cosines of centred vectors (``analysis.dialogue_similarity``):
+# for all-MiniLM-L6-v2, 0 is "as close as any two inputs of this dialogue".
+THRESHOLDS = {"minilm": {"likely": 0.96, "shown": 0.30, "theme": 0.0},
+              "tfidf": {"likely": 0.60, "shown": 0.25, "theme": 0.03}}
+DEFAULT_THRESHOLDS = {"likely": 0.9, "shown": 0.3, "theme": 0.0}
 
 
 def thresholds(backend: Any) -> dict[str, float]:
@@ -79,8 +81,11 @@ def possible_duplicates(assistant: Assistant, session: Session, dialogue_id: int
         if vectors is None:
             return []
         rows = [position[input_id]] if input_id is not None else range(len(ids))
-        scores = analysis.similarity_matrix(vectors) if input_id is None else \
-            np.asarray(analysis.dense(vectors @ vectors[position[input_id]].T)).reshape(1, -1)
+        if input_id is None:
+            scores = analysis.dialogue_similarity(vectors)
+        else:
+            centred = analysis.centred(vectors)
+            scores = np.asarray(analysis.dense(centred @ centred[position[input_id]].T)).reshape(1, -1)
         found = []
         for r, n in enumerate(rows):
             found.append((n, analysis.most_similar(scores[r], limit, exclude=[n, *dismissed[n]])))
@@ -127,7 +132,7 @@ def theme_suggestions(assistant: Assistant, session: Session, dialogue_id: int, 
     vectors = assistant.vectors(session, inputs)
 
     def compute() -> tuple[list[str], np.ndarray]:
-        return analysis.theme_scores(analysis.similarity_matrix(vectors), dict(examples))
+        return analysis.theme_scores(analysis.dialogue_similarity(vectors), dict(examples))
     names, scores = assistant.compute(compute)
     floor = thresholds(assistant.backend)["theme"]
     for n in untagged[:max_items]:
