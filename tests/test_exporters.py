@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from command_clock import command_clock
 from conftest import make_app, run, seed_dialogue
+from lxml import html as lxml_html
 
 from moderation.core.auth import SYSTEM
 from moderation.features.summary.commands import build_summary
@@ -253,3 +254,94 @@ def test_exporters_are_plugins(fixed_document):
     from moderation.plugins import make_plugin_manager
     names = set(summary_exporters(make_plugin_manager()))
     assert names >= {"docx", "md", "html", "json", "inputs_csv", "inputs_xlsx", "interventions_csv"}
+
+
+# -- the participation figures (moderation/plugins/figures.py) ---------------------------------------
+def test_docx_has_the_figures_as_pictures_with_their_tables(fixed_document):
+    """Four PNG pictures, each with a caption, an alternative text and a
+    table of the same numbers under it."""
+    from docx import Document
+
+    word = Document(io.BytesIO(export("docx", fixed_document["document"])))
+    assert len(word.inline_shapes) == 4
+    blobs = [word.part.related_parts[s._inline.graphic.graphicData.pic.blipFill.blip.embed].blob
+             for s in word.inline_shapes]
+    assert all(blob.startswith(b"\x89PNG") for blob in blobs)
+    descriptions = [s._inline.docPr.get("descr") for s in word.inline_shapes]
+    assert descriptions[2].startswith("Written inputs by category:") and "Academia 4" in descriptions[2]
+    captions = [p.text for p in word.paragraphs if p.style.name == "Caption"]
+    assert captions == ["Figure 1. Interventions by channel and by category",
+                        "Figure 2. Speaking time by channel and by category (minutes)",
+                        "Figure 3. Written inputs by category", "Figure 4. Written inputs by theme"]
+    tables = {tuple(c.text for c in t.rows[0].cells): {r.cells[0].text: r.cells[1].text for r in t.rows[1:]}
+              for t in word.tables}
+    assert tables[("Channel / category", "Interventions")] == {
+        "In the room": "1", "Online": "1", "NGO without ECOSOC status": "1", "Academia": "1"}
+    assert tables[("Channel / category", "Minutes")]["In the room"] == "2.5"
+    by_category = tables[("Category", "Inputs")]
+    assert by_category["NGO without ECOSOC status"] == "3" and by_category["Academia"] == "4"
+    assert by_category["State party"] == "0"
+    assert tables[("Theme", "Inputs")] == {"Protection": "1", "Data": "1"}
+    # Each table comes right after its caption, which comes right after its picture.
+    body = [child.tag.rsplit("}", 1)[1] for child in word.element.body]
+    kinds = []
+    for child in word.element.body:
+        if child.tag.endswith("}tbl"):
+            kinds.append("table")
+        elif child.xpath(".//pic:pic"):
+            kinds.append("picture")
+        elif child.xpath("./w:pPr/w:pStyle[@w:val='Caption']"):
+            kinds.append("caption")
+    assert "tbl" in body
+    figures = "".join("P" if k == "picture" else "C" if k == "caption" else "T" for k in kinds)
+    assert figures.count("PCT") == 4
+
+
+def test_html_has_the_figures_as_inline_svg_with_their_tables(fixed_document):
+    page = export("html", fixed_document["document"]).decode()
+    tree = lxml_html.fromstring(page)
+    figures = tree.xpath("//figure[@class='chart']")
+    assert [f.get("id") for f in figures] == ["figure-interventions", "figure-speaking_time",
+                                              "figure-inputs_by_category", "figure-inputs_by_theme"]
+    for figure in figures:
+        svg = figure.xpath(".//svg")
+        assert len(svg) == 1 and svg[0].get("role") == "img" and svg[0].get("aria-label")
+        caption = figure.xpath(".//table/caption")
+        assert caption and caption[0].text_content().startswith(figure.xpath("./figcaption")[0].text_content())
+    themes = figures[3].xpath(".//table//tr[th[@scope='row']]")
+    assert [(r.xpath("./th")[0].text_content(), r.xpath("./td")[0].text_content()) for r in themes] == [
+        ("Protection", "1"), ("Data", "1")]
+    assert "Academia 4" in figures[2].xpath(".//svg")[0].get("aria-label")
+    # No external file: no <img src>, no link, no script.
+    assert not tree.xpath("//img | //script | //link | //*[@href and not(starts-with(@href, '#'))]")
+    # The figures are the same every time (golden files and reviews stay stable).
+    assert export("html", fixed_document["document"]) == page.encode()
+
+
+def test_a_figure_without_data_is_a_sentence(fixed_document):
+    doc = copy.deepcopy(fixed_document["document"])
+    doc["statistics"].update(interventions=0, minutes=0, by_channel=[], by_category=[])
+    for row in doc["participation"]["inputs_by_theme"]:
+        row["inputs"] = 0
+    page = export("html", doc).decode()
+    assert page.count("<figure") == 1 and "No interventions yet." in page
+    assert "No inputs tagged with a theme yet." in page
+    md = export("md", doc).decode()
+    assert "Figure 1. Written inputs by category" in md and "No interventions yet." in md
+
+
+def test_theme_names_in_figures_stay_text(fixed_document):
+    """A theme's name is user text: matplotlib draws it as it is (no
+    mathtext), the SVG and the table escape it."""
+    from docx import Document
+
+    doc = copy.deepcopy(fixed_document["document"])
+    doc["participation"]["inputs_by_theme"][0]["label"] = "$x^2$ <script>alert(1)</script> & \"q\""
+    page = export("html", doc).decode()
+    assert "<script" not in page
+    figure = lxml_html.fromstring(page).xpath("//figure[@id='figure-inputs_by_theme']")[0]
+    texts = [t.text_content() for t in figure.xpath(".//svg//text")]
+    assert any(t.startswith("$x^2$ <script>") for t in texts)
+    assert figure.xpath(".//tbody/tr/th")[0].text_content() == "$x^2$ <script>alert(1)</script> & \"q\""
+    word = Document(io.BytesIO(export("docx", doc)))
+    assert len(word.inline_shapes) == 4

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from moderation.core.csv import neutralize, write_csv
+from moderation.plugins import figures as charts
 from moderation.plugins.hookspecs import Exporter, hookimpl
 
 
@@ -44,6 +45,11 @@ class Writer:
     def meta(self, pairs: list[tuple[str, str]]) -> None: ...
     def points(self, points: list[dict[str, Any]]) -> None: ...
     def table(self, header: list[str], rows: list[list[Any]]) -> None: ...
+
+    def figure(self, number: int, figure: charts.Figure) -> None:
+        """A figure with its numbers: in a text-only format, the caption and the table."""
+        self.paragraph(f"Figure {number}. {figure.title}")
+        self.table(*figure.table)
 
 
 def render(document: dict[str, Any], out: Writer) -> None:
@@ -74,6 +80,7 @@ def render(document: dict[str, Any], out: Writer) -> None:
     out.heading(2, "Interventions")
     out.paragraph(f"{stats['interventions']} interventions, {stats['minutes']} minutes of speaking time.")
     _statistics_tables(out, stats)
+    _participation(out, document)
     for number, part in enumerate(document["items"], start=1):
         out.heading(2, _item_heading(number, part["title"]))
         if part["presenters"]:
@@ -112,6 +119,19 @@ def _statistics_tables(out: Writer, stats: dict[str, Any]) -> None:
         + [[r["label"], r["interventions"], r["minutes"]] for r in stats["by_category"]]
     if rows:
         out.table(["Channel / category", "Interventions", "Minutes"], rows)
+
+
+def _participation(out: Writer, document: dict[str, Any]) -> None:
+    """The participation balance: four figures, each with its table; a figure
+    without data is a sentence instead."""
+    out.heading(2, "Participation balance")
+    number = 0
+    for figure in charts.figures(document):
+        if figure.has_data:
+            number += 1
+            out.figure(number, figure)
+        else:
+            out.paragraph(f"{figure.title}: {figure.empty}")
 
 
 def _grouped(out: Writer, part: dict[str, Any]) -> None:
@@ -215,7 +235,10 @@ table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; font-size:
 th, td { border: 1px solid #888; padding: .25rem .45rem; text-align: left; vertical-align: top; }
 th { background: #eee; } dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 dl.meta dt { font-weight: bold; } ol.points li { margin-bottom: .4rem; } .cite { color: #444; font-size: .9em; }
-@media print { body { margin: 0; max-width: none; } h2 { break-after: avoid; } tr { break-inside: avoid; } }
+figure { margin: 1rem 0 1.5rem; } figure svg { display: block; max-width: 100%; height: auto; }
+figcaption { font-weight: bold; margin-bottom: .3rem; } caption { text-align: left; font-style: italic; padding: .2rem 0; }
+@media print { figure { break-inside: avoid; }
+  body { margin: 0; max-width: none; } h2 { break-after: avoid; } tr { break-inside: avoid; } }
 """
 
 
@@ -246,6 +269,20 @@ class HtmlWriter(Writer):
         head = "".join(f"<th scope=\"col\">{h(c)}</th>" for c in header)
         body = "".join("<tr>" + "".join(f"<td>{h(v)}</td>" for v in row) + "</tr>" for row in rows)
         self.parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+    def figure(self, number, figure):
+        # The picture is matplotlib's SVG (its text escaped by matplotlib);
+        # what it shows is said in the label and in the table beside it.
+        picture = charts.svg(figure).replace(
+            "<svg ", f'<svg role="img" aria-label="{html.escape(figure.description(), quote=True)}" ', 1)
+        header, rows = figure.table
+        head = f'<th scope="col">{h(header[0])}</th><th scope="col">{h(header[1])}</th>'
+        body = "".join(f'<tr><th scope="row">{h(label)}</th><td>{h(value)}</td></tr>' for label, value in rows)
+        caption = f"Figure {number}. {figure.title}"
+        self.parts.append(
+            f'<figure class="chart" id="figure-{figure.key}"><figcaption>{h(caption)}</figcaption>{picture}'
+            f"<table><caption>{h(caption)}: the numbers</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table></figure>")
 
 
 def export_html(document: dict[str, Any]) -> bytes:
@@ -330,9 +367,10 @@ def export_inputs_xlsx(document: dict[str, Any]) -> bytes:
 # -- DOCX -----------------------------------------------------------------------------------------------------
 def export_docx(document: dict[str, Any]) -> bytes:
     """Real headings, continuously numbered paragraphs for the points (as UN
-    documents number them), tables for attendance, agenda and speaking time."""
+    documents number them), tables for attendance, agenda and speaking time,
+    and the participation figures as pictures, each with its table."""
     from docx import Document
-    from docx.shared import Pt
+    from docx.shared import Inches, Pt
 
     doc = Document()
     doc.core_properties.title = document["dialogue"]["title"]
@@ -373,6 +411,14 @@ def export_docx(document: dict[str, Any]) -> bytes:
             for row in rows:
                 table._tbl.append(_docx_row(row))
             doc.add_paragraph()
+
+        def figure(self, number, figure):
+            doc.add_picture(io.BytesIO(charts.png(figure)), width=Inches(6))
+            # The picture's alternative text: what it shows, in words.
+            doc.inline_shapes[-1]._inline.docPr.set("descr", figure.description())
+            caption = doc.add_paragraph(f"Figure {number}. {figure.title}", style="Caption")
+            caption.paragraph_format.keep_with_next = True
+            self.table(*figure.table)
 
     render(document, DocxWriter())
     doc.add_paragraph(f"Draft generated {document['generated_at']}.").runs[0].italic = True

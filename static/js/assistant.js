@@ -187,8 +187,8 @@ function suggestionRow(item) {
     el("div", { class: "suggest-actions" },
       ...item.themes.map((theme, index) => el("button", {
         type: "button", class: `button small${index ? " secondary" : ""}`, "data-theme-id": theme.theme_id,
-        "aria-label": `${theme.name} · ${percent(theme.score)}: tag input #${item.input_id}` },
-      `${theme.name} · ${percent(theme.score)}`))));
+        "aria-label": `${theme.name}: tag input #${item.input_id}${index ? "" : " (most likely)"}` },
+      theme.name))));
 }
 
 async function acceptThemes(button, assignments) {

@@ -26,6 +26,7 @@ import { initInputsStaff, renderInputsStaff } from "./inputs_staff.js";
 import { initQueueConsole, renderQueueConsole, toggleAddForm, trigger as queueTrigger } from "./queue_console.js";
 import { initQueueCompact } from "./queue_compact.js";
 import { renderStatistics } from "./statistics.js";
+import "./participation_charts.js"; // draws itself under the statistics table
 import { setAgenda, startTimers } from "./timer.js";
 import { el, setAttr, setText, syncList } from "./util.js";
 

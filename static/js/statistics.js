@@ -11,7 +11,8 @@ import { el, setText, syncList } from "./util.js";
 
 const CHANNELS = { room: "In the room", online: "Online" };
 
-function labelsFrom(node) {
+/** The category labels a page renders in data-category-labels. */
+export function labelsFrom(node) {
   try {
     return JSON.parse(node.dataset.categoryLabels || "{}");
   } catch (_error) {

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from moderation.core import timers
 from moderation.core.commands import Context, DialoguePayload, command
@@ -36,6 +36,7 @@ from moderation.models import (
     Input,
     InputKind,
     InputStatus,
+    InputTheme,
     InterventionType,
     Participant,
     Role,
@@ -130,6 +131,36 @@ def _statistics_rows(bucket: dict[str, Any]) -> dict[str, Any]:
         "by_category": rows("by_category", {c.value: CATEGORY_LABELS[c] for c in Category}),
         "by_type": rows("by_type", {t.value: INTERVENTION_LABELS[t] for t in InterventionType}),
     }
+
+
+def participation(session, dialogue_id: int) -> dict[str, Any]:
+    """The written inputs by stakeholder category and by theme: the inputs
+    that reach the summary (published, and the duplicates merged into them).
+    Every category and every theme is listed, in their order, with zeros."""
+    counted = (Input.dialogue_id == dialogue_id,
+               Input.status.in_((InputStatus.PUBLISHED.value, InputStatus.MERGED.value)))
+    by_category = {c.value: 0 for c in CATEGORY_ORDER}
+    for category, count in session.execute(select(Input.category, func.count()).where(*counted)
+                                           .group_by(Input.category)):
+        key = category if category in by_category else Category.OTHER.value
+        by_category[key] += count
+    themes = list(session.scalars(select(Theme).where(Theme.dialogue_id == dialogue_id)
+                                  .order_by(Theme.position, Theme.id)))
+    by_theme = dict.fromkeys((t.id for t in themes), 0)
+    for theme_id, count in session.execute(select(InputTheme.theme_id, func.count()).join(
+            Input, Input.id == InputTheme.input_id).where(*counted).group_by(InputTheme.theme_id)):
+        if theme_id in by_theme:
+            by_theme[theme_id] = count
+    return {
+        "inputs": sum(by_category.values()),
+        "inputs_by_category": [{"key": key, "label": CATEGORY_LABELS[Category(key)], "inputs": count}
+                               for key, count in by_category.items()],
+        "inputs_by_theme": [{"key": t.id, "label": t.name, "inputs": by_theme[t.id]} for t in themes],
+    }
+
+
+def participation_section(session, dialogue: Dialogue, now, plugins, role=None) -> dict[str, Any]:
+    return participation(session, dialogue.id)
 
 
 def build_summary(session, dialogue: Dialogue, plugins, generated_at: dt.datetime) -> dict[str, Any]:
@@ -244,6 +275,7 @@ def build_summary(session, dialogue: Dialogue, plugins, generated_at: dt.datetim
         "attendance": attendance(session, dialogue.id),
         "agenda": agenda,
         "statistics": _statistics_rows(stats["dialogue"]),
+        "participation": participation(session, dialogue.id),
         "items": parts,
         "general": {"key": "general", **grouped([i for i in published if i.agenda_item_id is None])},
         "conclusions": narrative("conclusions"),
