@@ -55,7 +55,7 @@ def test_console_charts_follow_a_speaker_who_finishes(open_page, sockets):
     moderator.command("queue.end_speaker", {})
     page.wait_for_function("(n) => Number(document.querySelector("
                            "'#participation figure[data-chart=\"interventions\"] rect.bar[data-key=\"online\"]')"
-                           ".dataset.value) === n", arg=before.get("online", 0) + 1, timeout=10000)
+                           "?.dataset.value) === n", arg=before.get("online", 0) + 1, timeout=10000)
     after = bars(page, "interventions")
     assert after["online"] == before.get("online", 0) + 1
     assert after.get("room", 0) == before.get("room", 0)
