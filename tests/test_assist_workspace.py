@@ -11,6 +11,7 @@ import pytest
 from browser_support import chromium, require_browser
 from test_accessibility import AXE, axe_violations, describe, require_axe
 from test_assist import require_embeddings
+from test_console_pages import open_page  # noqa: F401 - the fixture, with this module's server
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -78,18 +79,12 @@ def candidate_row(page, first: int, second: int):
                         f'#dup-list .dup-row[data-key="{second}"] .dup-candidate[data-key="{first}"]')
 
 
-def test_the_rapporteur_merges_dismisses_and_accepts_themes_from_the_workspace(live, browser, scene):
+def test_the_rapporteur_merges_dismisses_and_accepts_themes_from_the_workspace(open_page, scene):
     from playwright.sync_api import expect
 
     ids, rapporteur = scene["ids"], scene["rapporteur"]
     require_axe()
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, bypass_csp=True)  # to inject axe-core
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(live.demo["links"]["rapporteur"])
-    page.goto(f"{live.base_url}/d/{live.dialogue_id}/rapporteur")
-    page.wait_for_selector('#connection[data-state="connected"]', timeout=15_000)
+    page = open_page("rapporteur", bypass_csp=True)
 
     # Possible duplicates: the same point in other words, found, merged from the list.
     page.click("#dup-find")
@@ -162,21 +157,14 @@ def test_the_rapporteur_merges_dismisses_and_accepts_themes_from_the_workspace(l
         clusters.first.get_by_role("button", name="Reject").click()
         expect(clusters).to_have_count(count - 2)
     assert [t["name"] for t in rapporteur.fresh_snapshot()["sections"]["themes"]].count("Tracing firearms") == 1
-    assert not errors, errors
-    context.close()
+    assert not page.errors, page.errors
 
 
-def test_the_moderator_sees_similar_inputs_on_the_console_and_may_dismiss_but_not_merge(live, browser, scene):
+def test_the_moderator_sees_similar_inputs_on_the_console_and_may_dismiss_but_not_merge(open_page, scene):
     from playwright.sync_api import expect
 
     ids = scene["ids"]
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(live.demo["links"]["moderator"])
-    page.goto(f"{live.base_url}/d/{live.dialogue_id}/moderator")
-    page.wait_for_selector('#connection[data-state="connected"]', timeout=15_000)
+    page = open_page("moderator", size=(1280, 720))
     page.click("#tab-published")
     card = page.locator(f'#list-published .input-card[data-key="{ids["drones"]}"]')
     card.locator('[data-act="similar"]').click()
@@ -186,5 +174,4 @@ def test_the_moderator_sees_similar_inputs_on_the_console_and_may_dismiss_but_no
     expect(card.locator("button[data-dup=dismiss]").first).to_be_visible()
     card.locator('[data-act="similar"]').click()
     expect(card.locator(".similar-list")).to_have_count(0)
-    assert not errors, errors
-    context.close()
+    assert not page.errors, page.errors

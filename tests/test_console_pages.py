@@ -202,8 +202,9 @@ def open_page(browser, live):
     showing ``page`` (default: the role's own page), connected."""
     contexts = []
 
-    def opener(link_role: str, page_role: str | None = None, size=(1440, 900), prepare=None):
-        context = browser.new_context(viewport={"width": size[0], "height": size[1]}, accept_downloads=True)
+    def opener(link_role: str, page_role: str | None = None, size=(1440, 900), prepare=None, bypass_csp=False):
+        context = browser.new_context(viewport={"width": size[0], "height": size[1]}, accept_downloads=True,
+                                      bypass_csp=bypass_csp)  # bypass_csp: to inject axe-core
         contexts.append(context)
         page = context.new_page()
         if prepare:

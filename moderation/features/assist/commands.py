@@ -8,13 +8,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from moderation.core.commands import Context, DialoguePayload, command
-from moderation.core.errors import Conflict, NotFound
 from moderation.core.storable import SingleLine
 from moderation.features.assist.suggestions import pair
 from moderation.features.inputs.handling import STAFF, WRITERS, changed, find_input
+from moderation.features.inputs.rapporteurs import find_theme, new_theme
 from moderation.models import DismissedPair, Input, InputTheme, Theme
 
 
@@ -52,15 +52,6 @@ class AcceptThemesPayload(DialoguePayload):
                                           description="Each input with one theme to add to its themes.")
 
 
-def _theme(ctx: Context, theme_id: int, themes: dict[int, Theme]) -> Theme:
-    if theme_id not in themes:
-        theme = ctx.session.get(Theme, theme_id)
-        if theme is None or theme.dialogue_id != ctx.require_dialogue().id:
-            raise NotFound(f"There is no theme {theme_id} in this dialogue.")
-        themes[theme_id] = theme
-    return themes[theme_id]
-
-
 def _add_themes(ctx: Context, wanted: list[tuple[Input, Theme]]) -> int:
     """Add each theme to its input (keeping the input's other themes); returns how many were new."""
     ids = sorted({inp.id for inp, _ in wanted})
@@ -82,8 +73,7 @@ def _add_themes(ctx: Context, wanted: list[tuple[Input, Theme]]) -> int:
          http_path="/dialogues/{dialogue_id}/assist/themes/accept")
 def accept_themes(ctx: Context, p: AcceptThemesPayload):
     """Accept suggested themes: each input gets its theme added, for one input or a whole batch at once."""
-    themes: dict[int, Theme] = {}
-    wanted = [(find_input(ctx, a.input_id), _theme(ctx, a.theme_id, themes)) for a in p.assignments]
+    wanted = [(find_input(ctx, a.input_id), find_theme(ctx, a.theme_id)) for a in p.assignments]
     return {"added": _add_themes(ctx, wanted)}
 
 
@@ -104,15 +94,6 @@ class AcceptClusterPayload(DialoguePayload):
          http_path="/dialogues/{dialogue_id}/assist/clusters/accept")
 def accept_cluster(ctx: Context, p: AcceptClusterPayload):
     """Accept a theme found from scratch: a new theme (named as suggested or renamed) or an existing one, given to its inputs."""
-    dialogue = ctx.require_dialogue()
     inputs = [find_input(ctx, input_id) for input_id in dict.fromkeys(p.input_ids)]
-    if p.theme_id is not None:
-        theme = _theme(ctx, p.theme_id, {})
-    else:
-        if ctx.session.scalar(select(Theme).where(Theme.dialogue_id == dialogue.id, Theme.name == p.name)):
-            raise Conflict(f"There is already a theme called {p.name!r}: choose it, or another name.")
-        count = ctx.session.scalar(select(func.count()).where(Theme.dialogue_id == dialogue.id))
-        theme = Theme(dialogue_id=dialogue.id, name=p.name, description="", position=count)
-        ctx.session.add(theme)
-        ctx.session.flush()
+    theme = find_theme(ctx, p.theme_id) if p.theme_id is not None else new_theme(ctx, p.name or "")
     return {"theme_id": theme.id, "added": _add_themes(ctx, [(inp, theme) for inp in inputs])}

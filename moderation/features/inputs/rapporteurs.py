@@ -35,15 +35,20 @@ class ThemePayload(DialoguePayload):
          http_path="/dialogues/{dialogue_id}/themes")
 def create_theme(ctx: Context, p: ThemePayload):
     """Create a theme to group inputs by."""
+    return {"theme_id": new_theme(ctx, p.name, p.description).id}
+
+
+def new_theme(ctx: Context, name: str, description: str = "") -> Theme:
+    """A new theme of the dialogue, last in order; a name taken is a conflict."""
     dialogue = ctx.require_dialogue()
-    if ctx.session.scalar(select(Theme).where(Theme.dialogue_id == dialogue.id, Theme.name == p.name)):
-        raise Conflict(f"There is already a theme called {p.name!r}.")
+    if ctx.session.scalar(select(Theme).where(Theme.dialogue_id == dialogue.id, Theme.name == name)):
+        raise Conflict(f"There is already a theme called {name!r}.")
     count = ctx.session.scalar(select(func.count()).where(Theme.dialogue_id == dialogue.id))
-    theme = Theme(dialogue_id=dialogue.id, name=p.name, description=p.description, position=count)
+    theme = Theme(dialogue_id=dialogue.id, name=name, description=description, position=count)
     ctx.session.add(theme)
     ctx.session.flush()
     ctx.touch("themes")
-    return {"theme_id": theme.id}
+    return theme
 
 
 class UpdateThemePayload(DialoguePayload):
@@ -53,7 +58,7 @@ class UpdateThemePayload(DialoguePayload):
     delete: bool = False
 
 
-def _theme(ctx: Context, theme_id: int) -> Theme:
+def find_theme(ctx: Context, theme_id: int) -> Theme:
     theme = ctx.session.get(Theme, theme_id)
     if theme is None or theme.dialogue_id != ctx.require_dialogue().id:
         raise NotFound(f"There is no theme {theme_id} in this dialogue.")
@@ -64,7 +69,7 @@ def _theme(ctx: Context, theme_id: int) -> Theme:
          http_path="/dialogues/{dialogue_id}/themes/update")
 def update_theme(ctx: Context, p: UpdateThemePayload):
     """Rename or describe a theme, or delete it (its inputs keep their other themes)."""
-    theme = _theme(ctx, p.theme_id)
+    theme = find_theme(ctx, p.theme_id)
     if p.delete:
         tagged = list(ctx.session.scalars(select(InputTheme.input_id).where(InputTheme.theme_id == theme.id)))
         ctx.session.execute(delete(InputTheme).where(InputTheme.theme_id == theme.id))
@@ -92,7 +97,7 @@ def tag(ctx: Context, p: TagPayload):
     inp = find_input(ctx, p.input_id)
     wanted = set(p.theme_ids)
     for theme_id in wanted:
-        _theme(ctx, theme_id)
+        find_theme(ctx, theme_id)
     ctx.session.execute(delete(InputTheme).where(InputTheme.input_id == inp.id))
     for theme_id in sorted(wanted):
         ctx.session.add(InputTheme(input_id=inp.id, theme_id=theme_id))
