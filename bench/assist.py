@@ -41,9 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from moderation.features.assist.analysis import (  # noqa: E402
     centred,
+    centring,
     check_scores,
     cluster,
-    dialogue_mean,
     dialogue_similarity,
     most_similar,
     theme_scores,
@@ -106,7 +106,12 @@ def tune_threshold(scored: list[tuple[float, bool]], precision: float = 0.9) -> 
     return best
 
 
-def themes(rows, similarity, seeds=SEEDS):
+def registers(rows):
+    """How each input is written (``suggestions.register``): its kind, or a rapporteur's note."""
+    return [row["kind"] for row in rows]
+
+
+def themes(rows, points, seeds=SEEDS):
     by_theme: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
         by_theme.setdefault(row["theme"], []).append(i)
@@ -114,7 +119,7 @@ def themes(rows, similarity, seeds=SEEDS):
     for seed in range(seeds):
         rng = random.Random(seed)
         tagged = {theme: rng.sample(members, 3) for theme, members in by_theme.items()}
-        names, scores = theme_scores(similarity, tagged)
+        names, scores = theme_scores(points, tagged)
         seen = {i for members in tagged.values() for i in members}
         for i, row in enumerate(rows):
             if i in seen:
@@ -130,7 +135,7 @@ def discovery(rows, vectors):
     from sklearn.metrics import adjusted_rand_score
 
     texts = [row["text"] for row in rows]
-    clusters = cluster(vectors, texts)
+    clusters = cluster(vectors, texts, registers=registers(rows))
     labels = [0] * len(rows)
     for number, found in enumerate(clusters):
         for member in found.members:
@@ -139,37 +144,40 @@ def discovery(rows, vectors):
 
 
 def stored_texts(topics, count=STORED, seed=1):
-    """``count`` distinct inputs made of halves of the set's inputs."""
+    """``count`` distinct inputs made of halves of the set's inputs, each
+    with the register of its first half."""
     rng = random.Random(seed)
-    texts = [row["text"] for rows in topics.values() for row in rows]
-    made = []
+    rows = [row for found in topics.values() for row in found]
+    made, kinds = [], []
     for _ in range(count):
-        a, b = rng.sample(texts, 2)
-        words_a, words_b = a.split(), b.split()
+        a, b = rng.sample(rows, 2)
+        words_a, words_b = a["text"].split(), b["text"].split()
         made.append(" ".join(words_a[: max(3, len(words_a) // 2)] + words_b[len(words_b) // 2:]))
-    return made
+        kinds.append(a["kind"])
+    return made, kinds
 
 
 def speed(backend, topics):
-    """What the product does: the stored inputs' vectors and the dialogue's
-    mean are kept (``centred`` once, outside the timing); a check encodes the
-    new text, centres it and compares it with them, and takes the top 3.
+    """What the product does: the stored inputs' centred vectors and their
+    ``centring`` are kept (computed once, outside the timing); a check
+    encodes the new text, centres it and compares it with them, and takes
+    the top 3.
     Wall-clock times (what the rapporteur waits) and the thread's CPU time
     (the same without the waits for a core on a busy machine)."""
-    stored = stored_texts(topics)
+    stored, kinds = stored_texts(topics)
     encoder = backend.fit(stored)
     vectors = encoder.transform(stored)
-    mean = dialogue_mean(vectors)
-    stored_c = centred(vectors, mean)
-    new = stored_texts(topics, CHECKS, seed=2)
-    for text in new[:10]:  # warm: the model is loaded once per process in the product
-        most_similar(check_scores(encoder.transform([text]), stored_c, mean), 3)
+    shared = centring(vectors, kinds)
+    stored_c = centred(vectors, shared, kinds)
+    new, new_kinds = stored_texts(topics, CHECKS, seed=2)
+    for text, kind in zip(new[:10], new_kinds, strict=False):  # warm: the model is loaded once per process
+        most_similar(check_scores(encoder.transform([text]), stored_c, shared, kind), 3)
     p99s, medians, cpu_p99s = [], [], []
     for _ in range(RUNS):
         times, cpu = [], []
-        for text in new:
+        for text, kind in zip(new, new_kinds, strict=True):
             start, start_cpu = time.perf_counter(), time.thread_time()
-            most_similar(check_scores(encoder.transform([text]), stored_c, mean), 3)
+            most_similar(check_scores(encoder.transform([text]), stored_c, shared, kind), 3)
             times.append((time.perf_counter() - start) * 1000)
             cpu.append((time.thread_time() - start_cpu) * 1000)
         times.sort()
@@ -178,7 +186,7 @@ def speed(backend, topics):
         cpu_p99s.append(cpu[int(len(cpu) * 0.99) - 1])
         medians.append(statistics.median(times))
     start, start_cpu = time.perf_counter(), time.process_time()
-    cluster(vectors, stored)
+    cluster(vectors, stored, registers=kinds)
     return (statistics.median(p99s), statistics.median(medians), statistics.median(cpu_p99s),
             time.perf_counter() - start, time.process_time() - start_cpu)
 
@@ -189,11 +197,12 @@ def measure(backend, topics):
     prepared = {}
     for name, rows in topics.items():
         vectors = backend.encode([row["text"] for row in rows])
-        similarity = dialogue_similarity(vectors)
-        prepared[name] = (rows, vectors, similarity, top_candidates(similarity))
+        similarity = dialogue_similarity(vectors, registers(rows))
+        points = centred(vectors, registers=registers(rows))
+        prepared[name] = (rows, vectors, similarity, top_candidates(similarity), points)
     scored = []
     for name in tuning:
-        rows, _, _, candidates = prepared[name]
+        rows, _, _, candidates, _ = prepared[name]
         for i, row in enumerate(rows):
             if candidates[i]:
                 j, score = candidates[i][0]
@@ -203,9 +212,9 @@ def measure(backend, topics):
                             "confused", "pairs"), 0)
     aris = []
     for name in test:
-        rows, vectors, similarity, candidates = prepared[name]
+        rows, vectors, _, candidates, points = prepared[name]
         found, dups, right, flagged, dup_flagged = duplicates(rows, candidates, threshold)
-        top1, top3, themed = themes(rows, similarity)
+        top1, top3, themed = themes(rows, points)
         confused, pairs = contrast_confusions(rows, candidates, threshold)
         for key, value in zip(totals, (found, dups, right, flagged, dup_flagged, top1, top3, themed, confused, pairs),
                               strict=True):

@@ -10,8 +10,11 @@ what the assertions name (TF-IDF, the tests' default, shares their words).
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
+import numpy as np
 import pytest
 from conftest import make_app, require, run, seed_dialogue
 from sqlalchemy import func, select
@@ -31,6 +34,7 @@ TEXTS = {
     "victims_again": "Legal aid and interpretation in their own language for victims of trafficking in proceedings.",
     "data": "Publish yearly data on seizures of firearms, disaggregated by type and route.",
     "training": "Train customs officers to recognise concealed firearms parts in postal consignments.",
+    "data_again": "Publish yearly data on seizures of firearms, disaggregated by type and by route!",  # resubmitted
 }
 
 
@@ -77,8 +81,9 @@ def test_the_possible_duplicates_of_one_input_and_of_the_dialogue(world):
              for c in item["candidates"]]
     assert flags and all(flag == above for flag, above in flags)
     assert any(flag for flag, _ in flags) and not all(flag for flag, _ in flags)
-    best = {item["input_id"]: item["candidates"][0]["input_id"] for item in whole["items"][:6]}
-    assert best == {ids["marking"]: ids["marking_again"], ids["marking_again"]: ids["marking"],
+    best = {item["input_id"]: item["candidates"][0]["input_id"] for item in whole["items"][:8]}
+    assert best == {ids["data"]: ids["data_again"], ids["data_again"]: ids["data"],
+                    ids["marking"]: ids["marking_again"], ids["marking_again"]: ids["marking"],
                     ids["online"]: ids["online_again"], ids["online_again"]: ids["online"],
                     ids["victims"]: ids["victims_again"], ids["victims_again"]: ids["victims"]}
     scores = [item["candidates"][0]["score"] for item in whole["items"]]
@@ -187,7 +192,7 @@ def test_themes_are_suggested_from_the_tagged_inputs_and_accepted_one_by_one_or_
     found = read(world, "assist.theme_suggestions")
     assert sorted(found["themes_with_examples"]) == sorted([marking, online, victims])
     assert {item["input_id"] for item in found["items"]} == {
-        ids[k] for k in ("marking_again", "online_again", "victims_again", "data", "training")}
+        ids[k] for k in ("marking_again", "online_again", "victims_again", "data", "training", "data_again")}
     first = {item["input_id"]: item["themes"][0]["theme_id"] for item in found["items"] if item["themes"]}
     assert first[ids["marking_again"]] == marking
     assert first[ids["online_again"]] == online
@@ -208,7 +213,7 @@ def test_themes_are_suggested_from_the_tagged_inputs_and_accepted_one_by_one_or_
              {"input_id": ids["marking_again"], "theme_id": marking}]
     assert run(service, "assist.accept_themes", {"dialogue_id": did, "assignments": batch}, rapporteur) == {"added": 2}
     left = read(world, "assist.theme_suggestions")
-    assert {item["input_id"] for item in left["items"]} == {ids["data"], ids["training"]}
+    assert {item["input_id"] for item in left["items"]} == {ids["data"], ids["training"], ids["data_again"]}
     # Refused: nothing applied, not even the good half of a batch.
     bad = [{"input_id": ids["data"], "theme_id": online}, {"input_id": ids["training"], "theme_id": 999_999}]
     refused(service, "assist.accept_themes", {"dialogue_id": did, "assignments": bad}, rapporteur, "not_found")
@@ -356,6 +361,43 @@ def test_the_embeddings_are_the_default_and_each_input_is_encoded_once_off_the_l
         app.extensions["db"].dispose()
 
 
+def test_onnx_runtime_runs_the_model_with_the_vectors_of_sentence_transformers(tmp_path, monkeypatch):
+    """The embeddings extra runs the model on ONNX Runtime (exported once into
+    the model cache, reused after); its vectors are those of
+    ``SentenceTransformer.encode``, and so are torch's, the fallback."""
+    require_embeddings()
+    from moderation.features.assist import similarity
+
+    monkeypatch.setenv("MODERATION_MODEL_CACHE", str(tmp_path / "cache"))
+    sentence_transformer, weights = similarity._sentence_transformer()
+    texts = ["Victims need legal aid.", "Publish data on seizures of firearms, by type and route. " * 40, "ok"]
+    expected = sentence_transformer.encode(texts, normalize_embeddings=True)
+    onnx = similarity.LoadedModel(sentence_transformer, weights, "onnx")
+    assert onnx.runtime == "onnx" and onnx.transformer is None
+    exported = list((tmp_path / "cache").glob("*.onnx"))
+    assert len(exported) == 1 and not list((tmp_path / "cache").glob("*.part"))
+    assert np.allclose(onnx.encode(texts), expected, atol=1e-4)
+    again = similarity.LoadedModel(similarity._sentence_transformer()[0], weights, "onnx")
+    assert list((tmp_path / "cache").glob("*.onnx")) == exported, "exported once"
+    assert np.allclose(again.encode(texts[:1]), expected[:1], atol=1e-4), "one text alone, as when checked"
+    torch_model = similarity.LoadedModel(sentence_transformer, weights, "torch")
+    assert torch_model.runtime == "torch"
+    assert np.allclose(torch_model.encode(texts), expected, atol=1e-5)
+
+
+def test_a_failed_export_leaves_the_model_on_torch_with_a_warning(tmp_path, monkeypatch, caplog):
+    require_embeddings()
+    from moderation.features.assist import similarity
+
+    def fail(*args):
+        raise RuntimeError("exporter broken")
+    monkeypatch.setattr(similarity, "_exported", fail)
+    sentence_transformer, weights = similarity._sentence_transformer()
+    model = similarity.LoadedModel(sentence_transformer, weights, "onnx")
+    assert model.runtime == "torch" and model.encode(["ok"]).shape == (1, 384)
+    assert "torch runs it" in caplog.text
+
+
 def test_a_model_that_holds_the_interpreter_lock_runs_in_a_child_process_restarted_if_it_dies():
     """``separate_process`` backends are asked through a child process
     (``encoder``): the same vectors as in the server's process, and a child
@@ -376,3 +418,27 @@ def test_a_model_that_holds_the_interpreter_lock_runs_in_a_child_process_restart
     finally:
         encoder.close()
     assert encoder.process is None
+
+
+def test_an_idle_encoder_process_ends_by_itself_and_starts_again_when_asked():
+    """The child gives its memory back after ``idle_exit_after`` s without a
+    request; the next request starts a new one, with no error, also when it
+    arrives just as the child ends."""
+    from moderation.features.assist.encoder import IDLE_EXIT_CODE, EncoderProcess
+    from moderation.features.assist.similarity import TfidfBackend
+
+    texts = ["Marking of firearms at import", "Victims need legal aid"]
+    encoder = EncoderProcess(TfidfBackend(), idle_exit_after=0.5)
+    try:
+        first = encoder.encode(texts)
+        process = encoder.process
+        assert process is not None and process.wait(timeout=30) == IDLE_EXIT_CODE
+        assert np.array_equal(encoder.encode(texts), first) and encoder.starts == 2
+        # Asked just as it ends: a child that reads the request and ends idle, unanswered.
+        encoder.close()
+        encoder.process = subprocess.Popen(
+            [sys.executable, "-c", f"import sys; sys.stdin.readline(); sys.exit({IDLE_EXIT_CODE})"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert np.array_equal(encoder.encode(texts), first) and encoder.starts == 3
+    finally:
+        encoder.close()

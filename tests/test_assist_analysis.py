@@ -37,14 +37,14 @@ def test_tfidf_vectors_are_normalized_and_a_paraphrase_with_shared_words_is_near
     assert most_similar(scores, 1)[0][0] in (0, 1)
 
 
-def test_theme_scores_use_the_tagged_inputs_but_never_an_input_as_its_own_evidence():
-    similarity = similarity_matrix(TfidfBackend().encode(TEXTS))
-    themes, scores = theme_scores(similarity, {"marking": [0], "tracing": [2], "victims": [4, 5]})
+def test_theme_scores_rank_an_untagged_input_by_the_theme_it_is_about():
+    points = TfidfBackend().encode(TEXTS)
+    themes, scores = theme_scores(points, {"marking": [0], "tracing": [2], "victims": [4]})
     assert themes == ["marking", "tracing", "victims"]
-    assert themes[int(np.argmax(scores[1]))] == "marking"
-    assert themes[int(np.argmax(scores[3]))] == "tracing"
-    # input 4 is tagged "victims": its score there comes from input 5 alone, not from itself (1.0)
-    assert scores[4, 2] == pytest.approx(similarity[4, 5])
+    assert scores.shape == (6, 3)
+    assert [themes[int(np.argmax(scores[i]))] for i in (1, 3, 5)] == ["marking", "tracing", "victims"]
+    # a theme with no tagged input is no theme
+    assert theme_scores(points, {"marking": [0], "empty": []})[0] == ["marking"]
 
 
 def test_clusters_cover_every_input_once_with_a_central_member_and_terms():
@@ -96,11 +96,52 @@ def test_check_scores_equal_the_dialogue_similarity_row_of_a_stored_input():
     assert most_similar(sparse_scores, 1)[0][0] == 2
 
 
-def test_theme_scores_average_every_tagged_input():
-    similarity = np.array([[1.0, 0.2, 0.4, 0.9],
-                           [0.2, 1.0, 0.6, 0.1],
-                           [0.4, 0.6, 1.0, 0.3],
-                           [0.9, 0.1, 0.3, 1.0]], dtype=np.float32)
-    themes, scores = theme_scores(similarity, {"a": [0, 1, 2]})
-    assert scores[3, 0] == pytest.approx((0.9 + 0.1 + 0.3) / 3)
-    assert scores[0, 0] == pytest.approx((0.2 + 0.4) / 2)  # not itself
+def test_theme_centroids_are_refined_on_the_untagged_inputs():
+    """Two themes, each a cloud around its own direction; the one tagged input
+    of theme A sits at the edge of its cloud, nearer theme B's centre than
+    some of A's members are. Refined on the untagged inputs, the centroid
+    moves into A's cloud and every member of A is scored A; with no
+    refinement (steps=0) some are not."""
+    rng = np.random.default_rng(3)
+    a_centre, b_centre = np.eye(8, dtype=np.float32)[0], np.eye(8, dtype=np.float32)[1]
+    a = a_centre + 0.2 * rng.normal(size=(20, 8)).astype(np.float32)
+    b = b_centre + 0.2 * rng.normal(size=(20, 8)).astype(np.float32)
+    edge = (0.55 * a_centre + 0.45 * b_centre + 0.6 * np.eye(8, dtype=np.float32)[2])[None, :]
+    points = np.vstack([edge, a, b])
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    examples = {"A": [0], "B": [21]}
+    truth = np.array([0] * 21 + [1] * 20)
+
+    def right(**options) -> int:
+        themes, scores = theme_scores(points, examples, **options)
+        assert themes == ["A", "B"]
+        return int((np.argmax(scores, axis=1) == truth).sum())
+    assert right(steps=0) < len(truth)
+    assert right() == len(truth)
+
+
+def test_registers_are_set_aside_so_that_the_same_point_in_another_register_is_nearest():
+    """Four inputs: two points (p, q), each written as a question and as a
+    suggestion. The register's direction is stronger than the point's, so by
+    plain cosines a question is nearest to the other question; with the
+    registers' means removed it is nearest to the suggestion that makes its
+    point. A new input checked against the stored ones gets the same scores
+    as in the whole dialogue."""
+    from moderation.features.assist.analysis import centred, centring, check_scores, dialogue_similarity
+
+    e = np.eye(6, dtype=np.float32)
+    question, suggestion, p, q = e[0], e[1], e[2], e[3]
+    vectors = np.stack([question + 0.6 * p, question + 0.6 * q, suggestion + 0.6 * p, suggestion + 0.6 * q])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    registers = ["question", "question", "suggestion", "suggestion"]
+    assert most_similar(dialogue_similarity(vectors)[0], 1, exclude=[0])[0][0] == 1
+    with_registers = dialogue_similarity(vectors, registers)
+    assert most_similar(with_registers[0], 1, exclude=[0])[0][0] == 2
+    assert most_similar(with_registers[3], 1, exclude=[3])[0][0] == 1
+    shared = centring(vectors, registers)
+    stored = centred(vectors, shared, registers)
+    assert np.allclose(check_scores(vectors[2:3], stored, shared, "suggestion"), with_registers[2], atol=1e-5)
+    # an unknown register is left alone; the number of registers must match the rows
+    assert check_scores(vectors[2:3], stored, shared, "statement").shape == (4,)
+    with pytest.raises(ValueError):
+        centring(vectors, registers[:3])

@@ -27,7 +27,7 @@ from moderation.models import DismissedPair, Input, Theme
 # The scores are cosines of centred vectors (``analysis.dialogue_similarity``):
 # for all-MiniLM-L6-v2, 0 is "as close as any two inputs of this dialogue".
 THRESHOLDS = {"minilm": {"likely": 0.96, "shown": 0.30, "theme": 0.0},
-              "tfidf": {"likely": 0.60, "shown": 0.25, "theme": 0.03}}
+              "tfidf": {"likely": 0.85, "shown": 0.25, "theme": 0.03}}
 DEFAULT_THRESHOLDS = {"likely": 0.9, "shown": 0.3, "theme": 0.0}
 
 
@@ -41,6 +41,12 @@ def thresholds(backend: Any) -> dict[str, float]:
 def dismissed_pairs(session: Session, dialogue_id: int) -> set[tuple[int, int]]:
     return {(a, b) for a, b in session.execute(select(DismissedPair.first_id, DismissedPair.second_id)
                                                .where(DismissedPair.dialogue_id == dialogue_id))}
+
+
+def register(inp: Input) -> str:
+    """How an input is written, which the comparison sets aside
+    (``analysis.Centring``): its kind, or a rapporteur's note of an oral intervention."""
+    return "oral" if inp.source == "oral" else inp.kind
 
 
 def pair(a: int, b: int) -> tuple[int, int]:
@@ -76,15 +82,16 @@ def possible_duplicates(assistant: Assistant, session: Session, dialogue_id: int
             dismissed[position[a]].append(position[b])
             dismissed[position[b]].append(position[a])
     vectors = assistant.vectors(session, inputs) if len(inputs) > 1 else None
+    registers = [register(i) for i in inputs]
 
     def compute() -> list[tuple[int, list[tuple[int, float]]]]:
         if vectors is None:
             return []
         rows = [position[input_id]] if input_id is not None else range(len(ids))
         if input_id is None:
-            scores = analysis.dialogue_similarity(vectors)
+            scores = analysis.dialogue_similarity(vectors, registers)
         else:
-            centred = analysis.centred(vectors)
+            centred = analysis.centred(vectors, registers=registers)
             scores = np.asarray(analysis.dense(centred @ centred[position[input_id]].T)).reshape(1, -1)
         found = []
         for r, n in enumerate(rows):
@@ -113,7 +120,8 @@ def possible_duplicates(assistant: Assistant, session: Session, dialogue_id: int
 def theme_suggestions(assistant: Assistant, session: Session, dialogue_id: int, audience: str, *,
                       limit: int = 3, max_items: int = 500) -> dict[str, Any]:
     """For every untagged input, the ``limit`` most likely of the themes that
-    have tagged inputs (a theme is as close as its nearest tagged inputs),
+    have tagged inputs (``analysis.theme_scores``: a theme's centroid, from
+    its tagged inputs and refined on the untagged ones),
     leaving out themes below the backend's ``theme`` threshold: an input
     that fits no theme gets none."""
     inputs = compared_inputs(session, dialogue_id)
@@ -130,9 +138,10 @@ def theme_suggestions(assistant: Assistant, session: Session, dialogue_id: int, 
     if not examples or not untagged:
         return result
     vectors = assistant.vectors(session, inputs)
+    registers = [register(i) for i in inputs]
 
     def compute() -> tuple[list[str], np.ndarray]:
-        return analysis.theme_scores(analysis.dialogue_similarity(vectors), dict(examples))
+        return analysis.theme_scores(analysis.centred(vectors, registers=registers), dict(examples))
     names, scores = assistant.compute(compute)
     floor = thresholds(assistant.backend)["theme"]
     for n in untagged[:max_items]:
@@ -169,7 +178,7 @@ def theme_clusters(assistant: Assistant, session: Session, dialogue_id: int, aud
 
     def compute() -> list[analysis.Cluster]:
         count = k if k is None or k < len(members) else len(members) - 1
-        return analysis.cluster(vectors, texts, k=count)
+        return analysis.cluster(vectors, texts, registers=[register(i) for i in members], k=count)
     found = sorted(assistant.compute(compute), key=lambda c: (-len(c.members), c.central))
     for group in found:
         result["clusters"].append({
