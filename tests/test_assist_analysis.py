@@ -141,6 +141,8 @@ def test_registers_are_set_aside_so_that_the_same_point_in_another_register_is_n
     shared = centring(vectors, registers)
     stored = centred(vectors, shared, registers)
     assert np.allclose(check_scores(vectors[2:3], stored, shared, "suggestion"), with_registers[2], atol=1e-5)
+    # one register alone is no register: compared as if there were none
+    assert np.allclose(dialogue_similarity(vectors, ["comment"] * 4), dialogue_similarity(vectors), atol=1e-5)
     # an unknown register is left alone; the number of registers must match the rows
     assert check_scores(vectors[2:3], stored, shared, "statement").shape == (4,)
     with pytest.raises(ValueError):

@@ -108,15 +108,16 @@ def test_the_rapporteur_merges_dismisses_and_accepts_themes_from_the_workspace(o
     again = rapporteur.sio.call("assist.duplicates", {"input_id": ids["victims"], "limit": 10}, timeout=30)
     assert ids["victims_again"] not in {c["input_id"] for c in again["items"][0]["candidates"]}
 
-    # One input's card: "Similar…" lists its three most similar, with the same actions.
+    # One input's card: "Similar…" lists its five most similar (here the four
+    # others), with the same actions.
     card = page.locator(f'#ws-list .input-card[data-key="{ids["data"]}"]')
     card.locator('[data-act="similar"]').click()
     similar = card.locator(".similar-list .dup-candidate")
-    expect(similar).to_have_count(3, timeout=30_000)
+    expect(similar).to_have_count(4, timeout=30_000)
     closest = int(similar.first.get_attribute("data-key"))
     similar.first.locator("button[data-dup=dismiss]").click()
     expect(card.locator(f'.similar-list .dup-candidate[data-key="{closest}"]')).to_have_count(0, timeout=15_000)
-    expect(similar).to_have_count(3)  # the next one moves up
+    expect(similar).to_have_count(3)  # read again, without the dismissed pair
 
     # A theme suggested from one tagged input, accepted with one click.
     theme_id = rapporteur.command("inputs.create_theme", {"name": "Victims' access to justice"})["result"]["theme_id"]
