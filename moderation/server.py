@@ -349,10 +349,6 @@ def print_demo(demo: dict) -> None:
           f"password {demo['admin']['password']!r}", flush=True)
 
 
-if __name__ == "__main__":
-    sys.exit(launch())
-
-
 def offloader(mode: str):
     """``run(fn, *args)``: CPU-bound work (the assistant's model) in an OS
     thread, so that the event loop keeps serving the live session meanwhile.
@@ -366,3 +362,8 @@ def offloader(mode: str):
 
         return lambda fn, *args: gevent.get_hub().threadpool.apply(fn, args)
     return lambda fn, *args: fn(*args)
+
+
+if __name__ == "__main__":
+    sys.exit(launch())
+

@@ -13,11 +13,13 @@ rapporteur's note):
   ``theme_scores(centred(vectors, registers=registers), tagged)`` for theme
   suggestions; ``cluster(vectors, texts, registers=registers)`` for themes
   from scratch (it centres by itself);
-- one new input against the stored ones: keep ``shared = centring(stored,
-  registers)`` and ``stored_c = centred(stored, shared, registers)``
-  (recomputed when inputs are added or removed), then ``scores =
-  check_scores(new_vector, stored_c, shared, its_register)`` and
-  ``most_similar(scores, 3)``.
+- one new input against the stored ones (the bench's check): keep
+  ``shared = centring(stored, registers)`` and ``stored_c = centred(stored,
+  shared, registers)``, then ``scores = check_scores(new_vector, stored_c,
+  shared, its_register)`` and ``most_similar(scores, 3)``. The product's
+  read for one input has its vector stored with the others already, so it
+  centres them all and takes the input's row: the same scores (a test says
+  so), without keeping anything between reads.
 
 Centring removes what the inputs of one dialogue share (its topic) and what
 the inputs of one register share (the way a question or a recommendation is

@@ -11,9 +11,8 @@ from moderation.core.reads import ReadContext, read
 from moderation.features.assist.assistant import Assistant
 from moderation.features.assist.suggestions import possible_duplicates, theme_clusters, theme_suggestions
 from moderation.features.inputs.audiences import audience_for
-from moderation.models import Role
+from moderation.features.inputs.handling import STAFF
 
-STAFF = {Role.SECRETARIAT, Role.MODERATOR, Role.RAPPORTEUR}
 STAFF_ONLY = "Suggestions are for the secretariat, moderators and rapporteurs."
 
 

@@ -135,8 +135,9 @@ def theme_suggestions(assistant: Assistant, session: Session, dialogue_id: int, 
         for theme_id in tagged_of.get(inp.id, []):
             examples[str(theme_id)].append(n)
     untagged = [n for n, inp in enumerate(inputs) if not tagged_of.get(inp.id)]
+    floor = thresholds(assistant.backend)["theme"]
     result: dict[str, Any] = {"backend": _backend(assistant), "items": [], "total": len(untagged),
-                              "threshold": thresholds(assistant.backend)["theme"],
+                              "threshold": floor,
                               "themes_with_examples": sorted(int(t) for t in examples), "inputs": []}
     if not examples or not untagged:
         return result
@@ -146,7 +147,6 @@ def theme_suggestions(assistant: Assistant, session: Session, dialogue_id: int, 
     def compute() -> tuple[list[str], np.ndarray]:
         return analysis.theme_scores(analysis.centred(vectors, registers=registers), dict(examples))
     names, scores = assistant.compute(compute)
-    floor = thresholds(assistant.backend)["theme"]
     for n in untagged[:max_items]:
         order = np.argsort(-scores[n], kind="stable")[:limit]
         result["items"].append({"input_id": inputs[n].id, "themes": [
