@@ -176,3 +176,26 @@ def test_the_moderator_sees_similar_inputs_on_the_console_and_may_dismiss_but_no
     card.locator('[data-act="similar"]').click()
     expect(card.locator(".similar-list")).to_have_count(0)
     assert not page.errors, page.errors
+
+
+def test_a_suggestion_asked_while_cut_off_says_it_waits_and_is_answered_once_back(tmp_path, browser):
+    """With the server down the panel does not pretend to work: it says that
+    the read waits for the connection, and answers once the server is back
+    (a server of its own, TF-IDF: this is about the connection, not the model)."""
+    from playwright.sync_api import expect
+    from server import LiveServer
+
+    with LiveServer(tmp_path / "server", env={"MODERATION_ASSIST_BACKEND": "tfidf"}) as server:
+        context = browser.new_context(viewport={"width": 390, "height": 844})
+        try:
+            page = context.new_page()
+            page.goto(server.demo["links"]["rapporteur"])
+            page.wait_for_selector('#connection[data-state="connected"]', timeout=15_000)
+            server.stop()
+            page.wait_for_selector('#connection:not([data-state="connected"])', timeout=15_000)
+            page.click("#dup-find")
+            expect(page.locator("#dup-status")).to_have_text("Waiting for the connection to the server…")
+            server.restart()
+            expect(page.locator("#dup-status")).to_have_text("No possible duplicates.", timeout=30_000)
+        finally:
+            context.close()

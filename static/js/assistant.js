@@ -9,7 +9,7 @@
  *
  * The duplicates list, once shown, is read again shortly after inputs arrive.
  */
-import { notify, query, subscribe } from "./live.js";
+import { connectionState, notify, query, subscribe } from "./live.js";
 import { sendFor } from "./input_cards.js";
 import { el, setAttr, setText } from "./util.js";
 
@@ -50,7 +50,8 @@ function remember(answer) {
 }
 
 async function ask(statusNode, event, data) {
-  setText(statusNode, "Working…");
+  // Cut off, the read waits for the connection (and is sent once it is back): say so.
+  setText(statusNode, connectionState() === "connected" ? "Working…" : "Waiting for the connection to the server…");
   try {
     const answer = await query(event, data);
     remember(answer);
