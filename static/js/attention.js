@@ -7,8 +7,10 @@
  *   the moderator last looked (they may want to pin, hide or answer it).
  * - "Last looked" is per browser and dialogue (localStorage): an input
  *   counts as seen once its card has been on screen, in a visible tab, for
- *   SEEN_AFTER_MS. The first time a console is opened in a browser, what is
- *   already there counts as seen.
+ *   SEEN_AFTER_MS. The first time a console is opened in a browser, what was
+ *   already there when the page opened counts as seen (by the inputs'
+ *   created_at on the server's clock: an input that arrives while the lists
+ *   are still being read is news, even if the first read already holds it).
  * - Unseen cards carry data-unseen and a "New" badge (words, not colour
  *   alone); the count is on the "Inputs" link of the console's navigation,
  *   on a pill fixed at the bottom of the window (a link to the panel) and in
@@ -17,6 +19,7 @@
  * inputs_staff.js owns the lists and calls this module; nothing here
  * changes the server's state.
  */
+import { clockOffsetMs } from "./live.js";
 import { el, setAttr, setText } from "./util.js";
 
 export const SEEN_AFTER_MS = 1200;
@@ -31,6 +34,7 @@ let summary = { mode: "post", pending: 0, title: "" };
 const cards = new Map(); // card shown unseen -> its input's id (an input can be in two lists)
 const timers = new Map(); // card -> timeout while it is on screen
 let observer = null;
+let openedAt = Date.now(); // this page's opening, on this browser's clock
 
 function load(dialogueId) {
   storageKey = `moderation.console.seen.${dialogueId}`;
@@ -78,8 +82,10 @@ function compact() {
 export function noteInputs(known, loaded) {
   inputs = known;
   if (mark == null && loaded) {
-    // First console in this browser: what is there already is not news.
-    mark = known.size ? Math.max(...known.keys()) : 0;
+    // First console in this browser: what was there when it opened is not news.
+    const opened = openedAt + clockOffsetMs(); // on the server's clock, known by now
+    const before = [...known.values()].filter((input) => input.created_at <= opened).map((input) => input.id);
+    mark = before.length ? Math.max(...before) : 0;
     save();
   }
 }
@@ -189,6 +195,7 @@ export function renderAttention({ mode, pending, title }) {
 }
 
 export function initAttention(dialogueId) {
+  openedAt = Date.now();
   load(dialogueId);
   if ("IntersectionObserver" in window) observer = new IntersectionObserver(onScreen, { threshold: 0.5 });
   document.addEventListener("visibilitychange", () => {
