@@ -207,11 +207,12 @@ def test_themes_are_suggested_from_the_tagged_inputs_and_accepted_one_by_one_or_
         rapporteur)
     added = run(service, "assist.accept_themes", {"dialogue_id": did, "assignments": [
         {"input_id": ids["marking_again"], "theme_id": marking}]}, rapporteur)
-    assert added == {"added": 1} and _themes_of(world, ids["marking_again"]) == {marking, victims}
+    assert added == {"added": 1, "skipped": []} and _themes_of(world, ids["marking_again"]) == {marking, victims}
     # A batch, with one already there: counted once, stored once.
     batch = [{"input_id": ids["online_again"], "theme_id": online}, {"input_id": ids["victims_again"], "theme_id": victims},
              {"input_id": ids["marking_again"], "theme_id": marking}]
-    assert run(service, "assist.accept_themes", {"dialogue_id": did, "assignments": batch}, rapporteur) == {"added": 2}
+    assert run(service, "assist.accept_themes", {"dialogue_id": did, "assignments": batch},
+               rapporteur) == {"added": 2, "skipped": []}
     left = read(world, "assist.theme_suggestions")
     assert {item["input_id"] for item in left["items"]} == {ids["data"], ids["training"], ids["data_again"]}
     # Refused: nothing applied, not even the good half of a batch.
@@ -247,7 +248,14 @@ def test_themes_from_scratch_are_split_renamed_and_accepted(world):
     assert ids["marking"] not in {i for c in later["clusters"] for i in c["input_ids"]}, "tagged inputs drop out"
     into = run(service, "assist.accept_cluster", {"dialogue_id": did, "theme_id": accepted["theme_id"],
                                                   "input_ids": [ids["data"], ids["marking"]]}, rapporteur)
-    assert into == {"theme_id": accepted["theme_id"], "added": 1}
+    assert into == {"theme_id": accepted["theme_id"], "added": 1, "skipped": []}
+    # An input hidden since the suggestion was made is left out, and said to be: the rest is accepted.
+    run(service, "inputs.moderate", {"dialogue_id": did, "input_id": ids["training"], "action": "hide",
+                                     "reason": "Off topic"}, world["principals"]["moderator"])
+    late = run(service, "assist.accept_cluster", {"dialogue_id": did, "theme_id": accepted["theme_id"],
+                                                  "input_ids": [ids["training"], ids["data_again"]]}, rapporteur)
+    assert late == {"theme_id": accepted["theme_id"], "added": 1, "skipped": [ids["training"]]}
+    assert _themes_of(world, ids["training"]) == set()
     same = {"dialogue_id": did, "name": "Marking and tracing", "input_ids": [ids["training"]]}
     refused(service, "assist.accept_cluster", same, rapporteur, "conflict")
     refused(service, "assist.accept_cluster", {**same, "theme_id": accepted["theme_id"]}, rapporteur,

@@ -6,15 +6,19 @@ The helpers ``db_state``, ``committed`` and ``refused`` are shared with the
 other command suites (``from test_command_layer import ...``)."""
 from __future__ import annotations
 
+import typing
+
 import pytest
 from concurrency import all_at_once
 from conftest import run, seed_dialogue
+from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from moderation.core.auth import SYSTEM, Principal
 from moderation.core.commands import REGISTRY, DialoguePayload, command
 from moderation.core.errors import CommandError
 from moderation.core.execution import execute
+from moderation.features import load_features
 from moderation.models import AgendaItem, AuditEntry, Base, Dialogue, IdempotencyRecord, Role
 
 
@@ -172,6 +176,36 @@ def test_invalid_payloads_name_the_field(service, dialogue):
         assert error.status == 422
 
 
+def payload_models(model, seen=None):
+    """``model`` and every model nested in its fields (lists, optionals and unions included)."""
+    seen = set() if seen is None else seen
+    if model in seen:
+        return seen
+    seen.add(model)
+    pending = [field.annotation for field in model.model_fields.values()]
+    while pending:
+        annotation = pending.pop()
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            payload_models(annotation, seen)
+        pending.extend(typing.get_args(annotation))
+    return seen
+
+
+def test_every_model_in_a_payload_refuses_unknown_fields_and_coercion():
+    """A nested model (an assignment in a batch, a participant in an
+    application) is checked as strictly as the payload around it: ``true``
+    is not the input 1, ``"15"`` is not the theme 15, and a field the
+    command does not know is refused, not dropped."""
+    load_features()
+    lax = sorted(f"{name}: {model.__name__}" for name, spec in REGISTRY.items()
+                 for model in payload_models(spec.payload)
+                 if model.model_config.get("extra") != "forbid" or not model.model_config.get("strict"))
+    assert not lax, f"payload models that coerce or drop fields: {lax}"
+    nested = {model for spec in REGISTRY.values() for model in payload_models(spec.payload)} - {
+        spec.payload for spec in REGISTRY.values()}
+    assert len(nested) >= 3  # the walk reaches nested models
+
+
 def test_validation_details_do_not_echo_the_input(service, dialogue):
     secret = "hunter2-is-not-a-number"
     error = refused(service, "agenda.advance", {"dialogue_id": secret}, code="invalid_payload")
@@ -241,6 +275,17 @@ def test_the_same_key_for_another_command_is_a_conflict(service, dialogue):
     did, moderator = dialogue["dialogue_id"], dialogue["principals"]["moderator"]
     committed(service, "agenda.advance", {"dialogue_id": did}, moderator, key="shared-key-1")
     refused(service, "agenda.pause_item", {"dialogue_id": did}, moderator, code="conflict", key="shared-key-1")
+
+
+def test_a_key_used_in_one_dialogue_is_a_conflict_in_another(service, dialogue):
+    """The stored answer is another dialogue's version and result: replaying
+    it would tell the client that a write was done that never was."""
+    first = committed(service, "agenda.advance", {"dialogue_id": dialogue["dialogue_id"]}, key="key-across-1")
+    other = seed_dialogue(service)["dialogue_id"]
+    error = refused(service, "agenda.advance", {"dialogue_id": other}, code="conflict", key="key-across-1")
+    assert "another dialogue" in error.message
+    again = service.dispatch(SYSTEM, "agenda.advance", {"dialogue_id": dialogue["dialogue_id"]}, "key-across-1")
+    assert again.replayed and again.version == first.version
 
 
 def test_keys_are_per_principal(service, dialogue):

@@ -41,7 +41,11 @@ MULTI_LINE = {
 # Never shown, sent or exported, and documented as "any characters".
 SECRETS = {("user.create", "password"), ("user.set_password", "password")}
 BAD = ["Mallory\r\nBcc: victim@evil.example", "a\nb", "a\rb", "a\tb", "a\x0bb", "a\x0cb", "a\x85b", "a\u2028b",
-       "a\u2029b", "a\x1bb", "a\x9bb", "a\x7fb"]
+       "a\u2029b", "a\x1bb", "a\x9bb", "a\x7fb",
+       # invisible: a reversed rest of the line, a name that looks empty or like another
+       "Ana\u202eLima", "a\u2066b\u2069", "\u200b", "\ufeffAna", "An\u2060a"]
+# Scripts and emoji need these: the right-to-left mark, the zero-width joiner and non-joiner.
+GOOD = ["\u0646\u0648\u0631\u200f ABC", "\u0915\u094d\u200d\u0937", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"]
 
 
 def _unwrap(annotation):
@@ -118,6 +122,8 @@ def test_every_text_field_is_one_line_unless_listed(name, location):
     assert any(problems_at(v) in ([NOT_ONE_LINE], ["Not in the expected format."])
                for v in ("Ana\nBcc: x@y", "Ana Lima\nBcc: ana@example.org"))
     assert NOT_ONE_LINE not in problems_at(" trimmed\r\n")
+    for good in GOOD:
+        assert NOT_ONE_LINE not in problems_at(good), f"{name}: {dotted(location)} refuses {good!r}"
 
 
 def test_a_refused_line_break_changes_nothing_and_names_the_field(service, dialogue):

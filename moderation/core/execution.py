@@ -86,10 +86,15 @@ def authorize(spec: CommandSpec, actor: Actor, principal: Principal) -> None:
         raise Forbidden("Your role may not do this.")
 
 
-def replay(spec: CommandSpec, command: str, stored: dict[str, Any]) -> Outcome:
-    """The stored answer to a repeated key, if it was given for this command."""
+def replay(spec: CommandSpec, command: str, stored: dict[str, Any], dialogue_id: int | None) -> Outcome:
+    """The stored answer to a repeated key, if it was given for this command
+    in this dialogue. (Within them the stored answer wins even if the
+    payload differs: a console press re-planned after a lost answer is the
+    same write.)"""
     if command != spec.name:
         raise Conflict("This idempotency key was used for another command.")
+    if dialogue_id is not None and stored.get("dialogue_id") != dialogue_id:
+        raise Conflict("This idempotency key was used in another dialogue.")
     return Outcome.replay(spec.name, stored)
 
 
@@ -158,7 +163,7 @@ def execute(sessions: sessionmaker[Session], plugins: Any, principal: Principal,
                 record = session.scalar(select(IdempotencyRecord).where(
                     IdempotencyRecord.scope == principal.scope, IdempotencyRecord.key == idempotency_key))
                 if record is not None:
-                    raise _Replay(replay(spec, record.command, record.response))
+                    raise _Replay(replay(spec, record.command, record.response, dialogue_id))
             dialogue = session.get(Dialogue, dialogue_id) if dialogue_id is not None else None
             ctx = Context(session=session, actor=actor, dialogue=dialogue, now=now, plugins=plugins, limits=limits,
                           join_keys=join_keys)
@@ -235,10 +240,10 @@ class _Group:
                 earlier = self.stored.get(scope_key)
                 first = self.answered.get(scope_key)
                 if earlier is not None:
-                    request.answer = replay(spec, earlier.command, earlier.response)
+                    request.answer = replay(spec, earlier.command, earlier.response, self.dialogue.id)
                     return
                 if first is not None:
-                    request.answer = replay(spec, first.command, first.stored())
+                    request.answer = replay(spec, first.command, first.stored(), self.dialogue.id)
                     return
             ctx = self.context(actor)
             with self.session.begin_nested():

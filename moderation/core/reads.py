@@ -51,15 +51,17 @@ class ReadSpec:
         if self.roles is not None and not actor.has(*self.roles):
             raise not_allowed(actor.principal.anonymous, self.refused)
 
-    def validate(self, query: Any) -> Any:
-        """The query as the read's model, refused with the invalid fields."""
+    def validate(self, query: Any, strict: bool = False) -> Any:
+        """The query as the read's model, refused with the invalid fields.
+        ``strict`` for JSON (Socket.IO): numbers are numbers there, as in a
+        command's payload; a query string's values are all text."""
         if self.query is None:
             return None
         if isinstance(query, self.query):  # already read (a page that words its own errors)
             return query
         check(query, "Some filters are invalid.")
         try:
-            params = self.query.model_validate(query or {})
+            params = self.query.model_validate(query or {}, strict=strict or None)
         except ValidationError as exc:
             raise InvalidPayload("Some filters are invalid.", validation_details(exc)) from None
         check(params.model_dump(), "Some filters are invalid.")  # numbers as read from the text

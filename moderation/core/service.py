@@ -203,16 +203,16 @@ class Service:
                     "sections": build_sections(session, dialogue, chosen, self.plugins, names)}
 
     def read(self, principal: Principal, dialogue_id: int, name: str, query: Any = None,
-             role: Role | str | None = None) -> Any:
-        """A declared read (``moderation.core.reads``): validated, then
-        authorized against the database, as ``role`` (default: the caller's
-        highest role in the dialogue)."""
+             role: Role | str | None = None, *, strict: bool = False) -> Any:
+        """A declared read (``moderation.core.reads``): validated (``strict``
+        for a query sent as JSON), then authorized against the database, as
+        ``role`` (default: the caller's highest role in the dialogue)."""
         spec = READS[name]
         with self.db.session() as session:
             dialogue = _dialogue(session, dialogue_id)
             actor = resolve_actor(session, principal, dialogue_id)
             spec.authorize(actor)  # first: a caller without the role learns nothing from the query
-            params = spec.validate(query)
+            params = spec.validate(query, strict)
             return spec.handler(ReadContext(session, dialogue, actor, choose_role(actor, role), self.plugins, params,
                                             self.join_keys, self.app))
 

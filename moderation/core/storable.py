@@ -12,7 +12,8 @@ range is simply not found).
 (names, organizations, titles, the venue, e-mail addresses, codes, ...):
 it refuses line breaks, tabs and every other control or separator
 character, which would otherwise end up in e-mail headers, CSV rows,
-Markdown headings or log lines. Multi-line texts (inputs, notes, summary
+Markdown headings or log lines, and the invisible characters that make a
+name look empty, like another, or reversed. Multi-line texts (inputs, notes, summary
 sections) are plain ``str`` and keep their line breaks; the list of them is
 kept by ``tests/test_storable.py``, which walks every command's payload."""
 from __future__ import annotations
@@ -33,8 +34,18 @@ NOT_TEXT = "Text may not contain control characters (other than tabs and line br
 # Unicode's control characters (C0 with tab, DEL, C1 with NEL U+0085) and
 # the line and paragraph separators U+2028 and U+2029: every way to break a
 # line. Leading and trailing white space is trimmed before the check.
-SINGLE_LINE_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$"
-NOT_ONE_LINE = "Must be one line: no line breaks, tabs or other control characters."
+# Also the characters that are not seen but change what is (names shown in
+# lists, exported and sent by e-mail): the bidirectional embeddings,
+# overrides and isolates U+202A-U+202E and U+2066-U+2069 (a name with a
+# right-to-left override reverses the text after it), and the zero-width
+# space, word joiner, invisible operators and byte-order mark (U+200B,
+# U+2060-U+2064, U+FEFF), which make a name that looks empty or like another.
+# The left-to-right and right-to-left marks and the zero-width (non-)joiners
+# stay: scripts and emoji need them.
+SINGLE_LINE_PATTERN = ("^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u200b\\u202a-\\u202e"
+                       "\\u2060-\\u2064\\u2066-\\u2069\\ufeff]*$")
+NOT_ONE_LINE = ("Must be one line of visible text: no line breaks, tabs, other control characters or "
+                "invisible formatting characters.")
 
 
 def fits(number: int) -> bool:

@@ -37,6 +37,13 @@ from moderation.models.records import AuditEntry, IdempotencyRecord, UndoRecord
 from moderation.models.speakers import INTERVENTION_LABELS, InterventionType, SpeakerEntry, SpeakerStatus
 from moderation.models.summary import SummarySection
 
+# On SQLite a deleted row's id would go to the next row (the highest id plus
+# one), and a command still naming the deleted theme or agenda item would act
+# on the new one; AUTOINCREMENT never reuses an id, as PostgreSQL's sequences
+# do not (migration 0012). Only tables with one integer primary key use it.
+for _table in Base.metadata.tables.values():
+    _table.dialect_kwargs["sqlite_autoincrement"] = True
+
 __all__ = [
     "AgendaItem",
     "Application",

@@ -267,7 +267,7 @@ class Realtime:
                 if data is not None and not isinstance(data, dict):
                     raise InvalidPayload("Send an object of filters.")
                 with self._turn(c):
-                    found = self.service.read(c.principal, c.dialogue_id, name, data or {}, c.role)
+                    found = self.service.read(c.principal, c.dialogue_id, name, data or {}, c.role, strict=True)
                 return {"ok": True, **found}
             except CommandError as exc:
                 return error_ack(exc)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 from sqlalchemy import select
 
-from moderation.core.commands import Context, DialoguePayload, command
+from moderation.core.commands import Context, DialoguePayload, Payload, command
 from moderation.core.storable import SingleLine
+from moderation.features.assist.assistant import COMPARED
 from moderation.features.assist.suggestions import pair
 from moderation.features.inputs.handling import STAFF, WRITERS, changed, find_input
 from moderation.features.inputs.rapporteurs import find_theme, new_theme
@@ -33,16 +34,21 @@ class DismissPayload(DialoguePayload):
          http_path="/dialogues/{dialogue_id}/assist/duplicates/dismiss")
 def dismiss_duplicate(ctx: Context, p: DismissPayload):
     """Say that two inputs make different points: the pair is never proposed as duplicates again."""
-    first, second = pair(find_input(ctx, p.input_id).id, find_input(ctx, p.other_id).id)
+    one, other = find_input(ctx, p.input_id), find_input(ctx, p.other_id)
+    first, second = pair(one.id, other.id)
     known = ctx.session.scalar(select(DismissedPair).where(DismissedPair.first_id == first,
                                                            DismissedPair.second_id == second))
     if known is None:
         ctx.session.add(DismissedPair(dialogue_id=ctx.require_dialogue().id, first_id=first, second_id=second,
                                       dismissed_by=ctx.actor.label[:200]))
+        # The change names both, so that every staff screen showing the pair reads its suggestions again.
+        changed(ctx, one, other, overview=False)
     return {"input_ids": [first, second], "already": known is not None}
 
 
-class Assignment(BaseModel):
+class Assignment(Payload):
+    """One input and the theme to add to it (checked as strictly as a payload)."""
+
     input_id: int
     theme_id: int
 
@@ -52,8 +58,12 @@ class AcceptThemesPayload(DialoguePayload):
                                           description="Each input with one theme to add to its themes.")
 
 
-def _add_themes(ctx: Context, wanted: list[tuple[Input, Theme]]) -> int:
-    """Add each theme to its input (keeping the input's other themes); returns how many were new."""
+def _add_themes(ctx: Context, wanted: list[tuple[Input, Theme]]) -> tuple[int, list[int]]:
+    """Add each theme to its input (keeping the input's other themes): how
+    many were new, and the inputs left out because they are no longer among
+    those the suggestions are made for (hidden, withdrawn or merged since)."""
+    skipped = sorted({inp.id for inp, _ in wanted if inp.status not in COMPARED})
+    wanted = [(inp, theme) for inp, theme in wanted if inp.status in COMPARED]
     ids = sorted({inp.id for inp, _ in wanted})
     existing = {(row.input_id, row.theme_id) for row in ctx.session.execute(
         select(InputTheme.input_id, InputTheme.theme_id).where(InputTheme.input_id.in_(ids)))}
@@ -66,15 +76,19 @@ def _add_themes(ctx: Context, wanted: list[tuple[Input, Theme]]) -> int:
         changed(ctx, inp, overview=False)
         added += 1
     ctx.touch("themes")
-    return added
+    return added, skipped
 
 
 @command("assist.accept_themes", payload=AcceptThemesPayload, roles=WRITERS, operation_id="acceptThemes",
          http_path="/dialogues/{dialogue_id}/assist/themes/accept")
 def accept_themes(ctx: Context, p: AcceptThemesPayload):
-    """Accept suggested themes: each input gets its theme added, for one input or a whole batch at once."""
+    """Accept suggested themes: each input gets its theme added, for one input or a whole batch at once.
+
+    Inputs hidden, withdrawn or merged since the suggestion are left out and listed in `skipped`.
+    """
     wanted = [(find_input(ctx, a.input_id), find_theme(ctx, a.theme_id)) for a in p.assignments]
-    return {"added": _add_themes(ctx, wanted)}
+    added, skipped = _add_themes(ctx, wanted)
+    return {"added": added, "skipped": skipped}
 
 
 class AcceptClusterPayload(DialoguePayload):
@@ -93,7 +107,11 @@ class AcceptClusterPayload(DialoguePayload):
 @command("assist.accept_cluster", payload=AcceptClusterPayload, roles=WRITERS, operation_id="acceptCluster",
          http_path="/dialogues/{dialogue_id}/assist/clusters/accept")
 def accept_cluster(ctx: Context, p: AcceptClusterPayload):
-    """Accept a theme found from scratch: a new theme (named as suggested or renamed) or an existing one, given to its inputs."""
+    """Accept a theme found from scratch: a new theme (named as suggested or renamed) or an existing one, given to its inputs.
+
+    Inputs hidden, withdrawn or merged since the suggestion are left out and listed in `skipped`.
+    """
     inputs = [find_input(ctx, input_id) for input_id in dict.fromkeys(p.input_ids)]
     theme = find_theme(ctx, p.theme_id) if p.theme_id is not None else new_theme(ctx, p.name or "")
-    return {"theme_id": theme.id, "added": _add_themes(ctx, [(inp, theme) for inp in inputs])}
+    added, skipped = _add_themes(ctx, [(inp, theme) for inp in inputs])
+    return {"theme_id": theme.id, "added": added, "skipped": skipped}

@@ -92,8 +92,6 @@ class DialogueFields(Payload):
     venue: Annotated[SingleLine, Field(max_length=300)] | None = None
     format: FormatName | None = None
 
-    model_config = {**Payload.model_config, "strict": False}
-
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value):
@@ -107,10 +105,7 @@ class CreateDialoguePayload(DialogueFields):
 
 
 class UpdateDialoguePayload(DialogueFields, DialoguePayload):
-    # DialoguePayload's strict config would otherwise win and refuse every
-    # ISO string for local_start (strict pydantic wants datetime objects).
-    model_config = DialogueFields.model_config
-    dialogue_id: int = Field(strict=True)
+    pass
 
 
 def _apply(ctx: Context, dialogue: Dialogue, p: DialogueFields) -> None:

@@ -45,6 +45,10 @@ def _own(ctx: Context, inp: Input) -> None:
     if inp.moderated_at is not None or inp.status not in (InputStatus.PENDING.value, PUBLISHED):
         raise Conflict("A moderator has acted on this input; it can no longer be changed "
                                        "or withdrawn by its author.")
+    if ctx.session.scalar(select(Input.id).where(Input.merged_into_id == inp.id).limit(1)) is not None:
+        # Other people's inputs were merged into it: it is their point too.
+        raise Conflict("The rapporteur has merged other inputs into this one; it can no longer be changed "
+                       "or withdrawn by its author.")
 
 
 class SubmitPayload(DialoguePayload):
@@ -105,7 +109,7 @@ class EditPayload(DialoguePayload):
 @command("inputs.edit", payload=EditPayload, roles={Role.PARTICIPANT}, operation_id="editInput",
          http_path="/dialogues/{dialogue_id}/inputs/edit")
 def edit(ctx: Context, p: EditPayload):
-    """Change your own input (until a moderator has acted on it); the earlier wording is kept."""
+    """Change your own input (until a moderator has acted on it or others were merged into it); the earlier wording is kept."""
     inp = find_input(ctx, p.input_id)
     _own(ctx, inp)
     kind = p.kind or inp.kind
@@ -130,7 +134,7 @@ def edit(ctx: Context, p: EditPayload):
 @command("inputs.withdraw", payload=InputPayload, roles={Role.PARTICIPANT}, operation_id="withdrawInput",
          http_path="/dialogues/{dialogue_id}/inputs/withdraw")
 def withdraw(ctx: Context, p: InputPayload):
-    """Withdraw your own input (until a moderator has acted on it)."""
+    """Withdraw your own input (until a moderator has acted on it or others were merged into it)."""
     inp = find_input(ctx, p.input_id)
     _own(ctx, inp)
     inp.status = InputStatus.WITHDRAWN.value

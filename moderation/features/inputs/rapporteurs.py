@@ -118,17 +118,21 @@ def merge(ctx: Context, p: MergePayload):
 
     The input that stays counts the people behind the point once each: every duplicate's author and
     endorsers become its endorsers (its own author never endorses it), so `endorsement_count` is the
-    number of distinct participants other than its author. Themes are combined.
+    number of distinct participants other than its author. Themes are combined. Only published
+    inputs are merged (a hidden one would come back, a pending one skip approval); what was merged into
+    a duplicate is merged into the input that stays.
     """
     target = find_input(ctx, p.target_id)
-    if target.status in (InputStatus.WITHDRAWN.value, InputStatus.MERGED.value):
-        raise Conflict(f"The input to keep is {target.status}.")
+    if target.status != PUBLISHED:
+        raise Conflict(f"The input to keep is {target.status}: only published inputs are merged.")
     sources = [find_input(ctx, i) for i in dict.fromkeys(p.source_ids)]
     if any(s.id == target.id for s in sources):
         raise InvalidPayload("An input cannot be merged into itself.")
     for source in sources:
-        if source.status in (InputStatus.WITHDRAWN.value, InputStatus.MERGED.value):
-            raise Conflict(f"Input {source.id} is {source.status}.")
+        # Published only: a hidden input would come back into the summary and
+        # the figures, a pending one would skip the moderator's approval.
+        if source.status != PUBLISHED:
+            raise Conflict(f"Input {source.id} is {source.status}: only published inputs are merged.")
     endorsers = set(ctx.session.scalars(select(Endorsement.participant_id).where(Endorsement.input_id == target.id)))
     themes = set(ctx.session.scalars(select(InputTheme.theme_id).where(InputTheme.input_id == target.id)))
     for source in sources:
@@ -150,6 +154,12 @@ def merge(ctx: Context, p: MergePayload):
         source.merged_into_id = target.id
         source.updated_at = ctx.now
         unpin(ctx, source)
+        # What was merged into the source is merged into the target now: one
+        # step from every duplicate to the point that stays (their authors and
+        # endorsers came with the source's endorsements above).
+        for earlier in ctx.session.scalars(select(Input).where(Input.merged_into_id == source.id)):
+            earlier.merged_into_id = target.id
+            changed(ctx, earlier, overview=False)
     target.endorsement_count = len(endorsers)
     target.updated_at = ctx.now
     changed(ctx, target, *sources)

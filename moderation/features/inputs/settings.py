@@ -23,8 +23,6 @@ class InputSettingsPayload(DialoguePayload):
         default=None, description="Local date and time of the deadline.")
     close_window: bool = Field(default=False, description="true removes the written-input window.")
 
-    model_config = {**DialoguePayload.model_config, "strict": False}
-
 
 @command("inputs.configure", payload=InputSettingsPayload, roles={Role.SECRETARIAT},
          operation_id="configureInputs", http_path="/dialogues/{dialogue_id}/inputs/settings")

@@ -135,9 +135,11 @@ def _statistics_rows(bucket: dict[str, Any]) -> dict[str, Any]:
 
 def participation(session, dialogue_id: int) -> dict[str, Any]:
     """The written inputs by stakeholder category and by theme: the inputs
-    that reach the summary (published, and the duplicates merged into them).
-    Every category and every theme is listed, in their order, with zeros."""
-    counted = (Input.dialogue_id == dialogue_id,
+    that reach the summary (published, and the duplicates merged into them),
+    not the rapporteur's notes of oral interventions, which the interventions
+    already count. Every category and every theme is listed, in their order,
+    with zeros."""
+    counted = (Input.dialogue_id == dialogue_id, Input.source != "oral",
                Input.status.in_((InputStatus.PUBLISHED.value, InputStatus.MERGED.value)))
     by_category = {c.value: 0 for c in CATEGORY_ORDER}
     for category, count in session.execute(select(Input.category, func.count()).where(*counted)
@@ -163,6 +165,16 @@ def participation_section(session, dialogue: Dialogue, now, plugins, role=None) 
     return participation(session, dialogue.id)
 
 
+def _point_of(inp: Input, by_id: dict[int, Input]) -> int:
+    """The input that a merged one now stands under: merges made before they
+    were flattened (``inputs.merge``) may chain, c into b, then b into a."""
+    seen = {inp.id}
+    while inp.merged_into_id is not None and inp.merged_into_id in by_id and inp.merged_into_id not in seen:
+        inp = by_id[inp.merged_into_id]
+        seen.add(inp.id)
+    return inp.id
+
+
 def build_summary(session, dialogue: Dialogue, plugins, generated_at: dt.datetime) -> dict[str, Any]:
     """The whole draft as one document (see the module docstring)."""
     items = list(session.scalars(select(AgendaItem).where(AgendaItem.dialogue_id == dialogue.id)
@@ -176,12 +188,12 @@ def build_summary(session, dialogue: Dialogue, plugins, generated_at: dt.datetim
         Input.dialogue_id == dialogue.id, Input.status.in_((InputStatus.PUBLISHED.value, InputStatus.MERGED.value)))
         .order_by(Input.created_at, Input.id)))
     tags = themes_of(session, [i.id for i in inputs])
+    by_id = {i.id: i for i in inputs}
     merged_from: dict[int, list[int]] = {}
     for inp in inputs:
         if inp.merged_into_id is not None:
-            merged_from.setdefault(inp.merged_into_id, []).append(inp.id)
+            merged_from.setdefault(_point_of(inp, by_id), []).append(inp.id)
     published = [i for i in inputs if i.status == InputStatus.PUBLISHED.value]
-    by_id = {i.id: i for i in inputs}
     stats = speaking_statistics(session, dialogue.id)
     attribution = dialogue.summary_attribution
 
