@@ -63,7 +63,7 @@ def test_console_paints_the_queue_with_user_text_escaped(sqlite_app, service, se
     html = client_for(sqlite_app, seeded, "moderator").get(f"/d/{seeded['dialogue_id']}/moderator").get_data(as_text=True)
     # the walk-in has the floor: name, organization and note are text
     assert EVIL_NAME not in html and "<img src=x" not in html
-    assert re.search(r'id="speaker-name">&lt;script&gt;alert\(&#34;name&#34;\)&lt;/script&gt;<', html)
+    assert re.search(r'id="speaker-name" dir="auto">&lt;script&gt;alert\(&#34;name&#34;\)&lt;/script&gt;<', html)
     assert "Org &amp; &lt;Co&gt;" in html
     assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in html
     assert "On &lt;b&gt;shelters&lt;/b&gt;" in html and "<b>shelters</b>" not in html
@@ -75,7 +75,7 @@ def test_console_paints_the_queue_with_user_text_escaped(sqlite_app, service, se
     call = re.search(r'<button[^>]*id="call-next"[^>]*>', html).group(0)
     assert f'data-expected-id="{proposed}"' in call and 'aria-keyshortcuts="S Enter"' in call
     assert "aria-disabled" not in call
-    assert re.search(r'id="next-name">Jonas Lindqvist<', html)
+    assert re.search(r'id="next-name" dir="auto">Jonas Lindqvist<', html)
     # badges: first time, type, channel
     assert ">First time<" in html and ">Point of order<" in html and ">In the room<" in html
     page = audit(html)
@@ -102,9 +102,13 @@ def test_console_lists_every_shortcut_and_links_its_stylesheet(sqlite_app, servi
                                                                 "alternate_channel"]
     assert len(policies) >= 5
     assert re.search(r'id="set-speaking"[^>]*value="180"', html)
-    # the statistics get the category labels as JSON
-    labels = re.search(r'data-category-labels="([^"]+)"', html).group(1)
-    assert json.loads(htmllib.unescape(labels))["ngo_ecosoc"] == "NGO with ECOSOC consultative status"
+    # the statistics get the category labels as JSON: [key, label] pairs in the intended
+    # order (a JSON object would come with its keys sorted)
+    for labels in re.findall(r'data-category-labels="([^"]+)"', html):
+        pairs = json.loads(htmllib.unescape(labels))
+        assert dict(pairs)["ngo_ecosoc"] == "NGO with ECOSOC consultative status"
+        assert [key for key, _label in pairs] == ["ngo_ecosoc", "ngo", "academia", "private_sector",
+                                                  "state_party", "igo", "other"]
 
 
 def test_console_without_a_running_item(sqlite_app, seeded):
@@ -138,7 +142,7 @@ def test_workspace_paints_themes_and_summary_with_user_text_escaped(sqlite_app, 
     assert dict(keys)["introduction"] == "1" and dict(keys)[f"item:{item}"] == "1" and dict(keys)["conclusions"] == "0"
     assert re.search(rf'<textarea id="part-item-{item}"[^>]*>Panel notes</textarea>', html)
     # the filters offer every agenda item and the theme
-    assert len(re.findall(r'<option value="\d+">\d\. ', html)) == len(seeded["item_ids"])
+    assert len(re.findall(r'<option value="\d+" data-key="\d+">\d\. ', html)) == len(seeded["item_ids"])
     page = audit(html)
     assert page.problems == []
     assert len(page.ids) == len(set(page.ids)), "duplicate ids"

@@ -40,8 +40,8 @@ function inputLine(id) {
   const who = [view.author, view.organization].filter(Boolean).join(", ");
   return el("div", { class: "assist-input" },
     el("span", { class: "assist-kind" }, view.kind_label || view.kind), " ",
-    el("span", { class: "assist-text" }, excerpt(view.text)), " ",
-    el("span", { class: "assist-who" }, `#${id}${who ? ` · ${who}` : ""}`));
+    el("span", { class: "assist-text", dir: "auto" }, excerpt(view.text)), " ",
+    el("span", { class: "assist-who" }, `#${id}`, who ? " · " : "", who ? el("bdi", {}, who) : null));
 }
 
 function remember(answer) {
@@ -62,6 +62,61 @@ async function ask(statusNode, event, data) {
   }
 }
 
+// -- the focus, when a list is drawn again ------------------------------------------------------------
+// Acting on a suggestion draws its list again, and a control that goes takes
+// the focus with it (to <body>). The focus goes instead to the same control
+// of the row now at that place (the next one), or, when the list is empty, to
+// the part's status or heading.
+
+const FOCUSABLE = "button, select, input, summary, a[href]";
+
+function usable(node) {
+  return Boolean(node && node.isConnected && !node.disabled && !node.closest("[hidden]") && node.getClientRects().length);
+}
+
+/** Which control of which row: {index, kind, nth}. */
+function spotOf(list, rowSelector, control) {
+  const row = control.closest(rowSelector);
+  if (!row || !list.contains(row)) return null;
+  let kind = control.tagName.toLowerCase();
+  if (control.dataset.dup) kind = `button[data-dup="${control.dataset.dup}"]`;
+  else if (control.dataset.cluster) kind = `button[data-cluster="${control.dataset.cluster}"]`;
+  else if (control.dataset.themeId) kind = "button[data-theme-id]";
+  return { index: [...list.querySelectorAll(rowSelector)].indexOf(row), kind,
+    nth: [...row.querySelectorAll(kind)].indexOf(control) };
+}
+
+/** Where the focus goes when the list has no row left. */
+function fallbackOf(part) {
+  const status = part.querySelector(".assist-status");
+  const target = status && status.textContent.trim() && !status.hidden ? status : part.querySelector("h3, .similar-heading");
+  if (target && !target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+  return target;
+}
+
+/** Run `draw` (which fills `list` again, and its status), keeping the focus in the part. */
+function redraw(list, rowSelector, draw) {
+  const part = list.closest(".assist-part, .similar-panel");
+  const active = document.activeElement;
+  const spot = active && list.contains(active) ? spotOf(list, rowSelector, active) : null;
+  const inPart = Boolean(active && part && part.contains(active));
+  draw();
+  if (!inPart || (!spot && usable(active))) return; // the focus was elsewhere, or is still there
+  const current = document.activeElement;
+  if (current && current !== document.body && current !== active && !list.contains(current)) return; // moved on meanwhile
+  let target = null;
+  if (spot) {
+    const rows = list.querySelectorAll(rowSelector);
+    const row = rows[Math.min(spot.index, rows.length - 1)];
+    if (row) {
+      const same = [...row.querySelectorAll(spot.kind)].filter(usable);
+      target = same[Math.min(Math.max(spot.nth, 0), same.length - 1)] || [...row.querySelectorAll(FOCUSABLE)].find(usable);
+    }
+  }
+  target = target || fallbackOf(part);
+  if (target && target !== document.activeElement) target.focus();
+}
+
 // -- possible duplicates -----------------------------------------------------------------------------
 async function findDuplicates() {
   const answer = await ask($("dup-status"), "assist.duplicates", { max_items: 30 });
@@ -71,6 +126,10 @@ async function findDuplicates() {
 }
 
 function renderDuplicates(answer) {
+  redraw($("dup-list"), ".dup-candidate", () => drawDuplicates(answer));
+}
+
+function drawDuplicates(answer) {
   const seen = new Set();
   const rows = [];
   for (const item of answer.items) {
@@ -144,10 +203,12 @@ export function similarPanel(inputId, { canMerge = true } = {}) {
     const answer = await ask(status, "assist.duplicates", { input_id: inputId, limit: SIMILAR_LIMIT });
     if (!answer) return;
     const item = answer.items[0];
-    setText(status, item && item.candidates.length ? `Compared by ${answer.backend.label}.` : "No other input to compare.");
-    list.replaceChildren(...(item && item.candidates.length ? [duplicateRow(inputId, item.candidates, { canMerge })] : []));
-    const first = list.querySelector(".dup-row > .assist-input");
-    if (first) first.hidden = true; // the card above shows the input itself
+    redraw(list, ".dup-candidate", () => {
+      setText(status, item && item.candidates.length ? `Compared by ${answer.backend.label}.` : "No other input to compare.");
+      list.replaceChildren(...(item && item.candidates.length ? [duplicateRow(inputId, item.candidates, { canMerge })] : []));
+      const first = list.querySelector(".dup-row > .assist-input");
+      if (first) first.hidden = true; // the card above shows the input itself
+    });
   };
   list.addEventListener("click", async (event) => {
     const button = event.target.closest("button[data-dup]");
@@ -170,6 +231,10 @@ async function suggestThemes() {
   const answer = await ask($("themes-status"), "assist.theme_suggestions", {});
   if (!answer) return;
   themeItems = answer.items.filter((item) => item.themes.length);
+  redraw($("suggest-list"), ".suggest-row", () => drawSuggestions(answer));
+}
+
+function drawSuggestions(answer) {
   $("suggest-list").replaceChildren(...themeItems.map(suggestionRow));
   const acceptAll = $("suggest-accept-all");
   acceptAll.hidden = !themeItems.length;
@@ -190,19 +255,27 @@ function suggestionRow(item) {
     inputLine(item.input_id),
     el("div", { class: "suggest-actions" },
       ...item.themes.map((theme, index) => el("button", {
-        type: "button", class: `button small${index ? " secondary" : ""}`, "data-theme-id": theme.theme_id,
+        type: "button", class: `button small${index ? " secondary" : ""}`, "data-theme-id": theme.theme_id, dir: "auto",
         "aria-label": `${theme.name}: tag input #${item.input_id}${index ? "" : " (most likely)"}` },
       theme.name))));
 }
 
+/** " 2 inputs left out: hidden, withdrawn or merged since." (empty when none). */
+function leftOut(skipped) {
+  const count = (skipped || []).length;
+  return count ? ` ${count} input${count === 1 ? "" : "s"} left out: hidden, withdrawn or merged since.` : "";
+}
+
 async function acceptThemes(button, assignments) {
   let added = 0;
+  const skipped = [];
   for (let start = 0; start < assignments.length; start += BATCH) {
     const ack = await sendFor(button, "assist.accept_themes", { assignments: assignments.slice(start, start + BATCH) });
     if (!ack) return;
     added += ack.result.added;
+    skipped.push(...(ack.result.skipped || []));
   }
-  notify(`${added} theme${added === 1 ? "" : "s"} added.`, { kind: "info" });
+  notify(`${added} theme${added === 1 ? "" : "s"} added.${leftOut(skipped)}`, { kind: "info" });
   suggestThemes();
 }
 
@@ -226,10 +299,12 @@ async function findThemes() {
 }
 
 function renderClusters() {
-  $("cluster-list").replaceChildren(...clusters.map(clusterRow));
-  setText($("clusters-status"), clusters.length
-    ? `${clusters.length} possible theme${clusters.length === 1 ? "" : "s"} among the untagged inputs. Rename, split, merge or reject them; accept to tag.`
-    : "Not enough untagged inputs to group.");
+  redraw($("cluster-list"), ".cluster-row", () => {
+    $("cluster-list").replaceChildren(...clusters.map(clusterRow));
+    setText($("clusters-status"), clusters.length
+      ? `${clusters.length} possible theme${clusters.length === 1 ? "" : "s"} among the untagged inputs. Rename, split, merge or reject them; accept to tag.`
+      : "Not enough untagged inputs to group.");
+  });
 }
 
 function clusterRow(cluster) {
@@ -237,11 +312,11 @@ function clusterRow(cluster) {
   const others = clusters.filter((c) => c.key !== cluster.key);
   const mergeSelect = el("select", { class: "cluster-merge-with", "aria-label": `Merge “${cluster.label}” with` },
     el("option", { value: "" }, "Merge with…"),
-    ...others.map((c) => el("option", { value: c.key }, `${c.label} (${c.input_ids.length})`)));
+    ...others.map((c) => el("option", { value: c.key, dir: "auto" }, `${c.label} (${c.input_ids.length})`)));
   return el("li", { class: "cluster-row", dataset: { key: cluster.key } },
     el("div", { class: "field cluster-name" },
       el("label", { for: nameId }, `Theme of ${cluster.input_ids.length} input${cluster.input_ids.length === 1 ? "" : "s"}`),
-      el("input", { type: "text", id: nameId, value: cluster.label, maxlength: 200, autocomplete: "off" })),
+      el("input", { type: "text", id: nameId, value: cluster.label, maxlength: 200, autocomplete: "off", dir: "auto" })),
     el("p", { class: "cluster-central-label" }, "Most typical:"),
     inputLine(cluster.central_input_id),
     el("details", { class: "cluster-members" },
@@ -291,7 +366,8 @@ async function onClusterAction(event) {
     }
     const ack = await sendFor(button, "assist.accept_cluster", { name, input_ids: cluster.input_ids });
     if (!ack) return;
-    notify(`Theme “${name}” given to ${ack.result.added} input${ack.result.added === 1 ? "" : "s"}.`, { kind: "info" });
+    notify(`Theme “${name}” given to ${ack.result.added} input${ack.result.added === 1 ? "" : "s"}.${leftOut(ack.result.skipped)}`,
+      { kind: "info" });
     clusters = clusters.filter((c) => c.key !== cluster.key);
     renderClusters();
   }

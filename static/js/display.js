@@ -170,8 +170,8 @@ if (document.fonts) document.fonts.ready.then(fitSpeaker);
 new MutationObserver(fitSpeaker).observe(byId("speaker-countdown"), { attributeFilter: ["data-phase", "data-long"] });
 
 function createEntry() {
-  return el("li", {}, el("span", { class: "display-queue-pos" }), el("span", { class: "display-queue-name" }),
-    el("span", { class: "display-queue-sub" }, el("span", { class: "display-queue-meta" }),
+  return el("li", {}, el("span", { class: "display-queue-pos" }), el("span", { class: "display-queue-name", dir: "auto" }),
+    el("span", { class: "display-queue-sub" }, el("span", { class: "display-queue-meta", dir: "auto" }),
       el("span", { class: "display-queue-how" })));
 }
 

@@ -14,7 +14,7 @@ import {
   CHANNEL_LABELS, INTERVENTION_LABELS, durationWords, setSpeakerCountdown, speakerPhase, speakerRemaining,
   startSpeakerTimers, waitWords,
 } from "./speaker.js";
-import { setText } from "./util.js";
+import { el, setText } from "./util.js";
 import { explain } from "./messages.js";
 import { signalFloor } from "./turn_notice.js";
 
@@ -96,7 +96,10 @@ function renderNow(queue, participantId, mine) {
   box.hidden = !others;
   if (others) {
     setText(document.getElementById("floor-now-name"), current.name);
-    setText(document.getElementById("floor-now-org"), current.organization ? `, ${current.organization}` : "");
+    const org = document.getElementById("floor-now-org"); // the organization isolated in its own direction
+    if (org.textContent !== (current.organization ? `, ${current.organization}` : "")) {
+      org.replaceChildren(...(current.organization ? [", ", el("bdi", {}, current.organization)] : []));
+    }
     const clock = document.getElementById("floor-now-countdown");
     if (clock) setSpeakerCountdown(clock, current, queue.warning_seconds || 0);
   }

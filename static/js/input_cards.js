@@ -67,12 +67,12 @@ export function createCard({ actions = [], select = false } = {}) {
   }
   return el("li", { class: "input-card" },
     head,
-    el("p", { class: "input-text" }),
+    el("p", { class: "input-text", dir: "auto" }),
     el("div", { class: "input-original", hidden: true },
       el("span", { class: "input-original-label" }, "Original wording"),
-      el("p", { class: "input-original-text" })),
+      el("p", { class: "input-original-text", dir: "auto" })),
     el("p", { class: "input-by" },
-      el("span", { class: "by-author" }), el("span", { class: "by-org" }), el("span", { class: "by-category" }),
+      el("span", { class: "by-author", dir: "auto" }), el("span", { class: "by-org", dir: "auto" }), el("span", { class: "by-category" }),
       el("span", { class: "by-channel" }), el("span", { class: "by-time" }), el("span", { class: "by-item" })),
     el("p", { class: "input-merged", hidden: true }),
     el("div", { class: "input-merged-list", hidden: true }),
@@ -137,7 +137,7 @@ export function updateCard(card, input, context = {}) {
   const themeNames = (input.theme_ids || []).map((id) => ({ id, name: context.themes ? context.themes.get(id) : "" }))
     .filter((t) => t.name);
   syncList(card.querySelector(".input-themes"), themeNames, (t) => t.id,
-    () => el("li", { class: "theme-chip" }), (node, t) => setText(node, t.name));
+    () => el("li", { class: "theme-chip", dir: "auto" }), (node, t) => setText(node, t.name));
   const box = card.querySelector(".select-box");
   if (box) {
     box.value = String(input.id);

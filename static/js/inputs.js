@@ -409,7 +409,7 @@ function createMine() {
       el("span", { class: "badge my-input-kind" }),
       el("span", { class: "badge my-input-status" }),
       el("span", { class: "my-input-when muted small" })),
-    el("p", { class: "my-input-text user-text" }),
+    el("p", { class: "my-input-text user-text", dir: "auto" }),
     el("p", { class: "my-input-meta muted small" }),
     el("p", { class: "my-input-reason small", hidden: true }),
     el("div", { class: "my-input-actions button-row", hidden: true },
@@ -429,7 +429,7 @@ function createMine() {
 
 function editorFor(li, record) {
   const id = `edit-${record.id}`;
-  const area = el("textarea", { id, class: "my-input-edit-text", rows: "4" });
+  const area = el("textarea", { id, class: "my-input-edit-text", rows: "4", dir: "auto" });
   area.value = record.text;
   const count = el("p", { class: "counter", id: `${id}-count`, "aria-live": "off" });
   area.setAttribute("aria-describedby", `${id}-count`);
@@ -693,10 +693,10 @@ function createCard() {
     el("div", { class: "input-card-head" },
       el("span", { class: "badge input-card-kind" }),
       el("span", { class: "input-card-item muted small" })),
-    el("p", { class: "input-card-text user-text" }),
+    el("p", { class: "input-card-text user-text", dir: "auto" }),
     el("div", { class: "input-card-foot" },
       el("span", { class: "input-card-by small" },
-        el("span", { class: "input-card-author" }), el("span", { class: "input-card-when muted" })),
+        el("span", { class: "input-card-author", dir: "auto" }), el("span", { class: "input-card-when muted" })),
       el("span", { class: "input-card-support" },
         el("span", { class: "input-card-count small" }),
         el("button", { type: "button", class: "button small endorse", "aria-pressed": "false" }, "Endorse"),

@@ -142,8 +142,9 @@ function update(card, input) {
 function fillMergedList(box, sources) {
   box.replaceChildren(...sources.map((id) => {
     const source = known.get(id);
-    return el("p", {}, el("strong", {}, `#${id} `), source ? `${source.author || ""}${source.organization ? `, ${source.organization}` : ""}: ` : "",
-      source ? source.text : "(not loaded)");
+    const who = source ? [source.author, source.organization].filter(Boolean).join(", ") : "";
+    return el("p", {}, el("strong", {}, `#${id} `), who ? el("bdi", {}, who) : null, source ? ": " : "",
+      source ? el("span", { dir: "auto" }, source.text) : "(not loaded)");
   }));
 }
 
@@ -177,6 +178,7 @@ function renderMergeBar() {
     .sort((a, b) => b.endorsements - a.endorsements || a.created_at - b.created_at);
   syncList(target, options, (input) => input.id, () => el("option"), (option, input) => {
     option.value = String(input.id);
+    option.dir = "auto";
     const words = input.text.length > 60 ? `${input.text.slice(0, 60)}…` : input.text;
     setText(option, `#${input.id} — ${words}`);
   });
@@ -213,7 +215,7 @@ function themesForm(card, input) {
   for (const theme of themes) {
     const check = el("input", { type: "checkbox", value: String(theme.id) });
     check.checked = chosen.has(theme.id);
-    box.append(el("label", { class: "radio" }, check, " ", theme.name));
+    box.append(el("label", { class: "radio" }, check, " ", el("span", { dir: "auto" }, theme.name)));
   }
   box.addEventListener("change", () => {
     const ids = [...box.querySelectorAll("input:checked")].map((c) => Number(c.value));
@@ -348,7 +350,7 @@ async function merge() {
 // -- themes ------------------------------------------------------------------------------------------
 function themeRow() {
   return el("li", { class: "theme-row" },
-    el("span", { class: "theme-name" }), " ", el("span", { class: "theme-count" }), " ",
+    el("span", { class: "theme-name", dir: "auto" }), " ", el("span", { class: "theme-count" }), " ",
     el("button", { type: "button", class: "button small", "data-theme-act": "filter" }, "Show"), " ",
     el("button", { type: "button", class: "button small", "data-theme-act": "rename", "aria-expanded": "false" }, "Rename"), " ",
     el("button", { type: "button", class: "button small danger", "data-theme-act": "delete", "aria-expanded": "false" }, "Delete"));
@@ -369,9 +371,11 @@ function renderThemes() {
   const select = $("f-theme");
   const value = select.value;
   const options = [{ id: "", name: "All" }, ...themes];
+  dropUnkeyed(select);
   syncList(select, options, (t) => (t.id === "" ? "all" : t.id), () => el("option"), (option, t) => {
     option.value = String(t.id);
     setText(option, t.name);
+    if (t.id !== "") option.dir = "auto";
   });
   select.value = themes.some((t) => String(t.id) === value) ? value : "";
   if (value && !select.value) { page = 1; read(); } // the theme shown was deleted
@@ -410,7 +414,7 @@ function onThemesClick(event) {
   if (act === "rename") {
     closeThemeEditor(row, null);
     const id = `rename-${theme.id}`;
-    const input = el("input", { type: "text", id, maxlength: "200", autocomplete: "off", "aria-label": `New name for ${theme.name}` });
+    const input = el("input", { type: "text", id, maxlength: "200", autocomplete: "off", dir: "auto", "aria-label": `New name for ${theme.name}` });
     input.value = theme.name;
     const renameForm = el("form", { novalidate: true }, input,
       el("button", { type: "submit", class: "button small primary" }, "Save"),
@@ -474,12 +478,18 @@ function bindThemeCreate() {
 }
 
 // -- filters -------------------------------------------------------------------------------------------
+/** syncList keeps the children by data-key: one painted without it would stay beside its copy. */
+function dropUnkeyed(select) {
+  for (const option of [...select.children]) if (!option.dataset.key) option.remove();
+}
+
 function renderItemOptions(agenda) {
   const select = $("f-item");
   const value = select.value;
   const items = (agenda && agenda.items) || [];
   const options = [{ key: "", label: "All" }, { key: "dialogue", label: "The dialogue as a whole" },
     ...items.map((item) => ({ key: String(item.id), label: `${item.position + 1}. ${item.title}` }))];
+  dropUnkeyed(select);
   syncList(select, options, (o) => o.key || "all", () => el("option"), (option, o) => {
     option.value = o.key;
     setText(option, o.label);

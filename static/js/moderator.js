@@ -181,7 +181,7 @@ function renderPeople(people) {
   const list = document.getElementById("people-list");
   if (!list) return;
   syncList(list, people, (p) => p.id,
-    () => el("li", {}, el("span", { class: "person-name" }), " ", el("span", { class: "person-org" }), " ",
+    () => el("li", {}, el("span", { class: "person-name", dir: "auto" }), " ", el("span", { class: "person-org", dir: "auto" }), " ",
       el("span", { class: "badge channel" })),
     (node, p) => {
       setText(node.querySelector(".person-name"), p.name);

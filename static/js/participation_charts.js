@@ -104,7 +104,7 @@ function fit(label, width) {
 }
 
 function fillTable(body, rows) {
-  body.replaceChildren(...rows.map((row) => el("tr", {}, el("th", { scope: "row" }, row.label),
+  body.replaceChildren(...rows.map((row) => el("tr", {}, el("th", { scope: "row", dir: row.group === "input" ? "auto" : null }, row.label),
     el("td", {}, row.shown))));
 }
 

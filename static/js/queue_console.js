@@ -188,7 +188,7 @@ function focusRow(entryId, which = null) {
 
 // -- drawing the list --------------------------------------------------------------------------
 function createEntry() {
-  const name = el("span", { class: "q-name" });
+  const name = el("span", { class: "q-name", dir: "auto" });
   const actions = el("div", { class: "q-actions", role: "group" },
     el("button", { type: "button", class: "button small q-call", "data-act": "call" }, "Give the floor"),
     el("button", { type: "button", class: "button small q-top", "data-act": "top" }, "Top"),
@@ -198,7 +198,7 @@ function createEntry() {
   return el("li", { class: "q-entry", draggable: "true" },
     el("span", { class: "q-pos", "aria-hidden": "true" }),
     el("div", { class: "q-main" },
-      el("p", { class: "q-who" }, name, " ", el("span", { class: "q-org" })),
+      el("p", { class: "q-who" }, name, " ", el("span", { class: "q-org", dir: "auto" })),
       el("p", { class: "q-badges" },
         el("span", { class: "badge q-proposed", hidden: true }, "Proposed next"), " ",
         el("span", { class: "badge q-type" }), " ",
@@ -208,7 +208,7 @@ function createEntry() {
         el("span", { class: "badge q-previous", hidden: true }), " ",
         el("span", { class: "badge q-manual", hidden: true }, "Placed by hand"), " ",
         el("span", { class: "q-wait" })),
-      el("p", { class: "q-note", hidden: true })),
+      el("p", { class: "q-note", dir: "auto", hidden: true })),
     // The compact list's one tab stop per row (queue_compact.js opens the actions from it).
     el("button", { type: "button", class: "button small q-menu", "data-act": "menu", tabindex: "-1",
       "aria-expanded": "false" }, "⋯"),
@@ -568,7 +568,7 @@ function renderMatches() {
   const onList = openRequests();
   syncList(results, matches, (p) => p.id,
     () => el("li", {}, el("button", { type: "button", class: "pick" },
-      el("span", { class: "pick-name" }), " ", el("span", { class: "pick-org" }), " ",
+      el("span", { class: "pick-name", dir: "auto" }), " ", el("span", { class: "pick-org", dir: "auto" }), " ",
       el("span", { class: "badge pick-channel" }), " ", el("span", { class: "pick-note" }))),
     (node, p) => {
       const button = node.querySelector(".pick");

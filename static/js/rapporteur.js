@@ -73,7 +73,7 @@ function recordedCount(entryId) {
 function createOral() {
   return el("li", { class: "oral-row" },
     el("div", { class: "oral-head" },
-      el("span", { class: "oral-name" }), " ", el("span", { class: "oral-meta" }), " ",
+      el("span", { class: "oral-name", dir: "auto" }), " ", el("span", { class: "oral-meta" }), " ",
       el("span", { class: "oral-recorded" }), " ",
       el("button", { type: "button", class: "button small", "data-oral": "open", "aria-expanded": "false" }, "Record key points")),
     el("div", { class: "oral-editor", hidden: true }));
@@ -84,8 +84,13 @@ function updateOral(row, entry) {
   setAttr(row, "data-speaking", speaking ? "" : null);
   setText(row.querySelector(".oral-name"), entry.name);
   const when = entry.started_at ? formatClock(entry.started_at, timeZone) : "";
-  setText(row.querySelector(".oral-meta"), [entry.organization, entry.category_label, CHANNELS[entry.channel],
-    entry.type_label, when].filter(Boolean).join(" · "));
+  // The organization (user text) in its own direction, apart from the words around it.
+  const meta = row.querySelector(".oral-meta");
+  const rest = [entry.category_label, CHANNELS[entry.channel], entry.type_label, when].filter(Boolean).join(" · ");
+  const org = entry.organization || "";
+  if (meta.textContent !== [org, rest].filter(Boolean).join(" · ")) {
+    meta.replaceChildren(...(org ? [el("bdi", {}, org), rest ? " · " : ""] : []), rest);
+  }
   const count = recordedCount(entry.id);
   setText(row.querySelector(".oral-recorded"), count ? `${count} recorded` : "");
   setAttr(row.querySelector('[data-oral="open"]'), "aria-label", `Record key points of ${entry.name}`);
@@ -124,7 +129,7 @@ function openOralForm(row) {
     ...Object.entries(KINDS).map(([value, label]) => el("option", { value }, label)));
   const form = el("form", { class: "inline-form", novalidate: true },
     el("label", { for: id }, `Key points of ${entry.name}`),
-    el("textarea", { id, maxlength: "20000", rows: "4" }),
+    el("textarea", { id, maxlength: "20000", rows: "4", dir: "auto" }),
     el("label", { for: `${id}-kind` }, "Type"), kind,
     el("p", { class: "field-error", role: "alert", hidden: true }),
     el("div", { class: "form-actions" },

@@ -11,10 +11,13 @@ import { el, setText, syncList } from "./util.js";
 
 const CHANNELS = { room: "In the room", online: "Online" };
 
-/** The category labels a page renders in data-category-labels. */
+/** The category labels a page renders in data-category-labels, in their
+ *  intended order: the page renders [[key, label], …], since a JSON object
+ *  rendered by Flask comes with its keys sorted. */
 export function labelsFrom(node) {
   try {
-    return JSON.parse(node.dataset.categoryLabels || "{}");
+    const parsed = JSON.parse(node.dataset.categoryLabels || "{}");
+    return Array.isArray(parsed) ? Object.fromEntries(parsed) : parsed;
   } catch (_error) {
     return {};
   }

@@ -312,7 +312,7 @@ function createPart(part) {
   const slug = part.key.replace(":", "-");
   return el("li", { class: "summary-part", "data-revision": "0" },
     el("label", { for: `part-${slug}`, class: "part-title" }),
-    el("textarea", { id: `part-${slug}`, class: "part-text", rows: "6", maxlength: "50000", spellcheck: "true",
+    el("textarea", { id: `part-${slug}`, class: "part-text", rows: "6", maxlength: "50000", spellcheck: "true", dir: "auto",
       "aria-describedby": `part-${slug}-status` }),
     el("p", { class: "part-status", id: `part-${slug}-status` },
       el("span", { class: "part-state", "data-state": "empty" }, "Not written yet"), " ", el("span", { class: "part-by" })),
