@@ -125,33 +125,35 @@ def test_secrets_kept_in_older_answers_are_left_out(database):
     assert stored["queue.request_floor"] == answers["queue.request_floor"]
 
 
-def test_on_sqlite_an_id_is_never_given_again(database):
-    """Migration 0012 rebuilds every table with one integer primary key as
-    AUTOINCREMENT, keeping its rows: a deleted theme's id does not go to the
-    next theme, as PostgreSQL's sequences never reuse one."""
+def test_an_id_is_never_given_again(database):
+    """A deleted theme's id does not go to the next theme. PostgreSQL's
+    sequences never reuse one; on SQLite, migration 0012 rebuilds every table
+    with one integer primary key as AUTOINCREMENT, keeping its rows."""
     from sqlalchemy import text
-    if database.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL's sequences never reuse an id")
+    sqlite = database.engine.dialect.name == "sqlite"
     alembic_command.upgrade(database.alembic_config(), "0011")
     with database.engine.begin() as connection:
         connection.execute(text(
-            "INSERT INTO dialogues (id, title, topic, kind, timezone, venue, format, version, join_enabled, "
-            "created_at) VALUES (4, 'Kept', 'firearms', 'constructive_dialogue', 'Europe/Vienna', '', 'hybrid', 1, "
-            "0, CURRENT_TIMESTAMP)"))
-        connection.execute(text("INSERT INTO themes (id, dialogue_id, name, description, position) "
-                                "VALUES (7, 4, 'Marking', '', 0)"))
+            "INSERT INTO dialogues (title, topic, kind, timezone, venue, format, version, join_enabled, "
+            "created_at) VALUES ('Kept', 'firearms', 'constructive_dialogue', 'Europe/Vienna', '', 'hybrid', 1, "
+            "false, CURRENT_TIMESTAMP)"))
+        dialogue_id = connection.execute(text("SELECT id FROM dialogues WHERE title = 'Kept'")).scalar()
+        connection.execute(text("INSERT INTO themes (dialogue_id, name, description, position) "
+                                "VALUES (:d, 'Marking', '', 0)"), {"d": dialogue_id})
+        marking = connection.execute(text("SELECT id FROM themes WHERE name = 'Marking'")).scalar()
     database.upgrade()
     with database.engine.begin() as connection:
-        made = {name: sql for name, sql in connection.execute(text(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name != 'alembic_version'"))}
-        single_integer_key = {table.name for table in Base.metadata.tables.values()
-                              if len(table.primary_key.columns) == 1
-                              and list(table.primary_key.columns)[0].type.python_type is int}
-        assert {"themes", "agenda_items", "inputs"} <= single_integer_key
-        assert {name for name in single_integer_key if "AUTOINCREMENT" not in made[name]} == set()
-        assert connection.execute(text("SELECT name FROM themes WHERE id = 7")).scalar() == "Marking"
-        connection.execute(text("DELETE FROM themes WHERE id = 7"))
+        if sqlite:
+            made = {name: sql for name, sql in connection.execute(text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name != 'alembic_version'"))}
+            single_integer_key = {table.name for table in Base.metadata.tables.values()
+                                  if len(table.primary_key.columns) == 1
+                                  and list(table.primary_key.columns)[0].type.python_type is int}
+            assert {"themes", "agenda_items", "inputs"} <= single_integer_key
+            assert {name for name in single_integer_key if "AUTOINCREMENT" not in made[name]} == set()
+        assert connection.execute(text("SELECT name FROM themes WHERE id = :i"), {"i": marking}).scalar() == "Marking"
+        connection.execute(text("DELETE FROM themes WHERE id = :i"), {"i": marking})
         connection.execute(text("INSERT INTO themes (dialogue_id, name, description, position) "
-                                "VALUES (4, 'Tracing', '', 0)"))
-        assert connection.execute(text("SELECT id FROM themes WHERE name = 'Tracing'")).scalar() == 8
+                                "VALUES (:d, 'Tracing', '', 0)"), {"d": dialogue_id})
+        assert connection.execute(text("SELECT id FROM themes WHERE name = 'Tracing'")).scalar() == marking + 1
     assert differences(database) == []
