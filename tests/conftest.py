@@ -118,7 +118,7 @@ def empty_postgres(url: str) -> None:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path):
+def database_url(request):
     """The same test on SQLite and on PostgreSQL, on a database already at
     the current schema and empty (migrating per test would take minutes)."""
     if request.param == "sqlite":

@@ -133,14 +133,12 @@ def test_an_id_is_never_given_again(database):
     sqlite = database.engine.dialect.name == "sqlite"
     alembic_command.upgrade(database.alembic_config(), "0011")
     with database.engine.begin() as connection:
-        connection.execute(text(
+        dialogue_id = connection.execute(text(
             "INSERT INTO dialogues (title, topic, kind, timezone, venue, format, version, join_enabled, "
             "created_at) VALUES ('Kept', 'firearms', 'constructive_dialogue', 'Europe/Vienna', '', 'hybrid', 1, "
-            "false, CURRENT_TIMESTAMP)"))
-        dialogue_id = connection.execute(text("SELECT id FROM dialogues WHERE title = 'Kept'")).scalar()
-        connection.execute(text("INSERT INTO themes (dialogue_id, name, description, position) "
-                                "VALUES (:d, 'Marking', '', 0)"), {"d": dialogue_id})
-        marking = connection.execute(text("SELECT id FROM themes WHERE name = 'Marking'")).scalar()
+            "false, CURRENT_TIMESTAMP) RETURNING id")).scalar()
+        marking = connection.execute(text("INSERT INTO themes (dialogue_id, name, description, position) "
+                                          "VALUES (:d, 'Marking', '', 0) RETURNING id"), {"d": dialogue_id}).scalar()
     database.upgrade()
     with database.engine.begin() as connection:
         if sqlite:
